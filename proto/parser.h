@@ -1,0 +1,151 @@
+/*
+ * proto/parser.h — incremental parser for the NATS text protocol.
+ *
+ * Owns no I/O and no globals: the caller feeds byte buffers as they arrive
+ * (any split, many commands per buffer) and gets one handler call per
+ * complete command. Slices handed to handlers point into the caller's buffer
+ * when the command arrived whole, or into the parser's own scratch when it
+ * was split across reads; either way they are valid only during the call.
+ *
+ * Two sides are parsed: what a client sends to a server (CONNECT, PUB, HPUB,
+ * SUB, UNSUB, PING, PONG, tolerated INFO/+OK/-ERR) and what a server sends to
+ * a client (INFO, MSG, HMSG, PING, PONG, +OK, -ERR; used by tests/bench).
+ * Route verbs (RS+, RS-, RMSG, ...) are a third side added by the cluster.
+ *
+ * Exact rules: ../shared/spec/client-protocol.md §1 (framing), §5-§8.
+ */
+#ifndef TERN_PROTO_PARSER_H
+#define TERN_PROTO_PARSER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A view of bytes owned by someone else. Not NUL-terminated. */
+struct proto_slice {
+    const char *ptr;
+    size_t len;
+};
+
+enum proto_side {
+    PROTO_SIDE_SERVER = 0, /* we are the server: parse client → server */
+    PROTO_SIDE_CLIENT = 1, /* we are the client: parse server → client */
+};
+
+/*
+ * Parser errors. proto_parse() returns one of these (all negative, far from
+ * errno values) when the input breaks the protocol; the connection must then
+ * be closed, after sending proto_strerror()'s text as -ERR when it is not NULL.
+ */
+enum proto_error {
+    PROTO_E_UNKNOWN_OP = -1001,   /* 'Unknown Protocol Operation', close */
+    PROTO_E_CONTROL_LINE = -1002, /* 'maximum control line exceeded', close */
+    PROTO_E_MAX_PAYLOAD = -1003,  /* 'Maximum Payload Violation', close */
+    PROTO_E_AUTH = -1004,         /* 'Authorization Violation': non-CONNECT op
+                                     while require_connect is set; close */
+    PROTO_E_BAD_ARGS = -1005,     /* wrong argument count, bad size, header
+                                     size > total: close silently (no -ERR) */
+    PROTO_E_CLIENT_ERR = -1006,   /* client sent -ERR: close silently,
+                                     reason "Parse Error" */
+    PROTO_E_NOMEM = -1007,        /* allocation failed: close silently */
+};
+
+/* The -ERR text (without quotes) for an error, or NULL for a silent close. */
+const char *proto_strerror(int err);
+
+/*
+ * One message: PUB/HPUB (server side) or MSG/HMSG (client side).
+ * data holds total_len bytes: the header block (hdr_len bytes, 0 for
+ * PUB/MSG) followed by the payload. The trailing CRLF is not included.
+ */
+struct proto_msg {
+    struct proto_slice subject;
+    struct proto_slice reply;    /* len 0 when absent */
+    struct proto_slice sid;      /* MSG/HMSG only; len 0 otherwise */
+    struct proto_slice size_arg; /* total size digits as sent (reusable in MSG) */
+    struct proto_slice hdr_arg;  /* header size digits as sent; len 0 for PUB/MSG */
+    size_t hdr_len;
+    size_t total_len;
+    bool has_headers;            /* HPUB / HMSG (even when hdr_len is 0) */
+    const char *data;
+};
+
+/*
+ * Handlers. Each returns 0 to go on; any other value stops parsing at once
+ * and proto_parse() returns that value unchanged (use values outside the
+ * proto_error range, e.g. a positive "connection closed" code). A NULL
+ * handler means the command is accepted and ignored. When a handler stops
+ * the parse, the command it was called for counts as consumed.
+ */
+struct proto_handlers {
+    int (*on_connect)(void *ctx, struct proto_slice json);        /* server side */
+    int (*on_info)(void *ctx, struct proto_slice json);           /* both sides */
+    int (*on_msg)(void *ctx, const struct proto_msg *msg);        /* PUB/HPUB or MSG/HMSG */
+    int (*on_sub)(void *ctx, struct proto_slice subject,
+                  struct proto_slice queue /* len 0 if none */,
+                  struct proto_slice sid);                        /* server side */
+    int (*on_unsub)(void *ctx, struct proto_slice sid,
+                    struct proto_slice max /* len 0 if absent */); /* server side */
+    int (*on_ping)(void *ctx);
+    int (*on_pong)(void *ctx);
+    int (*on_ok)(void *ctx);
+    int (*on_err)(void *ctx, struct proto_slice text);  /* quotes kept; on the server
+                                                           side it may log the text,
+                                                           then the parse fails with
+                                                           PROTO_E_CLIENT_ERR */
+};
+
+/*
+ * Parser state. Embed it in the connection (owner: the connection) and set
+ * it up with proto_parser_init(); release with proto_parser_free().
+ * The public fields may be changed between proto_parse() calls.
+ * proto_parser_init() sets nats-server's defaults for the server side
+ * (max_control_line 4096, max_payload 1048576, spec §1 and §3) and no limits
+ * for the client side (0 and -1).
+ */
+struct proto_parser {
+    enum proto_side side;
+    size_t max_control_line; /* arg bytes of one control line; 0 = no limit */
+    int64_t max_payload;     /* PUB/HPUB (and MSG/HMSG) total size limit; < 0 = no limit */
+    bool require_connect;    /* first op must be CONNECT (auth pending) */
+
+    /* Private: the state machine of proto/parser.c. */
+    int state;
+    int op;                   /* op table row of the command being parsed */
+    int failed;               /* the error returned once the parse failed */
+    unsigned char op_len;     /* bytes of a split op name kept in op_name */
+    char op_name[8];          /* upper-cased op name bytes seen so far */
+    char *scratch;            /* owned: split argument part, then split payload */
+    size_t scratch_len;       /* bytes in use in scratch */
+    size_t scratch_cap;
+    size_t arg_len;           /* argument bytes at the start of scratch */
+    struct proto_msg pending; /* message whose split payload is being copied;
+                                 its slices point into scratch */
+    size_t need;              /* payload + CRLF bytes still to copy */
+    size_t consumed;          /* bytes used by the last proto_parse() call */
+};
+
+void proto_parser_init(struct proto_parser *p, enum proto_side side);
+void proto_parser_free(struct proto_parser *p);
+
+/*
+ * Feed len bytes. Returns 0 when all were consumed (a trailing partial
+ * command is kept for the next call), a proto_error, or a handler's stop value.
+ * After an error the parser must not be fed again.
+ */
+int proto_parse(struct proto_parser *p, const char *buf, size_t len,
+                const struct proto_handlers *h, void *ctx);
+
+/*
+ * Bytes of buf the last proto_parse() call used. Equal to len when it
+ * returned 0; when a handler stopped the parse, the offset just after the
+ * command that handler was called for, so the caller may resume with the rest.
+ */
+size_t proto_parse_consumed(const struct proto_parser *p);
+
+/* Parse an unsigned decimal size as the protocol does: -1 if empty, non-digit,
+ * or overflowing int64. The parser itself is stricter for message sizes, as
+ * nats-server is: more than 9 digits (even leading zeros) is PROTO_E_BAD_ARGS. */
+int64_t proto_parse_size(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,1155 @@
+/*
+ * server/auth.c — compiles the authorization options into an immutable,
+ * refcounted struct auth; decides whether a CONNECT is admitted and whether
+ * a connection may publish to or subscribe on a subject.
+ *
+ * Everything is built once in auth_new(). Afterwards the only mutable state
+ * is the small cache of bcrypt verifications (its own mutex), so any I/O
+ * loop may call in concurrently without locks. Permission checks never
+ * allocate: auth_can_publish() runs for every published message.
+ * Must never compare a secret with memcmp/strcmp, never log a secret, and
+ * never be freed while a connection still holds a reference.
+ */
+#include <crypt.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/subject.h"
+#include "server/auth.h"
+
+#define AUTH_DEFAULT_TIMEOUT_S     2.0
+#define AUTH_DEFAULT_RESPONSES_MAX 1
+#define AUTH_DEFAULT_RESPONSES_MS  (2 * 60 * 1000)
+#define AUTH_CACHE_SLOTS           64
+#define AUTH_DIGEST_BYTES          crypto_generichash_BYTES
+
+enum auth_mode {
+    AUTH_MODE_NONE = 0,
+    AUTH_MODE_SINGLE,   /* --user/--pass or authorization { user, password } */
+    AUTH_MODE_TOKEN,    /* --auth or authorization { token } */
+    AUTH_MODE_USERS,    /* authorization { users = [...] } */
+};
+
+/* One subject pattern; the bytes are a copy owned by the containing list. */
+struct pat {
+    char *s;
+    size_t len;
+};
+
+/*
+ * A set of plain subject patterns. Literal patterns live in an
+ * open-addressing hash table, so a check against a long allow list costs
+ * one hash of the subject plus a short probe; wildcard patterns are
+ * usually few and are scanned with subject_match(). Owned by its perms.
+ */
+struct patset {
+    struct pat *lit;
+    size_t nlit;
+    uint32_t *slots;   /* index + 1 into lit, 0 = empty; mask + 1 entries */
+    size_t mask;
+    struct pat *wild;
+    size_t nwild;
+};
+
+/* A subscribe entry "subject queue": applies only to that queue group,
+ * which may itself be a wildcard pattern such as "workers.*". */
+struct qpat {
+    struct pat subject;
+    struct pat queue;
+};
+
+/* One subscribe allow or deny list, split into plain and queue entries. */
+struct subperm {
+    struct patset plain;
+    struct qpat *queued;
+    size_t nqueued;
+};
+
+/* Compiled permissions of one user (or the default ones). Allocated by
+ * perms_new(), freed by perms_free() when the owning struct auth goes. */
+struct auth_perms {
+    bool pub_has_allow;      /* false: every subject allowed unless denied */
+    struct patset pub_allow;
+    struct patset pub_deny;
+    bool sub_has_allow;
+    bool sub_has_deny;
+    struct subperm sub_allow;
+    struct subperm sub_deny;
+    struct pat *sub_deny_raw; /* deny entries as configured, for the overlap test */
+    size_t nsub_deny_raw;
+    bool allow_responses;
+    int64_t responses_max;
+    int64_t responses_expires_ms;
+};
+
+/* A configured password or token. For plain ones only a digest is kept for
+ * the constant-time compare; bcrypt hashes are kept as text for crypt. */
+struct secret {
+    bool bcrypt;
+    char *hash;                              /* bcrypt only; owned */
+    unsigned char digest[AUTH_DIGEST_BYTES]; /* plain only */
+};
+
+/* One configured user. Owned by its struct auth (array in config order). */
+struct auth_user {
+    char *name;                    /* owned; NULL for an nkey-only entry */
+    struct secret password;
+    bool nkey_only;                /* nkey and no password: never matched yet */
+    struct auth_perms *own_perms;  /* owned; NULL when it has none */
+    const struct auth_perms *perms;/* borrowed: own_perms, the defaults or NULL */
+};
+
+/*
+ * Successful bcrypt verifications, keyed by a keyed BLAKE2b digest of
+ * (user, stored hash, presented password).
+ *
+ * Why: bcrypt at the usual cost 10-11 takes ~50-150 ms and auth_check runs
+ * on an I/O loop, so every reconnect of a bcrypt user stalls every other
+ * connection of that loop. Remembering successes makes a reconnect with the
+ * same password cost one fast hash. The price: while an entry lives, anyone
+ * able to read this process's memory (key included) can test guesses at
+ * BLAKE2b speed rather than bcrypt speed. Failures are never cached, so an
+ * online guesser still pays bcrypt for every guess. The better design, not
+ * yet needed, is to run bcrypt on a worker thread and resume the connection
+ * when it finishes. Bounded FIFO; freed with its struct auth, so a reload
+ * starts cold. Shared across threads: key is read-only after creation,
+ * hits is atomic, every other field is guarded by lock.
+ */
+struct bcrypt_cache {
+    pthread_mutex_t lock;
+    unsigned char key[crypto_generichash_KEYBYTES]; /* random, set once */
+    unsigned char entry[AUTH_CACHE_SLOTS][AUTH_DIGEST_BYTES];
+    size_t used;
+    size_t next;       /* slot to overwrite once full */
+    atomic_size_t hits; /* answers served from the cache; atomic, not locked */
+};
+
+/* Allocated by auth_new(); freed by the auth_unref() that drops the last
+ * reference. Immutable after auth_new() except *cache (own lock) and refs. */
+struct auth {
+    atomic_int refs;
+    enum auth_mode mode;
+    bool required;
+    bool has_nkey_users;
+    double timeout_s;
+    char *single_user;               /* owned; AUTH_MODE_SINGLE */
+    struct secret single_secret;     /* password (SINGLE) or token (TOKEN) */
+    struct auth_user *users;         /* owned array, config order */
+    size_t nusers;
+    struct auth_user **by_name;      /* owned array of borrowed pointers, sorted */
+    size_t nnamed;
+    const struct auth_user *no_auth_user; /* borrowed from users */
+    struct auth_perms *default_perms;     /* owned; NULL when none */
+    struct bcrypt_cache *cache;           /* owned */
+};
+
+/* ---- small helpers ---- */
+
+static bool has_text(const char *s)
+{
+    return s != NULL && s[0] != '\0';
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int pat_copy(struct pat *p, const char *s, size_t len)
+{
+    p->s = malloc(len + 1);
+    if (p->s == NULL)
+        return -ENOMEM;
+    memcpy(p->s, s, len);
+    p->s[len] = '\0';
+    p->len = len;
+    return 0;
+}
+
+static uint64_t fnv1a(const char *s, size_t len)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* ---- subject pattern sets ---- */
+
+static void patset_free(struct patset *ps)
+{
+    for (size_t i = 0; i < ps->nlit; i++)
+        free(ps->lit[i].s);
+    for (size_t i = 0; i < ps->nwild; i++)
+        free(ps->wild[i].s);
+    free(ps->lit);
+    free(ps->wild);
+    free(ps->slots);
+    memset(ps, 0, sizeof(*ps));
+}
+
+/* Size the arrays for up to n patterns; patset_add() fills them. */
+static int patset_reserve(struct patset *ps, size_t n)
+{
+    size_t nslots = 8;
+
+    if (n == 0)
+        return 0;
+    while (nslots < 2 * n)
+        nslots *= 2;
+    ps->lit = calloc(n, sizeof(*ps->lit));
+    ps->wild = calloc(n, sizeof(*ps->wild));
+    ps->slots = calloc(nslots, sizeof(*ps->slots));
+    if (ps->lit == NULL || ps->wild == NULL || ps->slots == NULL)
+        return -ENOMEM;
+    ps->mask = nslots - 1;
+    return 0;
+}
+
+/*
+ * Add one pattern. An invalid subject is skipped, as nats-server's sublist
+ * refuses to insert it and carries on: such an entry can never match.
+ */
+static int patset_add(struct patset *ps, const char *s, size_t len)
+{
+    size_t slot;
+    int rc;
+
+    if (!subject_valid_sub(s, len))
+        return 0;
+    if (subject_has_wildcard(s, len))
+        return pat_copy(&ps->wild[ps->nwild++], s, len);
+    rc = pat_copy(&ps->lit[ps->nlit], s, len);
+    if (rc < 0)
+        return rc;
+    slot = fnv1a(s, len) & ps->mask;
+    while (ps->slots[slot] != 0)
+        slot = (slot + 1) & ps->mask;
+    ps->slots[slot] = (uint32_t)(++ps->nlit);
+    return 0;
+}
+
+static bool patset_has_literal(const struct patset *ps, const char *s, size_t len)
+{
+    size_t slot;
+
+    if (ps->nlit == 0)
+        return false;
+    slot = fnv1a(s, len) & ps->mask;
+    while (ps->slots[slot] != 0) {
+        const struct pat *p = &ps->lit[ps->slots[slot] - 1];
+
+        if (p->len == len && memcmp(p->s, s, len) == 0)
+            return true;
+        slot = (slot + 1) & ps->mask;
+    }
+    return false;
+}
+
+/*
+ * Does any pattern match the subject? Wildcard tokens inside the subject
+ * are matched as plain tokens (a pattern "*" covers a subject token "*"),
+ * which is exactly how nats-server's sublist treats them.
+ */
+static bool patset_match(const struct patset *ps, const char *s, size_t len)
+{
+    if (patset_has_literal(ps, s, len))
+        return true;
+    for (size_t i = 0; i < ps->nwild; i++) {
+        if (subject_match(ps->wild[i].s, ps->wild[i].len, s, len))
+            return true;
+    }
+    return false;
+}
+
+/* ---- token walking for the subset test ---- */
+
+/* Walks the '.'-separated tokens of a byte range; lives on the caller's
+ * stack and borrows s. An empty range yields one empty token, as in Go. */
+struct tokiter {
+    const char *s;
+    size_t len;
+    size_t pos;
+    bool done;
+};
+
+static bool tok_next(struct tokiter *it, const char **tok, size_t *tlen)
+{
+    size_t end = it->pos;
+
+    if (it->done)
+        return false;
+    while (end < it->len && it->s[end] != '.')
+        end++;
+    *tok = it->s + it->pos;
+    *tlen = end - it->pos;
+    if (end >= it->len)
+        it->done = true;
+    else
+        it->pos = end + 1;
+    return true;
+}
+
+static bool tok_is(const char *t, size_t len, char c)
+{
+    return len == 1 && t[0] == c;
+}
+
+/*
+ * Is every subject matched by a also matched by pattern b? Both may hold
+ * wildcards. Copies the rules of nats-server's subset test, including that
+ * any token of b that merely starts with '*' is treated like "*".
+ */
+static bool subset_match(const char *a, size_t alen, const char *b, size_t blen)
+{
+    struct tokiter ia = { .s = a, .len = alen }, ib = { .s = b, .len = blen };
+    const char *t1, *t2;
+    size_t l1, l2;
+
+    while (tok_next(&ib, &t2, &l2)) {
+        if (!tok_next(&ia, &t1, &l1) || l2 == 0)
+            return false;
+        if (tok_is(t2, l2, '>'))
+            return true;
+        if (l1 == 0 || tok_is(t1, l1, '>'))
+            return false;
+        if (tok_is(t1, l1, '*')) {
+            if (!tok_is(t2, l2, '*'))
+                return false;
+            continue;
+        }
+        if (t2[0] != '*' && (l1 != l2 || memcmp(t1, t2, l1) != 0))
+            return false;
+    }
+    return !tok_next(&ia, &t1, &l1);
+}
+
+/* ---- subscribe lists ---- */
+
+static void subperm_free(struct subperm *sp)
+{
+    patset_free(&sp->plain);
+    for (size_t i = 0; i < sp->nqueued; i++) {
+        free(sp->queued[i].subject.s);
+        free(sp->queued[i].queue.s);
+    }
+    free(sp->queued);
+    memset(sp, 0, sizeof(*sp));
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+/* Split "subject [queue]" on whitespace. Returns the field count (capped
+ * at 3, meaning "too many") and the first two fields. */
+static int split_fields(const char *s, struct proto_slice f[2])
+{
+    int n = 0;
+
+    while (*s != '\0') {
+        const char *start;
+
+        while (is_space(*s))
+            s++;
+        if (*s == '\0')
+            break;
+        start = s;
+        while (*s != '\0' && !is_space(*s))
+            s++;
+        if (n == 2)
+            return 3;
+        f[n].ptr = start;
+        f[n].len = (size_t)(s - start);
+        n++;
+    }
+    return n;
+}
+
+static int subperm_add(struct subperm *sp, const char *entry)
+{
+    struct proto_slice f[2];
+    struct qpat *q;
+    int n = split_fields(entry, f);
+    int rc;
+
+    /* nats-server logs and skips an entry with more than two fields. */
+    if (n == 0 || n > 2)
+        return 0;
+    if (n == 1)
+        return patset_add(&sp->plain, f[0].ptr, f[0].len);
+    if (!subject_valid_sub(f[0].ptr, f[0].len))
+        return 0;
+    q = &sp->queued[sp->nqueued];
+    rc = pat_copy(&q->subject, f[0].ptr, f[0].len);
+    if (rc < 0)
+        return rc;
+    rc = pat_copy(&q->queue, f[1].ptr, f[1].len);
+    if (rc < 0) {
+        free(q->subject.s);
+        return rc;
+    }
+    sp->nqueued++;
+    return 0;
+}
+
+static int subperm_build(struct subperm *sp, char *const *entries, size_t n)
+{
+    int rc;
+
+    if (n == 0)
+        return 0;
+    rc = patset_reserve(&sp->plain, n);
+    if (rc < 0)
+        return rc;
+    sp->queued = calloc(n, sizeof(*sp->queued));
+    if (sp->queued == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        rc = subperm_add(sp, entries[i]);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* nats-server: a queue group named in a permission matches the same name,
+ * or, when that name holds wildcards, any queue name it covers. */
+static bool queue_matches(const struct pat *qname, const char *queue, size_t qlen)
+{
+    if (qname->len == qlen && memcmp(qname->s, queue, qlen) == 0)
+        return true;
+    return subject_has_wildcard(qname->s, qname->len) &&
+           subset_match(queue, qlen, qname->s, qname->len);
+}
+
+/* What one subscribe list says about a SUB; returned by value. */
+struct sub_verdict {
+    bool plain;     /* a plain entry matched the subject */
+    bool queued;    /* a "subject queue" entry matched the subject */
+    bool queue_ok;  /* ... and one of those names this queue group */
+};
+
+static struct sub_verdict subperm_eval(const struct subperm *sp, const char *subject,
+                                       size_t len, const char *queue, size_t qlen)
+{
+    struct sub_verdict v = { .plain = patset_match(&sp->plain, subject, len) };
+
+    if (qlen == 0)
+        return v;
+    for (size_t i = 0; i < sp->nqueued; i++) {
+        const struct qpat *q = &sp->queued[i];
+
+        if (!subject_match(q->subject.s, q->subject.len, subject, len))
+            continue;
+        v.queued = true;
+        if (queue_matches(&q->queue, queue, qlen))
+            v.queue_ok = true;
+    }
+    return v;
+}
+
+/* ---- compiled permissions ---- */
+
+static void perms_free(struct auth_perms *p)
+{
+    if (p == NULL)
+        return;
+    patset_free(&p->pub_allow);
+    patset_free(&p->pub_deny);
+    subperm_free(&p->sub_allow);
+    subperm_free(&p->sub_deny);
+    for (size_t i = 0; i < p->nsub_deny_raw; i++)
+        free(p->sub_deny_raw[i].s);
+    free(p->sub_deny_raw);
+    free(p);
+}
+
+static int patset_build(struct patset *ps, char *const *entries, size_t n)
+{
+    int rc = patset_reserve(ps, n);
+
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = patset_add(ps, entries[i], strlen(entries[i]));
+    return rc;
+}
+
+static int copy_raw_denies(struct auth_perms *p, char *const *entries, size_t n)
+{
+    if (n == 0)
+        return 0;
+    p->sub_deny_raw = calloc(n, sizeof(*p->sub_deny_raw));
+    if (p->sub_deny_raw == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int rc = pat_copy(&p->sub_deny_raw[i], entries[i], strlen(entries[i]));
+
+        if (rc < 0)
+            return rc;
+        p->nsub_deny_raw++;
+    }
+    return 0;
+}
+
+static void set_response_limits(struct auth_perms *p, const struct opts_permissions *op)
+{
+    p->allow_responses = op->allow_responses;
+    if (!op->allow_responses)
+        return;
+    /* Zero means "not given" (nats-server fills in 1 message, 2 minutes);
+     * a negative value means no limit. */
+    p->responses_max = op->responses_max != 0 ? op->responses_max
+                                              : AUTH_DEFAULT_RESPONSES_MAX;
+    p->responses_expires_ms = op->responses_expires_ms != 0
+                                  ? op->responses_expires_ms
+                                  : AUTH_DEFAULT_RESPONSES_MS;
+}
+
+/*
+ * An empty allow list counts as no allow list, as nats-server's config
+ * loader produces, except that allow_responses switches the blanket publish
+ * allow off: such a user may only publish where an allow entry says or to
+ * reply subjects it was sent (spec/server-cli-config.md §3.2).
+ */
+static int perms_new(const struct opts_permissions *op, struct auth_perms **out)
+{
+    struct auth_perms *p;
+    int rc;
+
+    p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return -ENOMEM;
+    p->pub_has_allow = op->publish.nallow > 0 || op->allow_responses;
+    p->sub_has_allow = op->subscribe.nallow > 0;
+    p->sub_has_deny = op->subscribe.ndeny > 0;
+    set_response_limits(p, op);
+
+    rc = patset_build(&p->pub_allow, op->publish.allow, op->publish.nallow);
+    if (rc < 0)
+        goto err_free_perms;
+    rc = patset_build(&p->pub_deny, op->publish.deny, op->publish.ndeny);
+    if (rc < 0)
+        goto err_free_perms;
+    rc = subperm_build(&p->sub_allow, op->subscribe.allow, op->subscribe.nallow);
+    if (rc < 0)
+        goto err_free_perms;
+    rc = subperm_build(&p->sub_deny, op->subscribe.deny, op->subscribe.ndeny);
+    if (rc < 0)
+        goto err_free_perms;
+    rc = copy_raw_denies(p, op->subscribe.deny, op->subscribe.ndeny);
+    if (rc < 0)
+        goto err_free_perms;
+    *out = p;
+    return 0;
+
+err_free_perms:
+    perms_free(p);
+    return rc;
+}
+
+/* ---- secrets ---- */
+
+/* nats-server's test: "$2" then a, b, x or y, "$", two digits, "$". */
+static bool is_bcrypt(const char *s)
+{
+    return s[0] == '$' && s[1] == '2' && s[2] != '\0' && strchr("abxy", s[2]) != NULL &&
+           s[3] == '$' && s[4] >= '0' && s[4] <= '9' && s[5] >= '0' && s[5] <= '9' &&
+           s[6] == '$';
+}
+
+static void digest_of(const char *s, size_t len, unsigned char out[AUTH_DIGEST_BYTES])
+{
+    crypto_generichash(out, AUTH_DIGEST_BYTES, (const unsigned char *)s, len, NULL, 0);
+}
+
+/*
+ * Constant-time equality of two secrets of any length: compare fixed-size
+ * digests with sodium_memcmp, so neither the position of the first
+ * difference nor a length mismatch shows in the timing.
+ */
+bool auth_secret_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+    unsigned char da[AUTH_DIGEST_BYTES], db[AUTH_DIGEST_BYTES];
+
+    digest_of(a, alen, da);
+    digest_of(b, blen, db);
+    return sodium_memcmp(da, db, sizeof(da)) == 0;
+}
+
+static int secret_init(struct secret *sec, const char *text)
+{
+    if (text == NULL)
+        text = "";
+    if (is_bcrypt(text)) {
+        sec->bcrypt = true;
+        sec->hash = strdup(text);
+        return sec->hash == NULL ? -ENOMEM : 0;
+    }
+    digest_of(text, strlen(text), sec->digest);
+    return 0;
+}
+
+static void secret_free(struct secret *sec)
+{
+    free(sec->hash);
+    sodium_memzero(sec, sizeof(*sec));
+}
+
+static void cache_key(const struct bcrypt_cache *c, const char *user, const char *hash,
+                      const char *presented, unsigned char out[AUTH_DIGEST_BYTES])
+{
+    crypto_generichash_state st;
+
+    /* The NUL separators keep ("ab","c") and ("a","bc") apart. */
+    crypto_generichash_init(&st, c->key, sizeof(c->key), AUTH_DIGEST_BYTES);
+    crypto_generichash_update(&st, (const unsigned char *)user, strlen(user) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)hash, strlen(hash) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)presented, strlen(presented));
+    crypto_generichash_final(&st, out, AUTH_DIGEST_BYTES);
+}
+
+static bool cache_lookup(struct bcrypt_cache *c, const unsigned char key[AUTH_DIGEST_BYTES])
+{
+    bool found = false;
+
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->used && !found; i++)
+        found = sodium_memcmp(c->entry[i], key, AUTH_DIGEST_BYTES) == 0;
+    pthread_mutex_unlock(&c->lock);
+    return found;
+}
+
+static void cache_store(struct bcrypt_cache *c, const unsigned char key[AUTH_DIGEST_BYTES])
+{
+    size_t slot;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->used < AUTH_CACHE_SLOTS) {
+        slot = c->used++;
+    } else {
+        slot = c->next;
+        c->next = (c->next + 1) % AUTH_CACHE_SLOTS;
+    }
+    memcpy(c->entry[slot], key, AUTH_DIGEST_BYTES);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Slow: runs bcrypt. struct crypt_data is ~32 KiB, too big for a loop's
+ * stack, and bcrypt dwarfs the cost of allocating it. */
+static bool bcrypt_verify(const char *hash, const char *presented)
+{
+    struct crypt_data *cd = calloc(1, sizeof(*cd));
+    const char *out;
+    bool ok = false;
+
+    if (cd == NULL)
+        return false;
+    out = crypt_rn(presented, hash, cd, (int)sizeof(*cd));
+    if (out != NULL)
+        ok = auth_secret_equal(out, strlen(out), hash, strlen(hash));
+    sodium_memzero(cd, sizeof(*cd));
+    free(cd);
+    return ok;
+}
+
+static bool secret_check(const struct auth *a, const struct secret *sec, const char *user,
+                         const char *presented)
+{
+    unsigned char key[AUTH_DIGEST_BYTES], d[AUTH_DIGEST_BYTES];
+
+    if (presented == NULL)
+        presented = "";
+    if (!sec->bcrypt) {
+        digest_of(presented, strlen(presented), d);
+        return sodium_memcmp(d, sec->digest, sizeof(d)) == 0;
+    }
+    cache_key(a->cache, user != NULL ? user : "", sec->hash, presented, key);
+    if (cache_lookup(a->cache, key)) {
+        atomic_fetch_add_explicit(&a->cache->hits, 1, memory_order_relaxed);
+        return true;
+    }
+    if (!bcrypt_verify(sec->hash, presented))
+        return false;
+    cache_store(a->cache, key);
+    return true;
+}
+
+/* ---- users ---- */
+
+static int cmp_user_name(const void *x, const void *y)
+{
+    const struct auth_user *const *ux = x, *const *uy = y;
+    int c = strcmp((*ux)->name, (*uy)->name);
+
+    if (c != 0)
+        return c;
+    /* Ties keep config order, so the duplicate reported is the first one
+     * met while reading the config, as nats-server reports it. */
+    return (*ux > *uy) - (*ux < *uy);
+}
+
+static int user_init(struct auth *a, struct auth_user *u, const struct opts_user *ou)
+{
+    int rc;
+
+    if (ou->nkey != NULL)
+        a->has_nkey_users = true;
+    u->nkey_only = ou->nkey != NULL && ou->password == NULL;
+    if (ou->user != NULL) {
+        u->name = strdup(ou->user);
+        if (u->name == NULL)
+            return -ENOMEM;
+    }
+    rc = secret_init(&u->password, ou->password);
+    if (rc < 0)
+        return rc;
+    if (ou->has_permissions) {
+        rc = perms_new(&ou->permissions, &u->own_perms);
+        if (rc < 0)
+            return rc;
+        u->perms = u->own_perms;
+    } else {
+        u->perms = a->default_perms;
+    }
+    return 0;
+}
+
+/* Index named users for lookup; report the first duplicate name. */
+static int index_users(struct auth *a, char *err, size_t errlen)
+{
+    const struct auth_user *dup = NULL;
+
+    a->by_name = calloc(a->nusers ? a->nusers : 1, sizeof(*a->by_name));
+    if (a->by_name == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < a->nusers; i++) {
+        if (a->users[i].name != NULL)
+            a->by_name[a->nnamed++] = &a->users[i];
+    }
+    qsort(a->by_name, a->nnamed, sizeof(*a->by_name), cmp_user_name);
+    for (size_t i = 1; i < a->nnamed; i++) {
+        const struct auth_user *second = a->by_name[i];
+
+        if (strcmp(a->by_name[i - 1]->name, second->name) != 0)
+            continue;
+        if (i >= 2 && strcmp(a->by_name[i - 2]->name, second->name) == 0)
+            continue; /* the group's second entry was already considered */
+        if (dup == NULL || second < dup)
+            dup = second;
+    }
+    if (dup != NULL) {
+        set_err(err, errlen, "Duplicate user \"%s\" detected", dup->name);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const struct auth_user *find_user(const struct auth *a, const char *name)
+{
+    size_t lo = 0, hi = a->nnamed;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(name, a->by_name[mid]->name);
+
+        if (c == 0)
+            return a->by_name[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+static int build_users(struct auth *a, const struct tern_opts *o, char *err, size_t errlen)
+{
+    int rc;
+
+    if (o->has_default_permissions) {
+        rc = perms_new(&o->default_permissions, &a->default_perms);
+        if (rc < 0)
+            return rc;
+    }
+    if (o->nusers > 0) {
+        a->users = calloc(o->nusers, sizeof(*a->users));
+        if (a->users == NULL)
+            return -ENOMEM;
+    }
+    for (size_t i = 0; i < o->nusers; i++) {
+        a->nusers++;
+        rc = user_init(a, &a->users[i], &o->users[i]);
+        if (rc < 0)
+            return rc;
+    }
+    return index_users(a, err, errlen);
+}
+
+/* ---- building and freeing ---- */
+
+/* The conflicts nats-server's config loader refuses
+ * (spec/server-cli-config.md §3.2), in its order and with its wording. */
+static int check_conflicts(const struct tern_opts *o, char *err, size_t errlen)
+{
+    bool users_given = o->users != NULL || o->nusers > 0;
+
+    if ((has_text(o->user) || has_text(o->password)) && has_text(o->token)) {
+        set_err(err, errlen, "Cannot have a user/pass and token");
+        return -EINVAL;
+    }
+    if (users_given && has_text(o->user)) {
+        set_err(err, errlen, "Can not have a single user/pass and a users array");
+        return -EINVAL;
+    }
+    if (users_given && has_text(o->token)) {
+        set_err(err, errlen, "Can not have a token and a users array");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int bind_no_auth_user(struct auth *a, const char *name, char *err, size_t errlen)
+{
+    if (!has_text(name))
+        return 0;
+    if (a->mode != AUTH_MODE_USERS) {
+        set_err(err, errlen, "no_auth_user: \"%s\" present, but users are not defined", name);
+        return -EINVAL;
+    }
+    a->no_auth_user = find_user(a, name);
+    if (a->no_auth_user == NULL) {
+        set_err(err, errlen,
+                "no_auth_user: \"%s\" not present as user in authorization block "
+                "or account configuration", name);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int cache_new(struct bcrypt_cache **out)
+{
+    struct bcrypt_cache *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return -ENOMEM;
+    if (pthread_mutex_init(&c->lock, NULL) != 0) {
+        free(c);
+        return -ENOMEM;
+    }
+    randombytes_buf(c->key, sizeof(c->key));
+    atomic_init(&c->hits, 0);
+    *out = c;
+    return 0;
+}
+
+static void cache_free(struct bcrypt_cache *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_destroy(&c->lock);
+    sodium_memzero(c, sizeof(*c));
+    free(c);
+}
+
+static void auth_free(struct auth *a)
+{
+    for (size_t i = 0; i < a->nusers; i++) {
+        free(a->users[i].name);
+        secret_free(&a->users[i].password);
+        perms_free(a->users[i].own_perms);
+    }
+    free(a->users);
+    free(a->by_name);
+    perms_free(a->default_perms);
+    free(a->single_user);
+    secret_free(&a->single_secret);
+    cache_free(a->cache);
+    free(a);
+}
+
+static int build_mode(struct auth *a, const struct tern_opts *o, char *err, size_t errlen)
+{
+    /* As nats-server: users win, then token, then a single user; a lone
+     * password without a user requires nothing. */
+    if (o->users != NULL || o->nusers > 0) {
+        a->mode = AUTH_MODE_USERS;
+        return build_users(a, o, err, errlen);
+    }
+    if (has_text(o->token)) {
+        a->mode = AUTH_MODE_TOKEN;
+        return secret_init(&a->single_secret, o->token);
+    }
+    if (has_text(o->user)) {
+        a->mode = AUTH_MODE_SINGLE;
+        a->single_user = strdup(o->user);
+        if (a->single_user == NULL)
+            return -ENOMEM;
+        return secret_init(&a->single_secret, o->password);
+    }
+    a->mode = AUTH_MODE_NONE;
+    return 0;
+}
+
+struct auth *auth_new(const struct tern_opts *o, char *err, size_t errlen)
+{
+    struct auth *a;
+    int rc;
+
+    if (sodium_init() < 0) {
+        set_err(err, errlen, "cannot initialise libsodium");
+        return NULL;
+    }
+    if (check_conflicts(o, err, errlen) < 0)
+        return NULL;
+    a = calloc(1, sizeof(*a));
+    if (a == NULL)
+        goto err_no_memory;
+    atomic_init(&a->refs, 1);
+    a->timeout_s = o->auth_timeout_s > 0 ? o->auth_timeout_s : AUTH_DEFAULT_TIMEOUT_S;
+
+    rc = cache_new(&a->cache);
+    if (rc < 0)
+        goto err_free_auth;
+    rc = build_mode(a, o, err, errlen);
+    if (rc < 0)
+        goto err_free_auth;
+    rc = bind_no_auth_user(a, o->no_auth_user, err, errlen);
+    if (rc < 0)
+        goto err_free_auth;
+    /* INFO leaves auth_required out when unauthenticated clients are let
+     * in as no_auth_user. */
+    a->required = a->mode != AUTH_MODE_NONE && a->no_auth_user == NULL;
+    return a;
+
+err_free_auth:
+    auth_free(a);
+    if (rc != -ENOMEM)
+        return NULL;
+err_no_memory:
+    set_err(err, errlen, "out of memory building authorization");
+    return NULL;
+}
+
+struct auth *auth_ref(struct auth *a)
+{
+    if (a != NULL)
+        atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+    return a;
+}
+
+void auth_unref(struct auth *a)
+{
+    /* acq_rel: the thread that frees must see every other holder's reads
+     * finished before their release. */
+    if (a != NULL && atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1)
+        auth_free(a);
+}
+
+bool auth_required(const struct auth *a)
+{
+    return a->required;
+}
+
+double auth_timeout(const struct auth *a)
+{
+    return a->timeout_s;
+}
+
+bool auth_has_nkey_users(const struct auth *a)
+{
+    return a->has_nkey_users;
+}
+
+size_t auth_bcrypt_cache_hits(const struct auth *a)
+{
+    return atomic_load_explicit(&a->cache->hits, memory_order_relaxed);
+}
+
+/* ---- the authentication decision (spec/client-protocol.md §4.2) ---- */
+
+static int check_users(const struct auth *a, const struct auth_creds *c,
+                       const struct auth_user **user)
+{
+    const struct auth_user *u;
+
+    /* nats-server applies no_auth_user only when the CONNECT carries no
+     * user, password or token at all. */
+    if (a->no_auth_user != NULL && !has_text(c->user) && !has_text(c->pass) &&
+        !has_text(c->token)) {
+        *user = a->no_auth_user;
+        return 0;
+    }
+    if (!has_text(c->user))
+        return -EACCES;
+    u = find_user(a, c->user);
+    if (u == NULL || u->nkey_only)
+        return -EACCES;
+    if (!secret_check(a, &u->password, u->name, c->pass))
+        return -EACCES;
+    *user = u;
+    return 0;
+}
+
+int auth_check(const struct auth *a, const struct auth_creds *c,
+               const struct auth_user **user, const struct auth_perms **perms)
+{
+    static const struct auth_creds none;
+    const struct auth_user *u = NULL;
+    int rc = 0;
+
+    if (c == NULL)
+        c = &none;
+    if (user != NULL)
+        *user = NULL;
+    if (perms != NULL)
+        *perms = NULL;
+
+    if (a->mode == AUTH_MODE_NONE)
+        return 0; /* credentials are accepted and ignored */
+    /* NKEY signatures are not verified yet (a later issue): with nkey users
+     * configured, a CONNECT naming an nkey can only be refused. Without
+     * them nats-server ignores the field, and so do we. */
+    if (a->has_nkey_users && has_text(c->nkey))
+        return -EACCES;
+
+    switch (a->mode) {
+    case AUTH_MODE_TOKEN:
+        if (!secret_check(a, &a->single_secret, "", c->token))
+            rc = -EACCES;
+        break;
+    case AUTH_MODE_SINGLE:
+        if (!has_text(c->user) || strcmp(c->user, a->single_user) != 0 ||
+            !secret_check(a, &a->single_secret, a->single_user, c->pass))
+            rc = -EACCES;
+        break;
+    case AUTH_MODE_USERS:
+        rc = check_users(a, c, &u);
+        break;
+    case AUTH_MODE_NONE:
+        break;
+    }
+    if (rc == 0 && u != NULL) {
+        if (user != NULL)
+            *user = u;
+        if (perms != NULL)
+            *perms = u->perms;
+    }
+    return rc;
+}
+
+const char *auth_user_name(const struct auth_user *u)
+{
+    return u != NULL ? u->name : NULL;
+}
+
+/* ---- permission checks ---- */
+
+/* spec/client-protocol.md §5: allow (when present) must match, deny must
+ * not. The subject is matched token by token, wildcards in it literally. */
+bool auth_can_publish(const struct auth_perms *p, const char *subject, size_t len)
+{
+    if (p == NULL)
+        return true;
+    if (p->pub_has_allow && !patset_match(&p->pub_allow, subject, len))
+        return false;
+    return !patset_match(&p->pub_deny, subject, len);
+}
+
+/*
+ * spec/client-protocol.md §7.1, with nats-server 2.9's exact semantics
+ * (each checked against the real server):
+ * - The SUB subject is matched against the entries as if it were a
+ *   published subject whose '*'/'>' tokens are plain tokens. So allow
+ *   "foo.>" permits SUB "foo.*" and allow "foo.*" permits SUB "foo.>",
+ *   but allow "foo.bar" does not permit SUB "foo.*".
+ * - Allow: a plain entry must match. If the SUB has a queue group and any
+ *   "subject queue" entry matches the subject, the verdict is instead
+ *   whether one of those entries names the group — even when a plain entry
+ *   also matched (allow "foo" + "foo q1" refuses SUB foo q2).
+ * - Deny, only when still allowed: a matching plain entry refuses; with a
+ *   queue group and matching "subject queue" entries, the verdict is again
+ *   replaced: refused only when one names the group (deny "foo" + "foo q1"
+ *   lets SUB foo q2 through).
+ * - A deny entry narrower than a wildcard SUB does not refuse it (deny
+ *   "foo.secret" admits SUB "foo.*"); messages are filtered at delivery
+ *   instead: see auth_sub_needs_deny_filter().
+ */
+bool auth_can_subscribe(const struct auth_perms *p, const char *subject, size_t len,
+                        const char *queue, size_t qlen)
+{
+    struct sub_verdict v;
+    bool allowed = true;
+
+    if (p == NULL)
+        return true;
+    if (queue == NULL)
+        qlen = 0;
+    if (p->sub_has_allow) {
+        v = subperm_eval(&p->sub_allow, subject, len, queue, qlen);
+        allowed = v.plain;
+        if (v.queued)
+            allowed = v.queue_ok;
+    }
+    if (allowed && p->sub_has_deny) {
+        v = subperm_eval(&p->sub_deny, subject, len, queue, qlen);
+        allowed = !v.plain;
+        if (v.queued)
+            allowed = !v.queue_ok;
+    }
+    return allowed;
+}
+
+/*
+ * nats-server switches a connection's delivery filter on the first time it
+ * admits a wildcard SUB that some subscribe deny entry (as written, queue
+ * part included) is a subset of; from then on every message to that
+ * connection, on any of its subscriptions, is dropped when it matches a
+ * plain deny entry. A wildcard SUB that merely overlaps a deny entry
+ * without containing it (deny "foo.*.bar", SUB "foo.x.*") does not switch
+ * it on, so foo.x.bar is then delivered — verified against nats-server.
+ */
+bool auth_sub_needs_deny_filter(const struct auth_perms *p, const char *subject, size_t len)
+{
+    if (p == NULL || p->nsub_deny_raw == 0 || !subject_has_wildcard(subject, len))
+        return false;
+    for (size_t i = 0; i < p->nsub_deny_raw; i++) {
+        if (subset_match(p->sub_deny_raw[i].s, p->sub_deny_raw[i].len, subject, len))
+            return true;
+    }
+    return false;
+}
+
+/* Queue-form deny entries never match here: in nats-server they become a
+ * token containing a space, which no delivered subject has. */
+bool auth_can_deliver(const struct auth_perms *p, const char *subject, size_t len)
+{
+    return p == NULL || !patset_match(&p->sub_deny.plain, subject, len);
+}
+
+bool auth_allows_responses(const struct auth_perms *p)
+{
+    return p != NULL && p->allow_responses;
+}
+
+void auth_response_limits(const struct auth_perms *p, int64_t *max_msgs, int64_t *expires_ms)
+{
+    *max_msgs = p != NULL ? p->responses_max : 0;
+    *expires_ms = p != NULL ? p->responses_expires_ms : 0;
+}

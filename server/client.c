@@ -1,0 +1,482 @@
+/*
+ * server/client.c — a client connection's life: accept, read, write,
+ * timers, close (see client.h). The protocol verbs are in client_ops.c.
+ *
+ * Output path: anyone appends to `out` under out_lock; the owning loop
+ * swaps `out` into `wbuf` and writes wbuf without holding the lock, so a
+ * slow socket never stalls a publisher on another loop. Pending bytes
+ * (out + wbuf) above max_pending make a slow consumer, closed without
+ * -ERR (spec/client-protocol.md §2.2); a write that stays blocked past
+ * write_deadline does too.
+ */
+#include "server/client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/auth.h"
+#include "server/client_ops.h"
+#include "server/info.h"
+#include "server/log.h"
+#include "server/reclaim.h"
+#include "server/server.h"
+#include "server/subs.h"
+#include "server/worker.h"
+
+/* Buffers above this are released once drained, so a burst does not pin
+ * memory on an idle connection. */
+#define CLIENT_KEEP_BUF (64 * 1024)
+
+static void on_read(evutil_socket_t fd, short what, void *arg);
+static void on_write(evutil_socket_t fd, short what, void *arg);
+static void on_auth_timeout(evutil_socket_t fd, short what, void *arg);
+static void on_ping_timer(evutil_socket_t fd, short what, void *arg);
+static void on_write_deadline(evutil_socket_t fd, short what, void *arg);
+
+static struct timeval ms_to_tv(int64_t ms)
+{
+    struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+    return tv;
+}
+
+static void client_free(void *arg)
+{
+    struct client *c = arg;
+    proto_parser_free(&c->parser);
+    buf_free(&c->wbuf);
+    buf_free(&c->out);
+    free(c->expired);
+    free(c->name);
+    free(c->lang);
+    free(c->version);
+    free(c->sid_buckets);
+    pthread_mutex_destroy(&c->out_lock);
+    pthread_mutex_destroy(&c->subs_lock);
+    pthread_mutex_destroy(&c->write_lock);
+    free(c);
+}
+
+static void describe_peer(struct client *c, const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, c->ip, sizeof c->ip);
+        c->port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, c->ip, sizeof c->ip);
+        c->port = ntohs(in6->sin6_port);
+    } else {
+        snprintf(c->ip, sizeof c->ip, "unknown");
+    }
+}
+
+static void link_client(struct client *c)
+{
+    struct worker *w = c->w;
+    c->loop_next = w->clients;
+    if (w->clients)
+        w->clients->loop_prev = c;
+    w->clients = c;
+
+    struct server *s = c->srv;
+    pthread_mutex_lock(&s->registry_lock);
+    c->reg_next = s->clients;
+    if (s->clients)
+        s->clients->reg_prev = c;
+    s->clients = c;
+    pthread_mutex_unlock(&s->registry_lock);
+}
+
+static void unlink_client(struct client *c, const char *reason)
+{
+    struct worker *w = c->w;
+    if (c->loop_prev)
+        c->loop_prev->loop_next = c->loop_next;
+    else
+        w->clients = c->loop_next;
+    if (c->loop_next)
+        c->loop_next->loop_prev = c->loop_prev;
+
+    struct server *s = c->srv;
+    struct conn_record rec;
+    pthread_mutex_lock(&s->registry_lock);
+    client_fill_record(c, &rec);
+    clock_gettime(CLOCK_REALTIME, &rec.stop);
+    rec.reason = reason;
+    if (c->reg_prev)
+        c->reg_prev->reg_next = c->reg_next;
+    else
+        s->clients = c->reg_next;
+    if (c->reg_next)
+        c->reg_next->reg_prev = c->reg_prev;
+    pthread_mutex_unlock(&s->registry_lock);
+    server_record_closed(s, &rec);
+}
+
+static int make_events(struct client *c)
+{
+    struct event_base *base = c->w->base;
+    c->read_ev = event_new(base, c->fd, EV_READ | EV_PERSIST, on_read, c);
+    c->write_ev = event_new(base, c->fd, EV_WRITE | EV_PERSIST, on_write, c);
+    c->ping_timer = event_new(base, -1, EV_PERSIST, on_ping_timer, c);
+    c->wd_timer = event_new(base, -1, 0, on_write_deadline, c);
+    if (!c->read_ev || !c->write_ev || !c->ping_timer || !c->wd_timer)
+        return -ENOMEM;
+    if (auth_required(c->auth)) {
+        c->auth_timer = event_new(base, -1, 0, on_auth_timeout, c);
+        if (!c->auth_timer)
+            return -ENOMEM;
+        int64_t ms = (int64_t)(auth_timeout(c->auth) * 1000.0);
+        struct timeval tv = ms_to_tv(ms > 0 ? ms : 2000);
+        event_add(c->auth_timer, &tv);
+    }
+    struct timeval ping = ms_to_tv(atomic_load(&c->srv->ping_interval_ms));
+    event_add(c->ping_timer, &ping);
+    return event_add(c->read_ev, NULL);
+}
+
+static void free_events(struct client *c)
+{
+    struct event **evs[] = { &c->read_ev, &c->write_ev, &c->auth_timer,
+                             &c->ping_timer, &c->wd_timer };
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++) {
+        if (*evs[i]) {
+            event_free(*evs[i]);
+            *evs[i] = NULL;
+        }
+    }
+}
+
+int client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t len)
+{
+    struct server *s = w->srv;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (evutil_make_socket_nonblocking(fd) < 0) {
+        close(fd);
+        return -EIO;
+    }
+    struct client *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return -ENOMEM;
+    }
+    c->srv = s;
+    c->w = w;
+    c->fd = fd;
+    c->cid = atomic_fetch_add(&s->next_cid, 1);
+    c->verbose = c->pedantic = c->echo = true;  /* CONNECT defaults, §4.1 */
+    clock_gettime(CLOCK_REALTIME, &c->start);
+    atomic_store(&c->last_activity_ns, (int64_t)c->start.tv_sec * 1000000000 + c->start.tv_nsec);
+    describe_peer(c, sa);
+    (void)len;
+    pthread_mutex_init(&c->out_lock, NULL);
+    pthread_mutex_init(&c->subs_lock, NULL);
+    pthread_mutex_init(&c->write_lock, NULL);
+    proto_parser_init(&c->parser, PROTO_SIDE_SERVER);
+    c->parser.max_control_line = (size_t)atomic_load(&s->max_control_line);
+    c->parser.max_payload = atomic_load(&s->max_payload);
+    c->auth = auth_ref(atomic_load(&s->auth));
+    c->parser.require_connect = auth_required(c->auth);
+    atomic_fetch_add(&s->total_connections, 1);
+    int nclients = atomic_fetch_add(&s->num_clients, 1) + 1;
+
+    link_client(c);
+    if (make_events(c) < 0) {
+        client_close(c, "Server Shutdown", NULL);
+        return -ENOMEM;
+    }
+    LOG_DEBUG("%s:%d - cid:%llu - Client connection created", c->ip, c->port,
+              (unsigned long long)c->cid);
+
+    char info[4096];
+    size_t n = info_build_client(s, c, info, sizeof info);
+    client_send(c, info, n);
+    if (nclients > atomic_load(&s->max_connections)) {
+        LOG_ERROR("%s:%d - cid:%llu - maximum connections exceeded", c->ip, c->port,
+                  (unsigned long long)c->cid);
+        client_close(c, "Maximum Connections Exceeded", "maximum connections exceeded");
+    }
+    return 0;
+}
+
+void client_send(struct client *c, const char *bytes, size_t len)
+{
+    bool note = false;
+    pthread_mutex_lock(&c->out_lock);
+    if (!c->closing && buf_append(&c->out, bytes, len) == 0 && !c->flush_queued) {
+        c->flush_queued = true;
+        note = true;
+    }
+    pthread_mutex_unlock(&c->out_lock);
+    if (note)
+        worker_note_output(c->w, c);
+}
+
+void client_send_err(struct client *c, const char *text)
+{
+    char line[1024];
+    int n = snprintf(line, sizeof line, "-ERR '%s'\r\n", text);
+    if (n > 0)
+        client_send(c, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+/* Move queued output into wbuf. Caller holds write_lock. Returns a kill
+ * reason, if any, and hands back subscriptions that reached their max. */
+static const char *take_output(struct client *c, struct sub ***expired, size_t *nexpired)
+{
+    pthread_mutex_lock(&c->out_lock);
+    c->flush_queued = false;
+    const char *kill = c->kill_reason;
+    if (buf_pending(&c->out)) {
+        if (!buf_pending(&c->wbuf)) {
+            struct buf tmp = c->wbuf;
+            c->wbuf = c->out;
+            c->out = tmp;
+        } else if (buf_append(&c->wbuf, c->out.data + c->out.off, buf_pending(&c->out)) == 0) {
+            buf_consume(&c->out, buf_pending(&c->out));
+        }
+    }
+    if (expired) {
+        *expired = c->expired;
+        *nexpired = c->nexpired;
+        c->expired = NULL;
+        c->nexpired = c->cap_expired = 0;
+    }
+    pthread_mutex_unlock(&c->out_lock);
+    return kill;
+}
+
+/* Write wbuf until empty or EAGAIN. Caller holds write_lock.
+ * 0, or -EIO when the socket failed. */
+static int write_wbuf(struct client *c)
+{
+    int rc = 0;
+    while (buf_pending(&c->wbuf)) {
+        ssize_t n = write(c->fd, c->wbuf.data + c->wbuf.off, buf_pending(&c->wbuf));
+        if (n > 0) {
+            buf_consume(&c->wbuf, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        rc = -EIO;
+        break;
+    }
+    atomic_store_explicit(&c->wpending, buf_pending(&c->wbuf), memory_order_relaxed);
+    if (!buf_pending(&c->wbuf))
+        buf_shrink(&c->wbuf, CLIENT_KEEP_BUF);
+    return rc;
+}
+
+static void arm_write_deadline(struct client *c, bool blocked)
+{
+    if (blocked) {
+        if (!event_pending(c->write_ev, EV_WRITE, NULL))
+            event_add(c->write_ev, NULL);
+        if (!event_pending(c->wd_timer, EV_TIMEOUT, NULL)) {
+            struct timeval tv = ms_to_tv(atomic_load(&c->srv->write_deadline_ms));
+            event_add(c->wd_timer, &tv);
+        }
+    } else {
+        event_del(c->write_ev);
+        event_del(c->wd_timer);
+    }
+}
+
+bool client_try_flush(struct client *c)
+{
+    if (pthread_mutex_trylock(&c->write_lock) != 0)
+        return false;
+    pthread_mutex_lock(&c->out_lock);
+    bool owner_work = c->closing || c->kill_reason || c->nexpired;
+    pthread_mutex_unlock(&c->out_lock);
+    bool done = false;
+    if (!owner_work) {
+        take_output(c, NULL, NULL);
+        done = write_wbuf(c) == 0 && !buf_pending(&c->wbuf);
+    }
+    pthread_mutex_unlock(&c->write_lock);
+    return done;
+}
+
+void client_flush(struct client *c)
+{
+    if (c->closed)
+        return;
+    struct sub **expired;
+    size_t nexpired;
+    pthread_mutex_lock(&c->write_lock);
+    const char *kill = take_output(c, &expired, &nexpired);
+    int rc = kill ? 0 : write_wbuf(c);
+    bool blocked = buf_pending(&c->wbuf) > 0;
+    pthread_mutex_unlock(&c->write_lock);
+
+    for (size_t i = 0; i < nexpired; i++)
+        sub_unsubscribe(c, expired[i]);
+    free(expired);
+    if (kill) {
+        client_close(c, kill, NULL);
+        return;
+    }
+    if (rc < 0) {
+        client_close(c, "Write Error", NULL);
+        return;
+    }
+    if (c->write_ev)
+        arm_write_deadline(c, blocked);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+    client_flush(arg);
+}
+
+static void on_write_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+    LOG_INFO("%s:%d - cid:%llu - Slow Consumer Detected: WriteDeadline of %lldms exceeded",
+             c->ip, c->port, (unsigned long long)c->cid,
+             (long long)atomic_load(&c->srv->write_deadline_ms));
+    atomic_fetch_add(&c->srv->slow_consumers, 1);
+    client_close(c, "Slow Consumer (Write Deadline)", NULL);
+}
+
+static void on_auth_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+    if (c->connected)
+        return;
+    LOG_ERROR("%s:%d - cid:%llu - Authentication Timeout", c->ip, c->port,
+              (unsigned long long)c->cid);
+    client_close(c, "Authentication Timeout", "Authentication Timeout");
+}
+
+static void on_ping_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+    if (c->pings_out + 1 > atomic_load(&c->srv->ping_max)) {
+        LOG_DEBUG("%s:%d - cid:%llu - Stale Client Connection - Closing", c->ip, c->port,
+                  (unsigned long long)c->cid);
+        client_close(c, "Stale Connection", "Stale Connection");
+        return;
+    }
+    c->pings_out++;
+    client_send(c, "PING\r\n", 6);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+    struct worker *w = c->w;
+    ssize_t n = read(fd, w->readbuf, WORKER_READBUF);
+    if (n == 0) {
+        client_close(c, "Client Closed", NULL);
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            client_close(c, "Read Error", NULL);
+        return;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    atomic_store_explicit(&c->last_activity_ns, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec,
+                          memory_order_relaxed);
+    int rc = proto_parse(&c->parser, w->readbuf, (size_t)n, &client_proto_handlers, c);
+    if (rc == 0 || c->closed)
+        return;
+    const char *reason = "Protocol Violation";
+    if (rc == PROTO_E_CONTROL_LINE)
+        reason = "Maximum Control Line Exceeded";
+    else if (rc == PROTO_E_MAX_PAYLOAD)
+        reason = "Maximum Message Payload Exceeded";
+    else if (rc == PROTO_E_AUTH)
+        reason = "Authentication Failure";
+    else if (rc == PROTO_E_CLIENT_ERR)
+        reason = "Parse Error";
+    if (rc < 0) {
+        LOG_DEBUG("%s:%d - cid:%llu - Client parser error: %s", c->ip, c->port,
+                  (unsigned long long)c->cid, proto_strerror(rc) ? proto_strerror(rc) : reason);
+        client_close(c, reason, proto_strerror(rc));
+    }
+}
+
+void client_close(struct client *c, const char *reason, const char *err)
+{
+    if (c->closed)
+        return;
+    if (err)
+        client_send_err(c, err);
+    bool slow = strncmp(reason, "Slow Consumer", 13) == 0;
+    struct sub **expired;
+    size_t nexpired;
+    pthread_mutex_lock(&c->out_lock);
+    c->closing = true;
+    pthread_mutex_unlock(&c->out_lock);
+    c->closed = true;
+    /* Holding write_lock keeps other loops off the socket while it closes;
+     * after this none will try (closing is set). */
+    pthread_mutex_lock(&c->write_lock);
+    take_output(c, &expired, &nexpired);
+    free(expired); /* subscriptions are all dropped below */
+    if (!slow) {
+        /* Best effort, never blocking: the -ERR and pending data go out if
+         * the socket has room (spec: a slow consumer's close skips this). */
+        write_wbuf(c);
+    }
+    close(c->fd);
+    c->fd = -1;
+    pthread_mutex_unlock(&c->write_lock);
+    free_events(c);
+    unlink_client(c, reason); /* records the subscription count first */
+    subs_clear(c, sub_retire);
+    atomic_fetch_sub(&c->srv->num_clients, 1);
+    auth_unref(c->auth);
+    c->auth = NULL;
+    c->perms = NULL;
+    c->user = NULL;
+    LOG_DEBUG("%s:%d - cid:%llu - Client connection closed: %s", c->ip, c->port,
+              (unsigned long long)c->cid, reason);
+    if (reclaim_retire(c->srv->reclaim, c, client_free, &c->holds) < 0)
+        LOG_ERROR("out of memory retiring a connection; leaking it");
+}
+
+void client_fill_record(struct client *c, struct conn_record *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    rec->cid = c->cid;
+    snprintf(rec->ip, sizeof rec->ip, "%s", c->ip);
+    rec->port = c->port;
+    rec->start = c->start;
+    snprintf(rec->name, sizeof rec->name, "%s", c->name ? c->name : "");
+    snprintf(rec->lang, sizeof rec->lang, "%s", c->lang ? c->lang : "");
+    snprintf(rec->version, sizeof rec->version, "%s", c->version ? c->version : "");
+    const char *user = c->user ? auth_user_name(c->user) : NULL;
+    snprintf(rec->user, sizeof rec->user, "%s", user ? user : "");
+    rec->in_msgs = atomic_load_explicit(&c->in_msgs, memory_order_relaxed);
+    rec->in_bytes = atomic_load_explicit(&c->in_bytes, memory_order_relaxed);
+    pthread_mutex_lock(&c->out_lock);
+    rec->out_msgs = c->out_msgs;
+    rec->out_bytes = c->out_bytes;
+    pthread_mutex_unlock(&c->out_lock);
+    rec->subs = atomic_load_explicit(&c->nsubs_pub, memory_order_relaxed);
+}
+
+void client_each_sub(struct client *c, void (*fn)(void *arg, const struct sub *s), void *arg)
+{
+    pthread_mutex_lock(&c->subs_lock);
+    for (size_t i = 0; i < c->sid_nbuckets; i++)
+        for (struct sub *s = c->sid_buckets[i]; s; s = s->next_in_bucket)
+            fn(arg, s);
+    pthread_mutex_unlock(&c->subs_lock);
+}

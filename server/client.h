@@ -1,0 +1,141 @@
+/*
+ * server/client.h — one client connection and its subscriptions.
+ *
+ * A client is created, read, written, timed and closed only by its worker
+ * loop. Other loops touch it in exactly one way: delivering a message into
+ * its outbound buffer, under out_lock. Its memory is freed through the
+ * reclaimer after close, because other loops may still hold a pointer from
+ * a match result or a flush list until the end of their iteration.
+ */
+#ifndef TERN_SERVER_CLIENT_H
+#define TERN_SERVER_CLIENT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "proto/parser.h"
+#include "server/buf.h"
+#include "server/sublist.h"
+
+struct server;
+struct worker;
+struct event;
+struct auth;
+struct auth_user;
+struct auth_perms;
+struct conn_record;
+
+/* One subscription. Allocated by its client's loop on SUB; unlinked on
+ * UNSUB, auto-unsubscribe or close, then retired (freed via the reclaimer). */
+struct sub {
+    struct sublist_sub base;   /* what the index sees; must stay first */
+    struct client *client;     /* borrowed: the owner */
+    char *subject;             /* owned (one allocation with queue and sid) */
+    char *queue;               /* points into the same allocation, or NULL */
+    char *sid;
+    size_t sid_len;
+    struct sub *next_in_bucket;/* sid map chain; loop thread only */
+    uint64_t max;              /* auto-unsubscribe after max; 0 = none; out_lock */
+    uint64_t delivered;        /* guarded by client->out_lock */
+    bool dead;                 /* guarded by client->out_lock: no more deliveries */
+};
+
+enum client_stop {
+    CLIENT_STOP = 1,           /* a handler closed the connection */
+};
+
+struct client {
+    struct server *srv;        /* borrowed */
+    struct worker *w;          /* borrowed: the owning loop */
+    uint64_t cid;
+    int fd;                    /* owned */
+    char ip[64];
+    int port;
+    struct timespec start;     /* wall clock */
+
+    /* Loop thread only. */
+    struct event *read_ev, *write_ev;           /* owned */
+    struct event *auth_timer, *ping_timer, *wd_timer; /* owned */
+    struct proto_parser parser;                 /* owned */
+    bool connected;            /* CONNECT accepted */
+    bool verbose, pedantic, echo, headers, no_responders;
+    int protocol;
+    bool closed;
+    int pings_out;
+    struct auth *auth;         /* owned reference, taken at accept */
+    const struct auth_perms *perms;   /* borrowed from auth */
+    const struct auth_user *user;     /* borrowed from auth */
+    bool deny_filter;          /* set once a SUB overlapped a deny entry:
+                                  deliveries are checked against it; read
+                                  by other loops, so written under out_lock */
+    /* The sid table (server/subs.c): written by the loop under subs_lock,
+     * read by the monitor under it. */
+    pthread_mutex_t subs_lock;
+    struct sub **sid_buckets;  /* owned table of chains */
+    size_t sid_nbuckets;
+    size_t nsubs;
+    struct client *loop_prev, *loop_next;   /* worker's list */
+
+    /* Guarded by srv->registry_lock (read by the monitor). */
+    char *name, *lang, *version;              /* owned */
+    struct client *reg_prev, *reg_next;
+
+    /* The socket's write side: any loop may write to fd while holding
+     * write_lock (a publisher's loop flushes directly instead of waking the
+     * owner); only the owner arms events, closes, or frees. */
+    pthread_mutex_t write_lock;
+    struct buf wbuf;           /* guarded by write_lock: being written */
+
+    /* Guarded by out_lock: the one place other loops append. */
+    pthread_mutex_t out_lock;
+    struct buf out;
+    bool flush_queued;         /* on some loop's flush list already */
+    bool closing;              /* no more appends */
+    const char *kill_reason;   /* set by another loop: close on next flush */
+    uint64_t out_msgs, out_bytes;
+    struct sub **expired;      /* owned array: reached their max elsewhere */
+    size_t nexpired, cap_expired;
+
+    atomic_size_t wpending;    /* bytes in wbuf; written by the loop */
+    atomic_int holds;          /* queued cross-loop flushes; reclaimer waits */
+    atomic_uint_fast64_t in_msgs, in_bytes;   /* loop writes, monitor reads */
+    atomic_uint_fast64_t nsubs_pub;           /* nsubs for the monitor */
+    atomic_int_fast64_t last_activity_ns;     /* wall clock of the last read */
+};
+
+/* Loop thread: adopt an accepted socket (sends INFO, arms timers).
+ * Returns 0 or negative (the socket is closed). */
+int client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t len);
+
+/* Owner loop: write out what is queued (called at the end of an iteration
+ * or from the inbox). Closes the client if another loop marked it. */
+void client_flush(struct client *c);
+
+/* Any loop: try to write c's queued output to its socket now. True when
+ * nothing is left for the owner to do; false when the owner must flush
+ * (socket full, write error, close pending, expired subscriptions, or
+ * another thread is writing). */
+bool client_try_flush(struct client *c);
+
+/* Loop thread: close now. err: -ERR text (without quotes) or NULL;
+ * reason: the /connz close reason. Idempotent. */
+void client_close(struct client *c, const char *reason, const char *err);
+
+/* Queue raw bytes to c from its own loop (PONG, +OK, -ERR, INFO). */
+void client_send(struct client *c, const char *bytes, size_t len);
+
+/* Queue "-ERR '<text>'\r\n" from c's own loop; the connection stays open. */
+void client_send_err(struct client *c, const char *text);
+
+/* Fill a monitor record; caller holds srv->registry_lock. */
+void client_fill_record(struct client *c, struct conn_record *rec);
+
+/* For /connz?subs=1: calls fn on each subscription under subs_lock.
+ * Caller holds registry_lock. */
+void client_each_sub(struct client *c, void (*fn)(void *arg, const struct sub *s), void *arg);
+
+#endif

@@ -1,0 +1,382 @@
+/*
+ * server/client_ops.c — the protocol verbs of a client connection
+ * (see client_ops.h).
+ *
+ * Each handler validates, checks permissions, acts, and answers +OK in
+ * verbose mode. Errors that keep the connection open are queued as -ERR;
+ * errors that close it return CLIENT_STOP after client_close, which ends
+ * the parse of the current read batch.
+ */
+#include "server/client_ops.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+
+#include "proto/subject.h"
+#include "server/auth.h"
+#include "server/client.h"
+#include "server/deliver.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/sublist.h"
+#include "server/subs.h"
+#include "server/worker.h"
+
+#define OK_LINE "+OK\r\n"
+
+static void send_ok(struct client *c)
+{
+    if (c->verbose)
+        client_send(c, OK_LINE, sizeof OK_LINE - 1);
+}
+
+size_t client_quote(char *out, size_t cap, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    if (cap < 3) {
+        if (cap)
+            out[0] = '\0';
+        return 0;
+    }
+    out[o++] = '"';
+    for (size_t i = 0; i < len && o + 5 < cap; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)ch;
+        } else if (ch < 0x20 || ch == 0x7f) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[ch >> 4];
+            out[o++] = hex[ch & 15];
+        } else {
+            out[o++] = (char)ch;
+        }
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+    return o;
+}
+
+static void trace_op(struct client *c, const char *op, struct proto_slice a,
+                     struct proto_slice b, struct proto_slice d)
+{
+    LOG_TRACE("%s:%d - cid:%llu - <<- [%s %.*s%s%.*s%s%.*s]", c->ip, c->port,
+              (unsigned long long)c->cid, op, (int)a.len, a.ptr, b.len ? " " : "",
+              (int)b.len, b.ptr, d.len ? " " : "", (int)d.len, d.ptr);
+}
+
+static int stop_with(struct client *c, const char *reason, const char *err)
+{
+    client_close(c, reason, err);
+    return CLIENT_STOP;
+}
+
+/* ---- CONNECT (§4) ---- */
+
+static bool get_bool(json_t *o, const char *key, bool dflt)
+{
+    json_t *v = json_object_get(o, key);
+    return v && json_is_boolean(v) ? json_is_true(v) : dflt;
+}
+
+static const char *get_str(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return v && json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void set_identity(struct client *c, json_t *o)
+{
+    char *name = dup_or_null(get_str(o, "name"));
+    char *lang = dup_or_null(get_str(o, "lang"));
+    char *version = dup_or_null(get_str(o, "version"));
+    pthread_mutex_lock(&c->srv->registry_lock);
+    free(c->name);
+    free(c->lang);
+    free(c->version);
+    c->name = name;
+    c->lang = lang;
+    c->version = version;
+    pthread_mutex_unlock(&c->srv->registry_lock);
+}
+
+static int authenticate(struct client *c, json_t *o)
+{
+    if (json_object_get(o, "account") || json_object_get(o, "new_account"))
+        return -1;
+    struct auth_creds creds = {
+        .user = get_str(o, "user"),
+        .pass = get_str(o, "pass"),
+        .token = get_str(o, "auth_token"),
+        .nkey = get_str(o, "nkey"),
+        .sig = get_str(o, "sig"),
+    };
+    const struct auth_user *user = NULL;
+    const struct auth_perms *perms = NULL;
+    if (auth_check(c->auth, &creds, &user, &perms) < 0)
+        return -1;
+    c->user = user;
+    c->perms = perms;
+    return 0;
+}
+
+static int on_connect(void *ctx, struct proto_slice js)
+{
+    struct client *c = ctx;
+    LOG_TRACE("%s:%d - cid:%llu - <<- [CONNECT %.*s]", c->ip, c->port,
+              (unsigned long long)c->cid, (int)js.len, js.ptr);
+    json_error_t jerr;
+    json_t *o = json_loadb(js.ptr, js.len, 0, &jerr);
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        return stop_with(c, "Protocol Violation", NULL);
+    }
+    c->verbose = get_bool(o, "verbose", c->verbose);
+    c->pedantic = get_bool(o, "pedantic", c->pedantic);
+    c->echo = get_bool(o, "echo", c->echo);
+    c->headers = get_bool(o, "headers", c->headers) && !c->srv->opts.no_header_support;
+    c->no_responders = get_bool(o, "no_responders", c->no_responders);
+    json_t *proto = json_object_get(o, "protocol");
+    if (proto && json_is_integer(proto))
+        c->protocol = (int)json_integer_value(proto);
+    set_identity(c, o);
+
+    int rc = 0;
+    if (authenticate(c, o) < 0) {
+        LOG_ERROR("%s:%d - cid:%llu - authentication error", c->ip, c->port,
+                  (unsigned long long)c->cid);
+        rc = stop_with(c, "Authentication Failure", "Authorization Violation");
+        goto out_free_json;
+    }
+    if (c->protocol < 0 || c->protocol > 1) {
+        rc = stop_with(c, "Bad Client Protocol Version", "invalid client protocol");
+        goto out_free_json;
+    }
+    if (c->no_responders && !get_bool(o, "headers", false)) {
+        rc = stop_with(c, "No Responders Requires Headers",
+                       "no responders requires headers support");
+        goto out_free_json;
+    }
+    c->connected = true;
+    c->parser.require_connect = false;
+    if (c->auth_timer)
+        event_del(c->auth_timer);
+    send_ok(c);
+out_free_json:
+    json_decref(o);
+    return rc;
+}
+
+/* ---- PUB / HPUB (§5, §6) ---- */
+
+static bool reserved_reply(struct proto_slice r)
+{
+    static const char *const prefixes[] = { "_R_.", "$JS.ACK.", "_GR_." };
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (r.len >= n && memcmp(r.ptr, prefixes[i], n) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void permission_error(struct client *c, const char *what, struct proto_slice subj)
+{
+    char quoted[600], text[700];
+    client_quote(quoted, sizeof quoted, subj.ptr, subj.len);
+    snprintf(text, sizeof text, "Permissions Violation for %s %s", what, quoted);
+    client_send_err(c, text);
+}
+
+static int on_msg(void *ctx, const struct proto_msg *m)
+{
+    struct client *c = ctx;
+    if (log_enabled(LOG_TRC))
+        trace_op(c, m->has_headers ? "HPUB" : "PUB", m->subject, m->reply, m->size_arg);
+    if (m->has_headers && !c->headers)
+        return stop_with(c, "Protocol Violation", NULL);
+    worker_count(&c->in_msgs, 1);
+    worker_count(&c->in_bytes, m->total_len);
+    worker_count(&c->w->in_msgs, 1);
+    worker_count(&c->w->in_bytes, m->total_len);
+
+    if (c->pedantic && !subject_valid_literal(m->subject.ptr, m->subject.len))
+        client_send_err(c, "Invalid Publish Subject");
+    if (m->reply.len && reserved_reply(m->reply)) {
+        permission_error(c, "Publish with Reply of", m->reply);
+        return 0;
+    }
+    if ((m->subject.len >= 5 && memcmp(m->subject.ptr, "_GR_.", 5) == 0) ||
+        (c->perms && !auth_can_publish(c->perms, m->subject.ptr, m->subject.len))) {
+        permission_error(c, "Publish to", m->subject);
+        return 0;
+    }
+    deliver_publish(c->w, c, m);
+    send_ok(c);
+    return 0;
+}
+
+/* ---- SUB (§7.1) ---- */
+
+static size_t count_tokens(struct proto_slice s)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < s.len; i++)
+        n += s.ptr[i] == '.';
+    return n;
+}
+
+static bool may_subscribe(struct client *c, struct proto_slice subj, struct proto_slice q)
+{
+    if (!c->perms || auth_can_subscribe(c->perms, subj.ptr, subj.len, q.ptr, q.len))
+        return true;
+    char qs[600], qq[300], text[1000];
+    client_quote(qs, sizeof qs, subj.ptr, subj.len);
+    if (q.len) {
+        client_quote(qq, sizeof qq, q.ptr, q.len);
+        snprintf(text, sizeof text,
+                 "Permissions Violation for Subscription to %s using queue %s", qs, qq);
+    } else {
+        snprintf(text, sizeof text, "Permissions Violation for Subscription to %s", qs);
+    }
+    client_send_err(c, text);
+    return false;
+}
+
+static bool within_limits(struct client *c, struct proto_slice subj)
+{
+    int64_t max_subs = atomic_load(&c->srv->max_subscriptions);
+    if (max_subs > 0 && (int64_t)c->nsubs >= max_subs) {
+        client_send_err(c, "maximum subscriptions exceeded");
+        return false;
+    }
+    int64_t max_tokens = c->srv->opts.max_sub_tokens;
+    if (max_tokens > 0 && (int64_t)count_tokens(subj) > max_tokens) {
+        char qs[600], text[700];
+        client_quote(qs, sizeof qs, subj.ptr, subj.len);
+        snprintf(text, sizeof text,
+                 "Permissions Violation for Subscription to %s, too many tokens", qs);
+        client_send_err(c, text);
+        return false;
+    }
+    return true;
+}
+
+static int on_sub(void *ctx, struct proto_slice subj, struct proto_slice q,
+                  struct proto_slice sid)
+{
+    struct client *c = ctx;
+    if (log_enabled(LOG_TRC))
+        trace_op(c, "SUB", subj, q, sid);
+    if (!subject_valid_sub(subj.ptr, subj.len)) {
+        client_send_err(c, "Invalid Subject");
+        return 0;
+    }
+    if (!may_subscribe(c, subj, q) || !within_limits(c, subj))
+        return 0;
+    if (subs_find(c, sid.ptr, sid.len)) {
+        send_ok(c); /* a duplicate sid is ignored, §7.1 */
+        return 0;
+    }
+    struct sub *s = sub_new(c, subj.ptr, subj.len, q.ptr, q.len, sid.ptr, sid.len);
+    if (!s)
+        return stop_with(c, "Server Shutdown", NULL);
+    if (subs_add(c, s) < 0) {
+        sub_free(s);
+        return stop_with(c, "Server Shutdown", NULL);
+    }
+    if (c->perms && !c->deny_filter &&
+        auth_sub_needs_deny_filter(c->perms, subj.ptr, subj.len)) {
+        pthread_mutex_lock(&c->out_lock);
+        c->deny_filter = true;
+        pthread_mutex_unlock(&c->out_lock);
+    }
+    int rc = sublist_insert(c->srv->sublist, &s->base);
+    if (rc < 0) {
+        subs_remove(c, s);
+        sub_free(s);
+        if (rc == -EINVAL) {
+            client_send_err(c, "Invalid Subject");
+            return 0;
+        }
+        return stop_with(c, "Server Shutdown", NULL);
+    }
+    send_ok(c);
+    return 0;
+}
+
+/* ---- UNSUB (§7.2) ---- */
+
+static int on_unsub(void *ctx, struct proto_slice sid, struct proto_slice max)
+{
+    struct client *c = ctx;
+    if (log_enabled(LOG_TRC)) {
+        struct proto_slice none = { NULL, 0 };
+        trace_op(c, "UNSUB", sid, max, none);
+    }
+    struct sub *s = subs_find(c, sid.ptr, sid.len);
+    if (s) {
+        int64_t n = max.len ? proto_parse_size(max.ptr, max.len) : -1;
+        bool keep = false;
+        pthread_mutex_lock(&c->out_lock);
+        if (n > 0 && (uint64_t)n > s->delivered) {
+            s->max = (uint64_t)n;
+            keep = true;
+        }
+        pthread_mutex_unlock(&c->out_lock);
+        if (!keep)
+            sub_unsubscribe(c, s);
+    }
+    send_ok(c);
+    return 0;
+}
+
+/* ---- PING / PONG / INFO ---- */
+
+static int on_ping(void *ctx)
+{
+    struct client *c = ctx;
+    LOG_TRACE("%s:%d - cid:%llu - <<- [PING]", c->ip, c->port, (unsigned long long)c->cid);
+    client_send(c, "PONG\r\n", 6);
+    return 0;
+}
+
+static int on_pong(void *ctx)
+{
+    struct client *c = ctx;
+    LOG_TRACE("%s:%d - cid:%llu - <<- [PONG]", c->ip, c->port, (unsigned long long)c->cid);
+    c->pings_out = 0;
+    return 0;
+}
+
+static int on_info(void *ctx, struct proto_slice js)
+{
+    /* Tolerated and ignored from clients, but it must be JSON (§1). */
+    json_error_t jerr;
+    json_t *o = json_loadb(js.ptr, js.len, 0, &jerr);
+    if (!o)
+        return stop_with(ctx, "Protocol Violation", NULL);
+    json_decref(o);
+    return 0;
+}
+
+const struct proto_handlers client_proto_handlers = {
+    .on_connect = on_connect,
+    .on_info = on_info,
+    .on_msg = on_msg,
+    .on_sub = on_sub,
+    .on_unsub = on_unsub,
+    .on_ping = on_ping,
+    .on_pong = on_pong,
+};

@@ -1,0 +1,223 @@
+/*
+ * server/deliver.c — message fan-out (see deliver.h).
+ *
+ * The frame is written straight into the subscriber's outbound buffer:
+ * the MSG line is assembled with memcpy from the publisher's own slices
+ * (the size digits are reused as sent), so a delivery costs one lock, a few
+ * copies, and no formatting. Queue members are chosen uniformly at random
+ * among the matching members, then the next ones in turn if the chosen one
+ * cannot take it (§8.4).
+ */
+#include "server/deliver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/auth.h"
+#include "server/buf.h"
+#include "server/client.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/sublist.h"
+#include "server/worker.h"
+
+static size_t put(char *dst, const void *src, size_t n)
+{
+    memcpy(dst, src, n);
+    return n;
+}
+
+static size_t put_u64(char *dst, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* Build "MSG subj sid [reply] size\r\n" or the HMSG form into line (which
+ * must hold the subject, reply, sid and 64 bytes more: two sizes of at
+ * most 20 digits, the verb, spaces and CRLF). Sets *skip to the
+ * number of leading data bytes not sent (headers stripped). */
+static size_t frame_line(char *line, const struct sub *s, const struct proto_msg *m,
+                         bool with_headers, size_t *skip)
+{
+    size_t n = 0;
+    bool hmsg = with_headers && m->has_headers && m->hdr_len > 0;
+    n += hmsg ? put(line, "HMSG ", 5) : put(line, "MSG ", 4);
+    n += put(line + n, m->subject.ptr, m->subject.len);
+    line[n++] = ' ';
+    n += put(line + n, s->sid, s->sid_len);
+    line[n++] = ' ';
+    if (m->reply.len) {
+        n += put(line + n, m->reply.ptr, m->reply.len);
+        line[n++] = ' ';
+    }
+    *skip = 0;
+    if (hmsg) {
+        n += m->hdr_arg.len ? put(line + n, m->hdr_arg.ptr, m->hdr_arg.len)
+                            : put_u64(line + n, m->hdr_len);
+        line[n++] = ' ';
+        n += m->size_arg.len ? put(line + n, m->size_arg.ptr, m->size_arg.len)
+                             : put_u64(line + n, m->total_len);
+    } else if (m->hdr_len > 0) {
+        /* Receiver did not negotiate headers: payload only, §8.3. */
+        *skip = m->hdr_len;
+        n += put_u64(line + n, m->total_len - m->hdr_len);
+    } else {
+        n += m->size_arg.len ? put(line + n, m->size_arg.ptr, m->size_arg.len)
+                             : put_u64(line + n, m->total_len);
+    }
+    line[n++] = '\r';
+    line[n++] = '\n';
+    return n;
+}
+
+static void mark_slow(struct server *srv, struct client *c)
+{
+    /* Called under c->out_lock. The owner closes it on its next flush. */
+    c->kill_reason = "Slow Consumer (Pending Bytes)";
+    c->closing = true;
+    atomic_fetch_add(&srv->slow_consumers, 1);
+    LOG_INFO("%s:%d - cid:%llu - Slow Consumer Detected: MaxPending of %lld exceeded",
+             c->ip, c->port, (unsigned long long)c->cid,
+             (long long)atomic_load(&srv->max_pending));
+}
+
+static void note_expired(struct client *c, struct sub *s)
+{
+    /* Called under c->out_lock: the owner loop unsubscribes it. */
+    if (c->nexpired == c->cap_expired) {
+        size_t cap = c->cap_expired ? c->cap_expired * 2 : 4;
+        struct sub **n = realloc(c->expired, cap * sizeof *n);
+        if (!n)
+            return; /* stays dead in the index until close; harmless */
+        c->expired = n;
+        c->cap_expired = cap;
+    }
+    c->expired[c->nexpired++] = s;
+}
+
+bool deliver_to_sub(struct worker *w, struct sub *s, const struct proto_msg *m)
+{
+    struct client *c = s->client;
+    /* Upper bound of the frame: the line's fixed parts fit in 64 bytes. */
+    size_t bound = m->subject.len + m->reply.len + s->sid_len + 64 + m->total_len + 2;
+    size_t body = 0;
+    bool queued = false, note = false;
+
+    pthread_mutex_lock(&c->out_lock);
+    if (c->closing || s->dead || (s->max && s->delivered >= s->max))
+        goto out_unlock;
+    /* A wildcard SUB that overlaps a deny entry still must not see the
+     * denied subjects (auth.h: auth_sub_needs_deny_filter). */
+    if (c->deny_filter && !auth_can_deliver(c->perms, m->subject.ptr, m->subject.len))
+        goto out_unlock;
+    size_t pending = buf_pending(&c->out) +
+                     atomic_load_explicit(&c->wpending, memory_order_relaxed);
+    if ((int64_t)(pending + bound) >
+        atomic_load_explicit(&c->srv->max_pending, memory_order_relaxed)) {
+        mark_slow(c->srv, c);
+        note = !c->flush_queued;
+        c->flush_queued = true;
+        goto out_unlock;
+    }
+    if (buf_reserve(&c->out, bound) < 0)
+        goto out_unlock;
+    char *dst = c->out.data + c->out.len;
+    size_t skip;
+    size_t n = frame_line(dst, s, m, c->headers, &skip);
+    body = m->total_len - skip;
+    memcpy(dst + n, m->data + skip, body);
+    dst[n + body] = '\r';
+    dst[n + body + 1] = '\n';
+    c->out.len += n + body + 2;
+    c->out_msgs++;
+    c->out_bytes += body;
+    s->delivered++;
+    if (s->max && s->delivered >= s->max) {
+        s->dead = true;
+        note_expired(c, s);
+    }
+    queued = true;
+    note = !c->flush_queued;
+    c->flush_queued = true;
+out_unlock:
+    pthread_mutex_unlock(&c->out_lock);
+    if (note)
+        worker_note_output(w, c);
+    if (queued) {
+        worker_count(&w->out_msgs, 1);
+        worker_count(&w->out_bytes, body);
+    }
+    return queued;
+}
+
+static bool skip_echo(const struct client *pub, const struct sub *s)
+{
+    return pub && !pub->echo && s->client == pub;
+}
+
+static size_t deliver_queue(struct worker *w, struct client *pub,
+                            const struct sublist_qgroup *g, const struct proto_msg *m)
+{
+    if (!g->nsubs)
+        return 0;
+    size_t start = worker_rand(w) % g->nsubs;
+    for (size_t i = 0; i < g->nsubs; i++) {
+        struct sub *s = (struct sub *)g->subs[(start + i) % g->nsubs];
+        if (skip_echo(pub, s))
+            continue;
+        if (deliver_to_sub(w, s, m))
+            return 1;
+    }
+    return 0;
+}
+
+/* §9: a request nobody received gets a 503 status on the requester's own
+ * subscription to the reply subject, if it has one. */
+static void no_responders(struct worker *w, struct client *pub, const struct proto_msg *m)
+{
+    const struct sublist_result *r = sublist_cache_match(w->cache, m->reply.ptr, m->reply.len);
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->npsubs; i++) {
+        struct sub *s = (struct sub *)r->psubs[i];
+        if (s->client != pub)
+            continue;
+        static const char status[] = "NATS/1.0 503\r\n\r\n";
+        struct proto_msg st = {
+            .subject = m->reply,
+            .hdr_len = sizeof status - 1,
+            .total_len = sizeof status - 1,
+            .has_headers = true,
+            .data = status,
+        };
+        deliver_to_sub(w, s, &st);
+        return;
+    }
+}
+
+size_t deliver_publish(struct worker *w, struct client *pub, const struct proto_msg *m)
+{
+    const struct sublist_result *r = sublist_cache_match(w->cache, m->subject.ptr, m->subject.len);
+    if (!r)
+        return 0;
+    size_t delivered = 0;
+    for (size_t i = 0; i < r->npsubs; i++) {
+        struct sub *s = (struct sub *)r->psubs[i];
+        if (!skip_echo(pub, s) && deliver_to_sub(w, s, m))
+            delivered++;
+    }
+    for (size_t i = 0; i < r->nqgroups; i++)
+        delivered += deliver_queue(w, pub, &r->qgroups[i], m);
+    if (!delivered && pub && pub->no_responders && m->reply.len)
+        no_responders(w, pub, m);
+    return delivered;
+}

@@ -1,0 +1,29 @@
+/*
+ * server/deliver.h — fan-out of one published message to its subscribers.
+ *
+ * Runs on the publisher's loop. Matches through the loop's own cache,
+ * writes one MSG/HMSG frame into each matching subscription's connection
+ * (plain subscriptions all; one member per queue group), and answers a
+ * request that reached nobody with the 503 no-responders status
+ * (spec/client-protocol.md §8, §9). Never blocks on a subscriber.
+ */
+#ifndef TERN_SERVER_DELIVER_H
+#define TERN_SERVER_DELIVER_H
+
+#include <stdbool.h>
+
+#include "proto/parser.h"
+
+struct worker;
+struct client;
+struct sub;
+
+/* Deliver m, published by pub (NULL for a message with no client behind
+ * it). Returns the number of subscriptions that received it. */
+size_t deliver_publish(struct worker *w, struct client *pub, const struct proto_msg *m);
+
+/* Queue one frame for one subscription. False when the subscription is
+ * dead, at its max, or its connection is closing or too slow. */
+bool deliver_to_sub(struct worker *w, struct sub *s, const struct proto_msg *m);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * server/info.c — the client INFO line (see info.h).
+ *
+ * Built per connection with snprintf into a stack buffer: it happens once
+ * per accept, and the only per-connection fields are client_id and
+ * client_ip. Strings that come from configuration are JSON-escaped.
+ */
+#include "server/info.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "server/auth.h"
+#include "server/client.h"
+#include "server/server.h"
+#include "server/version.h"
+
+size_t info_json_string(char *out, size_t cap, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    if (cap < 3)
+        return 0;
+    out[o++] = '"';
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (o + 7 >= cap)
+            return 0;
+        if (ch == '"' || ch == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)ch;
+        } else if (ch < 0x20) {
+            o += (size_t)snprintf(out + o, cap - o, "\\u00%c%c", hex[ch >> 4], hex[ch & 15]);
+        } else {
+            out[o++] = (char)ch;
+        }
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+    return o;
+}
+
+size_t info_build_client(struct server *s, struct client *c, char *out, size_t cap)
+{
+    char name[512], host[160];
+    if (!info_json_string(name, sizeof name, s->server_name) ||
+        !info_json_string(host, sizeof host, s->client_host))
+        return 0;
+    struct auth *a = c->auth;
+    int n = snprintf(out, cap,
+                     "INFO {\"server_id\":\"%s\",\"server_name\":%s,\"version\":\"%s\","
+                     "\"proto\":1,\"go\":\"%s\",\"tern_version\":\"%s\",\"host\":%s,"
+                     "\"port\":%d,\"headers\":%s,%s\"max_payload\":%lld,"
+                     "\"client_id\":%llu,\"client_ip\":\"%s\"} \r\n",
+                     s->server_id, name, TERN_PROTO_VERSION, TERN_GO_FIELD, TERN_VERSION,
+                     host, s->client_port, s->opts.no_header_support ? "false" : "true",
+                     auth_required(a) ? "\"auth_required\":true," : "",
+                     (long long)atomic_load(&s->max_payload), (unsigned long long)c->cid,
+                     c->ip);
+    if (n < 0 || (size_t)n >= cap)
+        return 0;
+    return (size_t)n;
+}

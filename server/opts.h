@@ -1,0 +1,164 @@
+/*
+ * server/opts.h — the node's options: nats-server's command-line flags and
+ * config-file keys, resolved into one struct.
+ *
+ * Precedence as nats-server: defaults, then flags, then the config file,
+ * then the flags again, so a flag always beats the file. Every string in
+ * struct tern_opts is heap-owned by the struct and freed by opts_free().
+ * Flag and key names: ../shared/spec/server-cli-config.md §1 and §3.
+ */
+#ifndef TERN_SERVER_OPTS_H
+#define TERN_SERVER_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One allow/deny pair of subject patterns. Subscribe entries may be
+ * "subject queue" to allow or deny one queue group only. */
+struct opts_perm {
+    char **allow;   /* owned, NULL when no allow list (= everything) */
+    size_t nallow;
+    char **deny;    /* owned */
+    size_t ndeny;
+};
+
+struct opts_permissions {
+    struct opts_perm publish;
+    struct opts_perm subscribe;
+    bool allow_responses;         /* may publish to reply subjects it received */
+    int64_t responses_max;        /* default 1 */
+    int64_t responses_expires_ms; /* default 2 min */
+};
+
+struct opts_user {
+    char *user;        /* owned; NULL for an nkey user */
+    char *password;    /* owned; plain or bcrypt ($2a$, $2b$, $2x$, $2y$) */
+    char *nkey;        /* owned; public user NKEY (a later issue) */
+    bool has_permissions;
+    struct opts_permissions permissions;
+};
+
+enum opts_action {
+    OPTS_RUN = 0,
+    OPTS_VERSION,      /* -v: print "ternd: v<version>" and exit 0 */
+    OPTS_HELP,         /* -h: print usage and exit 0 */
+    OPTS_TEST_CONFIG,  /* -t: config checked; print "... is valid" and exit 0 */
+    OPTS_SIGNAL,       /* -sl cmd[=pid|pidfile]: send a signal and exit */
+};
+
+struct tern_opts {
+    /* Client listener. */
+    char *host;                  /* default "0.0.0.0" */
+    int port;                    /* default 4222; -1 = random */
+    char *server_name;           /* NULL = use the server id */
+    char *client_advertise;
+    int threads;                 /* I/O loops; 0 = number of cores */
+
+    /* Monitoring. */
+    char *http_host;             /* NULL = same as host */
+    int http_port;               /* 0 = off; -1 = random */
+    char *http_base_path;
+
+    /* Limits and timers (durations in milliseconds). */
+    int64_t max_connections;     /* 65536 */
+    int64_t max_payload;         /* 1048576 */
+    int64_t max_pending;         /* 67108864 */
+    int64_t max_control_line;    /* 4096 */
+    int64_t max_subscriptions;   /* 0 = unlimited */
+    int64_t max_sub_tokens;      /* 0 = unlimited */
+    int64_t ping_interval_ms;    /* 120000 */
+    int64_t ping_max;            /* 2 */
+    int64_t write_deadline_ms;   /* 10000 */
+    int64_t lame_duck_duration_ms;  /* 120000 */
+    int64_t lame_duck_grace_ms;     /* 10000 */
+    int64_t max_closed_clients;  /* 10000 */
+    bool no_header_support;
+
+    /* Logging. */
+    bool debug;
+    bool trace;
+    bool trace_verbose;
+    bool logtime;                /* default true */
+    bool logtime_utc;
+    char *log_file;
+    int64_t log_size_limit;
+    int64_t log_max_num;         /* rotated log files kept; 0 = all */
+    int64_t max_traced_msg_len;
+    bool syslog;
+    char *remote_syslog;
+    char *pid_file;
+    char *ports_file_dir;
+
+    /* Client authorization. At most one of user/password, token, users. */
+    char *user;
+    char *password;
+    char *token;
+    double auth_timeout_s;       /* 2 (seconds, float allowed) */
+    struct opts_user *users;     /* owned array */
+    size_t nusers;
+    char *no_auth_user;
+    bool has_default_permissions;
+    struct opts_permissions default_permissions;
+
+    /* Cluster (routes; used by cluster/). */
+    char *cluster_name;
+    char *cluster_host;          /* NULL = clustering off */
+    int cluster_port;
+    char **routes;               /* owned array of URLs */
+    size_t nroutes;
+    char *cluster_advertise;
+    bool no_advertise;
+    int64_t connect_retries;
+    char *cluster_user;
+    char *cluster_password;
+    double cluster_auth_timeout_s;
+
+    /* JetStream (a later issue). */
+    bool jetstream;
+    char *store_dir;
+    int64_t max_memory_store;    /* -1 = default */
+    int64_t max_file_store;      /* -1 = default */
+
+    /* Bookkeeping. */
+    char *config_file;           /* owned; NULL when none */
+    char *signal_cmd;            /* -sl argument, owned */
+
+    /* Warnings to log as [WRN] once logging is up: values nats-server
+     * accepts with a warning (a duration given as a number), and keys and
+     * flags Tern accepts but does not implement yet. Owned strings. */
+    char **warnings;
+    size_t nwarnings;
+};
+
+/* Fill with nats-server's defaults. 0 or -ENOMEM. */
+int opts_init_defaults(struct tern_opts *o);
+void opts_free(struct tern_opts *o);
+
+/*
+ * The whole start-up resolution: defaults, flags, config file (-c), flags
+ * again, then validation (e.g. max_payload <= max_pending, conflicting auth).
+ * On failure returns a negative code and writes one line to err (without a
+ * trailing newline), e.g. "bad.conf:2:1: unknown field \"bogus_key\"" or
+ * "flag provided but not defined: -bogus". *action says what main does.
+ */
+int opts_from_command_line(struct tern_opts *o, int argc, char **argv,
+                           enum opts_action *action, char *err, size_t errlen);
+
+/*
+ * For SIGHUP: next holds a fresh opts_from_command_line() of the same argv.
+ * Returns 0 when every changed option may change at runtime (auth, limits,
+ * timers, logging); else -EINVAL with "config reload not supported for
+ * <Field>: old=<v>, new=<v>" in err.
+ */
+int opts_check_reload(const struct tern_opts *running, const struct tern_opts *next,
+                      char *err, size_t errlen);
+
+/* Append one warning line (printf-style) to o->warnings. 0 or -ENOMEM. */
+int opts_add_warning(struct tern_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Usage text printed by -h. */
+const char *opts_usage(void);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * server/server.h — one Tern node: options, listeners, I/O loops, the
+ * shared subject index, the connection registry and node-wide counters.
+ *
+ * The main thread owns struct server: it runs the accept listener, signals,
+ * the monitoring HTTP server and the reclamation tick on main_base, and
+ * hands each accepted socket to one worker loop for its whole life.
+ * Fields shared with the loops are either immutable after start, atomic, or
+ * guarded by registry_lock as marked.
+ */
+#ifndef TERN_SERVER_SERVER_H
+#define TERN_SERVER_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "server/opts.h"
+
+struct event_base;
+struct evconnlistener;
+struct event;
+struct auth;
+struct sublist;
+struct reclaim;
+struct worker;
+struct client;
+struct monitor;
+
+/* What /connz shows of a connection, kept after it closes. */
+struct conn_record {
+    uint64_t cid;
+    char ip[64];
+    int port;
+    struct timespec start;
+    struct timespec stop;
+    char name[128];
+    char lang[32];
+    char version[32];
+    char user[128];
+    uint64_t in_msgs, out_msgs, in_bytes, out_bytes;
+    uint64_t subs;
+    const char *reason;  /* static string */
+};
+
+struct server {
+    struct tern_opts opts;          /* owned; replaced field-wise on reload */
+    int argc;                       /* the command line, kept for reload */
+    char **argv;                    /* borrowed from main */
+    char server_id[57];
+    char *server_name;              /* owned; opts.server_name or server_id */
+
+    struct event_base *main_base;   /* owned */
+    struct evconnlistener *listener;/* owned */
+    struct event *sig_events[6];    /* owned */
+    struct event *tick_ev;          /* owned: reclamation tick */
+    int client_port;                /* actual bound port */
+    char client_host[64];
+
+    struct worker **workers;        /* owned array of nworkers */
+    int nworkers;
+    bool workers_running;
+    atomic_uint next_worker;
+
+    struct sublist *sublist;        /* owned */
+    struct reclaim *reclaim;        /* owned */
+    struct monitor *monitor;        /* owned; NULL when -m is off */
+    _Atomic(struct auth *) auth;    /* owned reference; swapped on reload */
+
+    /* Limits loops read per connection (changed by reload). */
+    atomic_llong max_payload;
+    atomic_llong max_pending;
+    atomic_llong max_control_line;
+    atomic_llong max_connections;
+    atomic_llong max_subscriptions;
+    atomic_llong ping_interval_ms;
+    atomic_llong ping_max;
+    atomic_llong write_deadline_ms;
+
+    atomic_uint_fast64_t next_cid;
+    atomic_int num_clients;
+    atomic_uint_fast64_t total_connections;
+    atomic_uint_fast64_t slow_consumers;
+
+    pthread_mutex_t registry_lock;
+    struct client *clients;         /* guarded by registry_lock: open list */
+    struct conn_record *closed;     /* guarded: ring of max_closed_clients */
+    size_t closed_cap, closed_next, closed_count;
+
+    struct timespec start_time;     /* wall clock, for /varz start */
+    struct timespec config_load_time;
+    atomic_bool shutting_down;
+    int exit_code;
+};
+
+/* Build everything from resolved options; 0 or negative (logged). */
+int server_init(struct server *s, struct tern_opts *opts, int argc, char **argv);
+/* Run until a shutdown signal; returns the process exit code. */
+int server_run(struct server *s);
+void server_destroy(struct server *s);
+
+/* Record a closed connection for /connz?state=closed. Any thread. */
+void server_record_closed(struct server *s, const struct conn_record *rec);
+
+/* Sum of the per-loop message counters. */
+struct server_counters {
+    uint64_t in_msgs, out_msgs, in_bytes, out_bytes;
+};
+void server_get_counters(struct server *s, struct server_counters *out);
+
+#endif

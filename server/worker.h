@@ -1,0 +1,90 @@
+/*
+ * server/worker.h — one I/O loop: a thread running a libevent event_base.
+ *
+ * A connection belongs to exactly one worker for its whole life; only that
+ * worker reads or writes its socket, runs its timers and frees it. Other
+ * threads talk to a worker through its inbox (new sockets, connections with
+ * output to flush, stop), guarded by inbox_lock and announced with one
+ * eventfd write. Output produced while handling events is flushed once at
+ * the end of each loop iteration, so a publisher's whole read batch costs
+ * one write per subscriber and one wakeup per other loop.
+ */
+#ifndef TERN_SERVER_WORKER_H
+#define TERN_SERVER_WORKER_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct server;
+struct client;
+struct event_base;
+struct event;
+struct sublist_cache;
+
+/* Bytes read from a socket per read call: one parse batch. */
+#define WORKER_READBUF (256 * 1024)
+
+struct worker_accept {
+    int fd;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+};
+
+struct worker {
+    struct server *srv;             /* borrowed */
+    int index;                      /* also the reclaim slot */
+    pthread_t thread;
+    struct event_base *base;        /* owned */
+    struct sublist_cache *cache;    /* owned; loop thread only */
+    int wake_fd;                    /* owned eventfd */
+    struct event *wake_ev;          /* owned */
+    struct event *tick_ev;          /* owned: keeps reclamation moving when idle */
+    char *readbuf;                  /* owned; loop thread only */
+
+    pthread_mutex_t inbox_lock;
+    struct worker_accept *accepts;  /* guarded by inbox_lock; owned array */
+    size_t naccepts, cap_accepts;
+    struct client **flushes;        /* guarded by inbox_lock; each holds a ref */
+    size_t nflushes, cap_flushes;
+    bool stop;                      /* guarded by inbox_lock */
+    bool wake_armed;                /* guarded by inbox_lock: eventfd written */
+
+    /* Loop thread only. */
+    struct client **pending;        /* clients with output this iteration */
+    size_t npending, cap_pending;
+    struct client *clients;         /* open connections of this loop */
+    uint64_t rng;
+    bool running;
+
+    /* Counters: written by the loop thread only, read by the monitor. */
+    atomic_uint_fast64_t in_msgs, in_bytes, out_msgs, out_bytes;
+};
+
+struct worker *worker_new(struct server *srv, int index);
+int worker_start(struct worker *w);
+/* Ask the loop to close its connections and exit; then join it. */
+void worker_stop(struct worker *w);
+void worker_free(struct worker *w);
+
+/* Main thread: hand over an accepted socket. 0 or -ENOMEM (fd closed). */
+int worker_add_socket(struct worker *w, int fd, const struct sockaddr *sa, socklen_t len);
+
+/* Loop thread: client c has new output; flush it at the end of this
+ * iteration (directly when c is ours, else through c's worker inbox). */
+void worker_note_output(struct worker *w, struct client *c);
+
+/* Random numbers for queue-group choice; loop thread only. */
+uint32_t worker_rand(struct worker *w);
+
+/* Single-writer counter bump: a plain add, no locked instruction. */
+static inline void worker_count(atomic_uint_fast64_t *ctr, uint64_t n)
+{
+    atomic_store_explicit(ctr, atomic_load_explicit(ctr, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+#endif

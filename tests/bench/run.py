@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""tests/bench/run.py — Tern benchmark runner: ternd against nats-server.
+
+Every measurement gets a fresh server on a free loopback port; each round
+runs every case on both servers, swapping which goes first on odd rounds so
+slow drift of the machine hits both alike. The load comes from tern-bench
+(tests/bench/loadgen.c) with the same flow-control settings for both
+servers. Prints a markdown table of medians; exits non-zero when a server
+dies, a loadgen count check fails, or anything else goes wrong.
+"""
+import argparse
+import datetime
+import fnmatch
+import json
+import os
+import platform
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NATS_SERVER = "/usr/sbin/nats-server"
+
+# Message counts give each throughput case about 2-3 s on nats-server on a
+# 2-core machine: long enough to swamp start-up, short enough for 5 rounds.
+# Each case: name, label, kind, tern-bench mode and arguments, metrics
+# (result key, unit, True when higher is better).
+CASES = [
+    ("pub_16", "pub 16 B", "load", ["pub", "-z", "16", "-n", "8000000"],
+     [("msgs_per_sec", "msgs/s", True)]),
+    ("pub_128", "pub 128 B", "load", ["pub", "-z", "128", "-n", "5000000"],
+     [("msgs_per_sec", "msgs/s", True)]),
+    ("pubsub_16x1", "pubsub 16 B, 1 sub", "load",
+     ["pubsub", "-z", "16", "-k", "1", "-n", "3000000"],
+     [("recv_msgs_per_sec", "msgs/s delivered", True)]),
+    ("pubsub_128x1", "pubsub 128 B, 1 sub", "load",
+     ["pubsub", "-z", "128", "-k", "1", "-n", "3000000"],
+     [("recv_msgs_per_sec", "msgs/s delivered", True)]),
+    ("pubsub_16x4", "pubsub 16 B, 4 subs", "load",
+     ["pubsub", "-z", "16", "-k", "4", "-n", "1500000"],
+     [("recv_msgs_per_sec", "msgs/s delivered", True)]),
+    ("pubsub_128x4", "pubsub 128 B, 4 subs", "load",
+     ["pubsub", "-z", "128", "-k", "4", "-n", "1500000"],
+     [("recv_msgs_per_sec", "msgs/s delivered", True)]),
+    ("queue_128x4", "queue group of 4, 128 B", "load",
+     ["queue", "-z", "128", "-k", "4", "-n", "2000000"],
+     [("recv_msgs_per_sec", "msgs/s delivered", True)]),
+    ("reqrep_128", "request/reply 128 B", "load", ["reqrep", "-z", "128", "-d", "3"],
+     [("p50_us", "p50 µs", False), ("p99_us", "p99 µs", False),
+      ("req_per_sec", "req/s", True)]),
+    ("rss_idle", "idle server RSS", "idle", [],
+     [("rss_kib", "KiB", False)]),
+    ("rss_conn", "RSS per idle connection (1000)", "hold", ["conns", "-c", "1000"],
+     [("bytes_per_item", "bytes", False)]),
+    ("rss_sub", "RSS per subscription (100k)", "hold", ["subs", "-m", "100000"],
+     [("bytes_per_item", "bytes", False)]),
+]
+
+
+class BenchError(Exception):
+    """A failed measurement: the message says which server, case and why."""
+
+
+def quick_args(args):
+    """Shrink a case's work by 20x for smoke runs."""
+    out, it = [], iter(args)
+    for a in it:
+        out.append(a)
+        if a in ("-n", "-c", "-m"):
+            out.append(str(max(int(next(it)) // 20, 50)))
+        elif a == "-d":
+            out.append(str(float(next(it)) / 6))
+    return out
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise BenchError(f"no VmRSS for pid {pid}")
+
+
+class Server:
+    """One server process on a free port; started fresh per measurement."""
+
+    def __init__(self, name, cmd, logdir):
+        self.name = name
+        self.port = free_port()
+        self.log_path = os.path.join(logdir, f"{name}-{self.port}.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd + ["-a", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait()
+            self.log.close()
+            raise
+
+    def _wait_ready(self):
+        """Ready once a connection gets the INFO line."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            self.check_alive("while starting")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    if s.recv(4096).startswith(b"INFO"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise BenchError(f"{self.name} did not accept connections within 10 s")
+
+    def log_tail(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read()[-2000:].decode(errors="replace")
+
+    def check_alive(self, when):
+        rc = self.proc.poll()
+        if rc is not None:
+            raise BenchError(f"{self.name} exited with status {rc} {when}; log tail:\n"
+                             + self.log_tail())
+
+    def stop(self):
+        """Stop it; a death by a signal other than ours is a crash."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self.log.close()
+                raise BenchError(f"{self.name} ignored SIGTERM for 10 s")
+        self.log.close()
+        rc = self.proc.returncode
+        if rc < 0 and -rc not in (signal.SIGTERM, signal.SIGKILL):
+            raise BenchError(f"{self.name} died of signal {-rc} while stopping")
+
+
+def loadgen(opts, server, args, timeout):
+    """Run tern-bench to completion; return its JSON result line."""
+    cmd = [opts.loadgen] + args + ["-s", f"127.0.0.1:{server.port}"] + opts.flow
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        server.check_alive("during the run")
+        raise BenchError(f"tern-bench {' '.join(args)} took over {timeout} s")
+    server.check_alive("during the run")
+    if p.returncode != 0:
+        raise BenchError(f"tern-bench {' '.join(args)} failed (status {p.returncode}):\n"
+                         + p.stderr.strip())
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def hold_rss(opts, server, args):
+    """RSS growth per held connection/subscription, in bytes."""
+    time.sleep(0.3)
+    before = rss_kib(server.proc.pid)
+    cmd = [opts.loadgen] + args + ["-s", f"127.0.0.1:{server.port}"]
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        if not line:
+            p.wait(30)
+            server.check_alive("during the run")
+            raise BenchError(f"tern-bench {' '.join(args)} failed:\n" + p.stderr.read())
+        ready = json.loads(line)
+        count = ready.get("conns") or ready.get("subs")
+        time.sleep(0.5)  # let the server finish its bookkeeping
+        server.check_alive("while holding")
+        after = rss_kib(server.proc.pid)
+    finally:
+        p.stdin.close()
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    server.check_alive("after release")
+    if p.returncode != 0:
+        raise BenchError(f"tern-bench {' '.join(args)} failed while holding:\n"
+                         + p.stderr.read())
+    ready.update(rss_before_kib=before, rss_after_kib=after,
+                 bytes_per_item=(after - before) * 1024.0 / count)
+    return ready
+
+
+def measure(opts, server_name, cmd, case):
+    name, _label, kind, args, _metrics = case
+    if opts.quick:
+        args = quick_args(args)
+    srv = Server(server_name, cmd, opts.logdir)
+    try:
+        if kind == "idle":
+            time.sleep(0.5)
+            result = {"rss_kib": rss_kib(srv.proc.pid)}
+        elif kind == "hold":
+            result = hold_rss(opts, srv, args)
+        else:
+            result = loadgen(opts, srv, args, timeout=120)
+        srv.check_alive("after the run")
+    except BaseException:
+        try:
+            srv.stop()
+        except BenchError:
+            pass  # the first error is the one to report
+        raise
+    srv.stop()
+    return result
+
+
+def machine():
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} × {model} (nproc {len(os.sched_getaffinity(0))}), " \
+           f"Linux {platform.release()}"
+
+
+def fmt(v):
+    if v is None:
+        return "FAILED"
+    if abs(v) >= 1e3 or v == int(v):
+        return f"{v:,.0f}"
+    return f"{v:,.1f}"
+
+
+def table(opts, servers, results, cases, started):
+    """Markdown table of medians; ratio ≥ 1.0 means Tern as good or better."""
+    out = []
+    out.append(f"## Tern vs nats-server — {started:%Y-%m-%d %H:%M} UTC")
+    out.append("")
+    out.append(f"- machine: {machine()}")
+    out.append(f"- servers: {', '.join(f'{n}: `{shlex.join(c)}`' for n, c in servers)}")
+    out.append(f"- rounds: {opts.rounds} (median shown){', quick mode' if opts.quick else ''}; "
+               f"fresh server per measurement; loadgen flow control: {' '.join(opts.flow)}")
+    out.append("")
+    names = [n for n, _ in servers]
+    head = ["case", "unit"] + names
+    if len(names) == 2:
+        head.append("ratio (≥ 1.0 = Tern as good or better: throughput Tern/nats, "
+                    "latency and memory nats/Tern)")
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "---|" * 2 + "---:|" * (len(head) - 2))
+    for name, label, _kind, _args, metrics in cases:
+        for key, unit, higher in metrics:
+            med = {}
+            for srv in names:
+                vals = [r[key] for r in results.get((srv, name), [])]
+                ok = vals and len(vals) == opts.rounds
+                med[srv] = statistics.median(vals) if ok else None
+            row = [label, unit] + [fmt(med[s]) for s in names]
+            if len(names) == 2:
+                t, n = med["Tern"], med["nats-server"]
+                if t is None or n is None or (t if higher else n) == 0:
+                    row.append("—" if t is None or n is None else "0")
+                else:
+                    ratio = t / n if higher else n / t if t else float("inf")
+                    row.append(f"{ratio:.2f}")
+            out.append("| " + " | ".join(row) + " |")
+    return "\n".join(out)
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ternd", help="path of the ternd binary")
+    ap.add_argument("--ternd-args", default="", help='extra ternd flags, e.g. "--threads 2"')
+    ap.add_argument("--nats-server", default=NATS_SERVER, help="reference server binary")
+    ap.add_argument("--loadgen", default=os.path.join(HERE, "tern-bench"),
+                    help="tern-bench binary (default: next to this script)")
+    ap.add_argument("--only-reference", action="store_true",
+                    help="measure nats-server alone (no ternd)")
+    ap.add_argument("--rounds", type=int, help="rounds per case (default 5, 1 with --quick)")
+    ap.add_argument("--quick", action="store_true", help="20x shorter runs, for smoke tests")
+    ap.add_argument("--cases", default="*",
+                    help="comma-separated case names or globs: " +
+                    ",".join(c[0] for c in CASES))
+    ap.add_argument("--json", metavar="FILE", help="write every raw result here")
+    ap.add_argument("--flow", default="--ping-every 8192 --max-pings 4 --window 65536 "
+                    "--window-bytes 16777216",
+                    help="tern-bench flow-control flags, same for both servers")
+    opts = ap.parse_args()
+    opts.flow = shlex.split(opts.flow)
+    if opts.rounds is None:
+        opts.rounds = 1 if opts.quick else 5
+    return opts
+
+
+def main():
+    opts = parse_args()
+    pats = [p.strip() for p in opts.cases.split(",") if p.strip()]
+    cases = [c for c in CASES if any(fnmatch.fnmatch(c[0], p) for p in pats)]
+    if not cases:
+        sys.exit(f"run.py: no case matches {opts.cases!r}")
+    for path, what in ((opts.loadgen, "tern-bench (make tests/bench/tern-bench)"),
+                       (opts.nats_server, "nats-server")):
+        if not os.access(path, os.X_OK):
+            sys.exit(f"run.py: {what} not found at {path}")
+    servers = []
+    if not opts.only_reference:
+        if not opts.ternd or not os.access(opts.ternd, os.X_OK):
+            sys.exit("run.py: give --ternd PATH (or --only-reference)")
+        servers.append(("Tern", [os.path.abspath(opts.ternd)] + shlex.split(opts.ternd_args)))
+    servers.append(("nats-server", [opts.nats_server]))
+
+    started = datetime.datetime.now(datetime.timezone.utc)
+    results, raw, failures = {}, [], []
+    with tempfile.TemporaryDirectory(prefix="tern-bench-") as logdir:
+        opts.logdir = logdir
+        for rnd in range(opts.rounds):
+            order = servers if rnd % 2 == 0 else servers[::-1]
+            for case in cases:
+                for srv, cmd in order:
+                    t0 = time.monotonic()
+                    try:
+                        res = measure(opts, srv, cmd, case)
+                    except BenchError as e:
+                        failures.append(f"{srv} / {case[0]} / round {rnd + 1}: {e}")
+                        print(f"FAILED {failures[-1]}", file=sys.stderr, flush=True)
+                        continue
+                    results.setdefault((srv, case[0]), []).append(res)
+                    raw.append({"round": rnd + 1, "server": srv, "case": case[0], "result": res})
+                    brief = ", ".join(f"{k}={fmt(res[k])}" for k, _, _ in case[4])
+                    print(f"[round {rnd + 1}/{opts.rounds}] {case[0]:<13} {srv:<11} {brief} "
+                          f"({time.monotonic() - t0:.1f} s)", file=sys.stderr, flush=True)
+    print(table(opts, servers, results, cases, started))
+    if opts.json:
+        with open(opts.json, "w") as f:
+            json.dump({"started": started.isoformat(), "machine": machine(),
+                       "servers": servers, "rounds": opts.rounds, "quick": opts.quick,
+                       "flow": opts.flow, "results": raw, "failures": failures}, f, indent=1)
+    if failures:
+        print(f"\n**{len(failures)} measurement(s) FAILED:**", file=sys.stderr)
+        for f in failures:
+            print(f"- {f.splitlines()[0]}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install everything Tern's build, tests, fuzzers and benchmarks need on a
+# Debian/Ubuntu machine: system packages with apt-get, Python packages with
+# pip into a virtual environment at .venv (so nothing touches the system
+# Python). Safe to run again. Needs root (or sudo) for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+APT_PACKAGES=(
+  build-essential autoconf automake libtool pkg-config
+  libevent-dev libsodium-dev libmsgpack-dev libjansson-dev libcrypt-dev check
+  libraft-dev libuv1-dev
+  clang libclang-rt-14-dev
+  nats-server
+  python3 python3-venv python3-pip
+  curl
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: apt-get install ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python3 ]; then
+  /usr/bin/python3 -m venv .venv
+fi
+.venv/bin/python3 -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+echo "install-deps: done"
