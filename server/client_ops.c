@@ -222,8 +222,8 @@ static int on_msg(void *ctx, const struct proto_msg *m)
         permission_error(c, "Publish to", m->subject);
         return 0;
     }
+    send_ok(c); /* before delivery: a verbose client sees +OK, then its own MSG */
     deliver_publish(c->w, c, m);
-    send_ok(c);
     return 0;
 }
 

@@ -1,5 +1,5 @@
 /*
- * server/sublist.c — the subject index and the per-loop match cache.
+ * server/sublist.c — the subject index: the trie, its updates and match.
  *
  * A trie of subject tokens: each node is one pattern prefix, with literal
  * children in an open-addressing table, '*' and '>' children in pointers,
@@ -8,6 +8,8 @@
  * walks every branch a published subject can take into one allocation.
  * One rwlock guards the trie. Never touches a subscription beyond its subject
  * and queue, never frees one, never calls out while holding the lock.
+ * The byte-keyed tables are server/kmap.c; the per-loop match cache, which
+ * reaches in only through server/sublist_impl.h, is server/sublist_cache.c.
  */
 #include "server/sublist.h"
 
@@ -16,29 +18,11 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-/* ---- hashing -------------------------------------------------------- */
+#include "server/kmap.h"
+#include "server/sublist_impl.h"
 
-/* Keyed so that subscribers cannot cheaply pick colliding tokens; this is
- * a fast mixer, not SipHash, which would cost more than the lookup itself. */
-static uint64_t hash_bytes(uint64_t seed, const char *p, size_t n)
-{
-    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ull);
-    uint64_t w;
-    for (; n >= 8; p += 8, n -= 8) {
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    w = 0;
-    if (n) /* p may be NULL for an empty string */
-        memcpy(&w, p, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 29;
-    h *= 0x94d049bb133111ebull;
-    return h ^ (h >> 31);
-}
+/* ---- pset: a set of subscription pointers ----------------------------- */
 
 static uint32_t hash_ptr(const void *p)
 {
@@ -46,105 +30,6 @@ static uint32_t hash_ptr(const void *p)
     x = (x ^ (x >> 29)) * 0xbf58476d1ce4e5b9ull;
     return (uint32_t)(x ^ (x >> 32));
 }
-
-static uint64_t fresh_seed(const void *salt)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return hash_bytes((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32),
-                      (const char *)&salt, sizeof salt);
-}
-
-/* ---- kmap: table of objects keyed by a byte string ------------------- */
-
-/* A hashed byte string; the first member of every object a kmap holds. */
-struct tkey {
-    uint64_t hash;
-    const char *bytes;  /* borrowed: points into the containing object */
-    size_t len;
-};
-
-/* Open addressing, linear probing, backward-shift deletion (no tombstones),
- * load kept at or below 1/2. The array is owned; the objects are not. */
-struct kmap {
-    struct tkey **slots;
-    uint32_t mask;      /* capacity - 1; meaningless while slots is NULL */
-    uint32_t n;
-};
-
-static bool key_eq(const struct tkey *k, uint64_t hash, const char *p, size_t len)
-{
-    return k->hash == hash && k->len == len && memcmp(k->bytes, p, len) == 0;
-}
-
-static struct tkey *kmap_find(const struct kmap *m, uint64_t hash, const char *p, size_t len)
-{
-    if (!m->n)
-        return NULL;
-    for (uint32_t i = (uint32_t)hash & m->mask; m->slots[i]; i = (i + 1) & m->mask)
-        if (key_eq(m->slots[i], hash, p, len))
-            return m->slots[i];
-    return NULL;
-}
-
-static void kmap_place(struct tkey **slots, uint32_t mask, struct tkey *k)
-{
-    uint32_t i = (uint32_t)k->hash & mask;
-    while (slots[i])
-        i = (i + 1) & mask;
-    slots[i] = k;
-}
-
-static int kmap_resize(struct kmap *m, uint32_t cap)
-{
-    struct tkey **slots = calloc(cap, sizeof *slots);
-    if (!slots)
-        return -ENOMEM;
-    for (uint32_t i = 0; m->slots && i <= m->mask; i++)
-        if (m->slots[i])
-            kmap_place(slots, cap - 1, m->slots[i]);
-    free(m->slots);
-    m->slots = slots;
-    m->mask = cap - 1;
-    return 0;
-}
-
-static int kmap_add(struct kmap *m, struct tkey *k)
-{
-    if (!m->slots || (m->n + 1) * 2 > m->mask + 1) {
-        int rc = kmap_resize(m, m->slots ? (m->mask + 1) * 2 : 4);
-        if (rc < 0)
-            return rc;
-    }
-    kmap_place(m->slots, m->mask, k);
-    m->n++;
-    return 0;
-}
-
-/* The object must be in the map. */
-static void kmap_del(struct kmap *m, const struct tkey *k)
-{
-    uint32_t hole = (uint32_t)k->hash & m->mask;
-    while (m->slots[hole] != k)
-        hole = (hole + 1) & m->mask;
-    /* Pull back every later entry of the run that may live in the hole. */
-    for (uint32_t j = (hole + 1) & m->mask; m->slots[j]; j = (j + 1) & m->mask) {
-        uint32_t home = (uint32_t)m->slots[j]->hash & m->mask;
-        if (((j - home) & m->mask) >= ((j - hole) & m->mask)) {
-            m->slots[hole] = m->slots[j];
-            hole = j;
-        }
-    }
-    m->slots[hole] = NULL;
-    if (--m->n == 0) {
-        free(m->slots);
-        m->slots = NULL;
-    } else if (m->mask + 1 > 8 && m->n * 8 < m->mask + 1) {
-        kmap_resize(m, (m->mask + 1) / 2); /* failing to shrink is harmless */
-    }
-}
-
-/* ---- pset: a set of subscription pointers ----------------------------- */
 
 /* Below this size removal scans the array; above it a position index makes
  * removal O(1), so thousands of clients on one subject leave cheaply. */
@@ -281,7 +166,7 @@ static int pset_del(struct pset *s, const struct sublist_sub *sub)
 /* Members of one queue group ending at one node. Allocated by insert, freed
  * by remove when its last member leaves (or by sublist_free). */
 struct qgroup {
-    struct tkey key;    /* the queue name, in name[]; must stay first */
+    struct kmap_key key;    /* the queue name, in name[]; must stay first */
     struct pset members;
     char name[];
 };
@@ -289,7 +174,7 @@ struct qgroup {
 /* One pattern prefix. Allocated by insert, freed by pruning or sublist_free;
  * the root lives as long as the sublist. */
 struct node {
-    struct tkey key;        /* token in parent->children; must stay first */
+    struct kmap_key key;    /* token in parent->children; must stay first */
     struct node *parent;    /* borrowed; NULL at the root */
     struct node *pwc;       /* owned: the '*' child */
     struct node *fwc;       /* owned: the '>' child */
@@ -328,7 +213,7 @@ static struct node *node_new(struct node *parent, uint64_t hash, const char *tok
     if (!n)
         return NULL;
     memcpy(n->tok, tok, len);
-    n->key = (struct tkey){ .hash = hash, .bytes = n->tok, .len = len };
+    n->key = (struct kmap_key){ .hash = hash, .bytes = n->tok, .len = len };
     n->parent = parent;
     return n;
 }
@@ -419,7 +304,7 @@ static struct node *descend(struct sublist *sl, const char *s, size_t len, bool 
         if (kind == TOK_FWC && i != len)
             goto invalid;
         struct node **slot = kind == TOK_PWC ? &n->pwc : kind == TOK_FWC ? &n->fwc : NULL;
-        uint64_t h = slot ? 0 : hash_bytes(sl->seed, tok, tlen);
+        uint64_t h = slot ? 0 : kmap_hash(sl->seed, tok, tlen);
         struct node *next = slot ? *slot : (struct node *)kmap_find(&n->children, h, tok, tlen);
         if (!next && create) {
             next = node_new(n, h, tok, tlen);
@@ -449,7 +334,7 @@ nomem:
 
 static int add_queue_member(struct sublist *sl, struct node *n, struct sublist_sub *sub)
 {
-    uint64_t h = hash_bytes(sl->seed, sub->queue, sub->queue_len);
+    uint64_t h = kmap_hash(sl->seed, sub->queue, sub->queue_len);
     struct qgroup *g = (struct qgroup *)kmap_find(&n->groups, h, sub->queue, sub->queue_len);
     bool fresh = !g;
     if (fresh) {
@@ -457,7 +342,7 @@ static int add_queue_member(struct sublist *sl, struct node *n, struct sublist_s
         if (!g)
             return -ENOMEM;
         memcpy(g->name, sub->queue, sub->queue_len);
-        g->key = (struct tkey){ .hash = h, .bytes = g->name, .len = sub->queue_len };
+        g->key = (struct kmap_key){ .hash = h, .bytes = g->name, .len = sub->queue_len };
     }
     int rc = pset_add(&g->members, sub);
     if (rc < 0)
@@ -473,7 +358,7 @@ err_free_group:
 
 static int del_queue_member(struct sublist *sl, struct node *n, const struct sublist_sub *sub)
 {
-    uint64_t h = hash_bytes(sl->seed, sub->queue, sub->queue_len);
+    uint64_t h = kmap_hash(sl->seed, sub->queue, sub->queue_len);
     struct qgroup *g = (struct qgroup *)kmap_find(&n->groups, h, sub->queue, sub->queue_len);
     if (!g || pset_del(&g->members, sub) < 0)
         return -ENOENT;
@@ -499,7 +384,7 @@ struct sublist *sublist_new(void)
     pthread_rwlockattr_destroy(&attr);
     if (rc != 0)
         goto err_free_sl;
-    sl->seed = fresh_seed(sl);
+    sl->seed = kmap_seed(sl);
     sl->root = node_new(NULL, 0, "", 0);
     if (!sl->root)
         goto err_destroy_lock;
@@ -746,7 +631,8 @@ static int split_subject(struct sublist *sl, const char *s, size_t len, struct t
             continue;
         if (i == start)
             return 0;
-        (*toks)[k++] = (struct token){ s + start, i - start, hash_bytes(sl->seed, s + start, i - start) };
+        (*toks)[k++] = (struct token){ s + start, i - start,
+                                       kmap_hash(sl->seed, s + start, i - start) };
         start = i + 1;
     }
     *ntoks = k;
@@ -765,7 +651,7 @@ static int cmp_group(const void *a, const void *b)
 
 static bool same_name(const struct qgroup *x, const struct qgroup *y)
 {
-    return key_eq(&x->key, y->key.hash, y->name, y->key.len);
+    return kmap_key_eq(&x->key, y->key.hash, y->name, y->key.len);
 }
 
 /* Lists the queue groups of every hit node, sorted so that groups of the
@@ -846,9 +732,9 @@ static struct sublist_result *build_result(struct walk *w, struct qgroup **gs, s
     return r;
 }
 
-/* sublist_match with `extra` spare bytes after the result header. */
-static int match_with_extra(struct sublist *sl, const char *subject, size_t len, size_t extra,
-                            struct sublist_result **out)
+/* For the cache: see server/sublist_impl.h. */
+int sublist__match_extra(struct sublist *sl, const char *subject, size_t len, size_t extra,
+                         struct sublist_result **out)
 {
     struct token stack_toks[MATCH_STACK_TOKENS];
     struct node *stack_hits[MATCH_STACK_ITEMS];
@@ -890,193 +776,10 @@ out_unlock:
 
 int sublist_match(struct sublist *sl, const char *subject, size_t len, struct sublist_result **out)
 {
-    return match_with_extra(sl, subject, len, 0, out);
+    return sublist__match_extra(sl, subject, len, 0, out);
 }
 
 void sublist_result_free(struct sublist_result *r)
 {
     free(r);
-}
-
-/* ---- per-loop cache --------------------------------------------------- */
-
-/* Caps the table so that a careless max_entries cannot overflow uint32. */
-#define CACHE_MAX_ENTRIES (1u << 24)
-#define CACHE_MIN_ENTRIES 16u
-
-/* One cached subject. The result block also holds the key bytes. */
-struct centry {
-    uint64_t hash;
-    const char *key;               /* borrowed: inside res */
-    size_t len;
-    struct sublist_result *res;    /* owned */
-    uint32_t slot;                 /* where idx points at this entry */
-};
-
-/* Allocated by sublist_cache_new, freed by sublist_cache_free. Touched only
- * by its owning loop; nothing here is locked. Entries are dense (eviction
- * picks a random one in O(1)); idx maps a hash to a position + 1. */
-struct sublist_cache {
-    struct sublist *sl;            /* borrowed: outlives the cache */
-    uint64_t gen;                  /* generation the entries belong to */
-    uint64_t seed;
-    uint64_t rng;                  /* xorshift state for eviction */
-    struct centry *ents;           /* owned */
-    uint32_t n, cap, max;
-    uint32_t *idx;                 /* owned; 0 = empty slot */
-    uint32_t mask;
-    uint64_t hits, misses;
-};
-
-static void cache_idx_put(struct sublist_cache *c, uint32_t pos)
-{
-    uint32_t i = (uint32_t)c->ents[pos].hash & c->mask;
-    while (c->idx[i])
-        i = (i + 1) & c->mask;
-    c->idx[i] = pos + 1;
-    c->ents[pos].slot = i;
-}
-
-static int cache_grow(struct sublist_cache *c)
-{
-    uint32_t cap = c->cap ? c->cap * 2 : CACHE_MIN_ENTRIES;
-    if (cap > c->max)
-        cap = c->max;
-    struct centry *ents = realloc(c->ents, cap * sizeof *ents);
-    if (!ents)
-        return -ENOMEM;
-    c->ents = ents;
-    c->cap = cap;
-    /* Keep the index at most half full. */
-    uint32_t slots = 1;
-    while (slots < cap * 2)
-        slots *= 2;
-    if (c->idx && slots == c->mask + 1)
-        return 0;
-    uint32_t *idx = calloc(slots, sizeof *idx);
-    if (!idx)
-        return -ENOMEM;
-    free(c->idx);
-    c->idx = idx;
-    c->mask = slots - 1;
-    for (uint32_t pos = 0; pos < c->n; pos++)
-        cache_idx_put(c, pos);
-    return 0;
-}
-
-struct sublist_cache *sublist_cache_new(struct sublist *sl, size_t max_entries)
-{
-    struct sublist_cache *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->sl = sl;
-    c->max = max_entries < 1 ? 1 : max_entries > CACHE_MAX_ENTRIES ? CACHE_MAX_ENTRIES
-                                                                     : (uint32_t)max_entries;
-    c->seed = fresh_seed(c);
-    c->rng = c->seed | 1;
-    c->gen = sublist_generation(sl);
-    if (cache_grow(c) < 0)
-        goto err_free_cache;
-    return c;
-err_free_cache:
-    free(c->ents);
-    free(c);
-    return NULL;
-}
-
-/* Drops every entry: O(entries), not O(table size), so that a busy loop
- * flushing after each SUB pays only for what it had cached. */
-static void cache_flush(struct sublist_cache *c)
-{
-    for (uint32_t pos = 0; pos < c->n; pos++) {
-        c->idx[c->ents[pos].slot] = 0;
-        free(c->ents[pos].res);
-    }
-    c->n = 0;
-}
-
-void sublist_cache_free(struct sublist_cache *c)
-{
-    if (!c)
-        return;
-    cache_flush(c);
-    free(c->idx);
-    free(c->ents);
-    free(c);
-}
-
-static void cache_idx_clear(struct sublist_cache *c, uint32_t hole)
-{
-    for (uint32_t j = (hole + 1) & c->mask; c->idx[j]; j = (j + 1) & c->mask) {
-        struct centry *e = &c->ents[c->idx[j] - 1];
-        if (((j - ((uint32_t)e->hash & c->mask)) & c->mask) >= ((j - hole) & c->mask)) {
-            c->idx[hole] = c->idx[j];
-            e->slot = hole;
-            hole = j;
-        }
-    }
-    c->idx[hole] = 0;
-}
-
-static void cache_evict_one(struct sublist_cache *c)
-{
-    c->rng ^= c->rng << 13;
-    c->rng ^= c->rng >> 7;
-    c->rng ^= c->rng << 17;
-    uint32_t pos = (uint32_t)(c->rng % c->n);
-    cache_idx_clear(c, c->ents[pos].slot);
-    free(c->ents[pos].res);
-    uint32_t last = --c->n;
-    if (pos != last) {
-        c->ents[pos] = c->ents[last];
-        c->idx[c->ents[pos].slot] = pos + 1;
-    }
-}
-
-static const struct sublist_result *cache_fill(struct sublist_cache *c, uint64_t hash,
-                                               const char *subject, size_t len)
-{
-    struct sublist_result *r;
-    if (match_with_extra(c->sl, subject, len, len, &r) < 0)
-        return NULL;
-    if (c->n == c->cap && (c->cap == c->max || cache_grow(c) < 0))
-        cache_evict_one(c);
-    char *key = (char *)(r + 1);
-    if (len)
-        memcpy(key, subject, len);
-    c->ents[c->n] = (struct centry){ .hash = hash, .key = key, .len = len, .res = r };
-    cache_idx_put(c, c->n++);
-    return r;
-}
-
-const struct sublist_result *sublist_cache_match(struct sublist_cache *c, const char *subject,
-                                                 size_t len)
-{
-    uint64_t gen = sublist_generation(c->sl);
-    if (gen != c->gen) {
-        /* Load before matching: a result built after a later insert is
-         * then tagged too old and dropped at the next look, never kept. */
-        cache_flush(c);
-        c->gen = gen;
-    }
-    uint64_t h = hash_bytes(c->seed, subject, len);
-    for (uint32_t i = (uint32_t)h & c->mask; c->idx[i]; i = (i + 1) & c->mask) {
-        const struct centry *e = &c->ents[c->idx[i] - 1];
-        if (e->hash == h && e->len == len && (!len || memcmp(e->key, subject, len) == 0)) {
-            c->hits++;
-            return e->res;
-        }
-    }
-    c->misses++;
-    return cache_fill(c, h, subject, len);
-}
-
-uint64_t sublist_cache_hits(const struct sublist_cache *c)
-{
-    return c->hits;
-}
-
-uint64_t sublist_cache_misses(const struct sublist_cache *c)
-{
-    return c->misses;
 }
