@@ -302,13 +302,16 @@ static int run_ok(struct proto_parser *p, struct proto_slice arg, const struct r
     return rc->h->on_ok ? rc->h->on_ok(rc->ctx) : 0;
 }
 
-/* A client's -ERR closes its connection with reason "Parse Error" (spec §1);
- * from a server it is news for the client's error callback. */
+/* A client's -ERR closes its connection with reason "Parse Error" (spec §1):
+ * the parser fails even when the handler stopped it first. From a server it
+ * is news for the client's error callback. */
 static int run_err(struct proto_parser *p, struct proto_slice arg, const struct run_ctx *rc)
 {
     int r = rc->h->on_err ? rc->h->on_err(rc->ctx, trim_right(arg)) : 0;
-    if (r == 0 && p->side == PROTO_SIDE_SERVER)
-        return fail(p, PROTO_E_CLIENT_ERR);
+    if (p->side == PROTO_SIDE_SERVER) {
+        fail(p, PROTO_E_CLIENT_ERR);
+        return r ? r : PROTO_E_CLIENT_ERR;
+    }
     return r;
 }
 

@@ -21,7 +21,7 @@
 
 /* ---- growable string ---- */
 
-static int sbuf_add(struct sbuf *b, const char *s, size_t n)
+int conf__sbuf_add(struct sbuf *b, const char *s, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 32;
@@ -69,28 +69,30 @@ static int read_escape(struct parser *p, struct sbuf *b)
             return fail(p, "Expected two hexadecimal digits after '\\x', but hit end of line");
         if (hexval(h) < 0 || hexval(l) < 0)
             return fail(p, "Expected two hexadecimal digits after '\\x', but got '%s%s'",
-                        h == EOFC ? "" : show(h, cb), l == EOFC ? "" : show(l, cb2));
+                        h == CONF_EOF ? "" : conf__show(h, cb),
+                        l == CONF_EOF ? "" : conf__show(l, cb2));
         out = (char)(hexval(h) * 16 + hexval(l));
         break;
     }
-    case EOFC:
+    case CONF_EOF:
         return fail(p, "Unexpected EOF.");
     default:
         return fail(p, "Invalid escape character '%s'. Only the following escape "
-                       "characters are allowed: \\xXX, \\t, \\n, \\r, \\\", \\\\.", show(c, cb));
+                       "characters are allowed: \\xXX, \\t, \\n, \\r, \\\", \\\\.",
+                    conf__show(c, cb));
     }
-    return sbuf_add(b, &out, 1) < 0 ? fail_nomem(p) : 0;
+    return conf__sbuf_add(b, &out, 1) < 0 ? conf__fail_nomem(p) : 0;
 }
 
-static int make_string(struct parser *p, struct sbuf *b, int line, int col,
-                       struct conf_value **out)
+int conf__make_string(struct parser *p, struct sbuf *b, int line, int col,
+                      struct conf_value **out)
 {
-    if (!b->s && sbuf_add(b, "", 0) < 0)
-        return fail_nomem(p);
-    struct conf_value *v = new_value(p, CONF_STRING, line, col);
+    if (!b->s && conf__sbuf_add(b, "", 0) < 0)
+        return conf__fail_nomem(p);
+    struct conf_value *v = conf__new_value(p, CONF_STRING, line, col);
     if (!v) {
         free(b->s);
-        return value_fail(p);
+        return conf__value_fail(p);
     }
     v->u.str.s = b->s;
     v->u.str.len = b->len;
@@ -98,14 +100,14 @@ static int make_string(struct parser *p, struct sbuf *b, int line, int col,
     return 0;
 }
 
-static int parse_quoted(struct parser *p, char quote, struct conf_value **out)
+int conf__scan_quoted(struct parser *p, char quote, struct conf_value **out)
 {
     int line = p->line, col = col_of(p);
     struct sbuf b = { 0 };
     next(p); /* the opening quote */
     for (;;) {
         int c = peek(p);
-        if (c == EOFC) {
+        if (c == CONF_EOF) {
             free(b.s);
             return fail(p, "Unexpected EOF.");
         }
@@ -117,34 +119,34 @@ static int parse_quoted(struct parser *p, char quote, struct conf_value **out)
         if (c == '\\' && quote == '"')
             rc = read_escape(p, &b);
         else
-            rc = sbuf_add(&b, &ch, 1) < 0 ? fail_nomem(p) : 0;
+            rc = conf__sbuf_add(&b, &ch, 1) < 0 ? conf__fail_nomem(p) : 0;
         if (rc < 0) {
             free(b.s);
             return rc;
         }
     }
-    return make_string(p, &b, line, col, out);
+    return conf__make_string(p, &b, line, col, out);
 }
 
 /* ( newline ... newline ) — raw text; the ')' must start its own line and
  * end it. The value is everything between the parentheses. */
-static int parse_block_string(struct parser *p, struct conf_value **out)
+int conf__scan_block_string(struct parser *p, struct conf_value **out)
 {
     int line = p->line, col = col_of(p);
     next(p); /* '(' */
     size_t start = p->pos;
     for (;;) {
         int c = next(p);
-        if (c == EOFC)
+        if (c == CONF_EOF)
             return fail(p, "Unexpected EOF processing block.");
         size_t close = p->pos - 1; /* index of this byte */
         bool alone = c == ')' && close >= start + 1 && p->buf[close - 1] == '\n';
         int after = peek(p);
-        if (alone && (after == '\n' || after == '\r' || after == EOFC)) {
+        if (alone && (after == '\n' || after == '\r' || after == CONF_EOF)) {
             struct sbuf b = { 0 };
-            if (sbuf_add(&b, p->buf + start, close - start) < 0)
-                return fail_nomem(p);
-            return make_string(p, &b, line, col, out);
+            if (conf__sbuf_add(&b, p->buf + start, close - start) < 0)
+                return conf__fail_nomem(p);
+            return conf__make_string(p, &b, line, col, out);
         }
     }
 }
@@ -153,7 +155,7 @@ static int parse_block_string(struct parser *p, struct conf_value **out)
 
 static bool ends_unquoted(int c)
 {
-    return is_nl(c) || c == EOFC || c == ';' || c == ',' || c == ']' || c == '}' || is_ws(c);
+    return is_nl(c) || c == CONF_EOF || c == ';' || c == ',' || c == ']' || c == '}' || is_ws(c);
 }
 
 /* Where a number may end; anything else turns it into an unquoted string.
@@ -161,7 +163,7 @@ static bool ends_unquoted(int c)
  * number there so integer arrays work. */
 static bool ends_number(int c)
 {
-    return is_nl(c) || c == EOFC || c == '}' || c == ';' || c == ',' || c == ']' || is_ws(c);
+    return is_nl(c) || c == CONF_EOF || c == '}' || c == ';' || c == ',' || c == ']' || is_ws(c);
 }
 
 static bool is_bool_word(const char *s, bool *val)
@@ -178,8 +180,8 @@ static bool is_bool_word(const char *s, bool *val)
 
 /* An unquoted string starting at start (the caller may already have read
  * part of it as a number). Becomes a bool, a $variable or a string. */
-static int parse_unquoted(struct parser *p, size_t start, int line, int col,
-                          struct conf_value **out)
+int conf__scan_unquoted(struct parser *p, size_t start, int line, int col,
+                        struct conf_value **out)
 {
     struct sbuf b = { 0 };
     bool escaped = false;
@@ -188,7 +190,7 @@ static int parse_unquoted(struct parser *p, size_t start, int line, int col,
     for (;;) {
         int c = peek(p);
         if (ends_unquoted(c) || c == '\'' || c == '\\') {
-            if (sbuf_add(&b, p->buf + run, p->pos - run) < 0)
+            if (conf__sbuf_add(&b, p->buf + run, p->pos - run) < 0)
                 goto err_nomem;
             if (c == '\'')
                 next(p); /* nats-server ends the word at a quote and drops it */
@@ -203,27 +205,27 @@ static int parse_unquoted(struct parser *p, size_t start, int line, int col,
         }
         next(p);
     }
-    if (!b.s && sbuf_add(&b, "", 0) < 0)
+    if (!b.s && conf__sbuf_add(&b, "", 0) < 0)
         goto err_nomem;
     bool bv;
     if (!escaped && is_bool_word(b.s, &bv)) {
         free(b.s);
-        struct conf_value *v = new_value(p, CONF_BOOL, line, col);
+        struct conf_value *v = conf__new_value(p, CONF_BOOL, line, col);
         if (!v)
-            return value_fail(p);
+            return conf__value_fail(p);
         v->u.b = bv;
         *out = v;
         return 0;
     }
     if (!escaped && b.s[0] == '$') {
-        rc = resolve_variable(p, b.s + 1, line, col, out);
+        rc = conf__resolve_variable(p, b.s + 1, line, col, out);
         free(b.s);
         return rc;
     }
-    return make_string(p, &b, line, col, out);
+    return conf__make_string(p, &b, line, col, out);
 
 err_nomem:
-    rc = fail_nomem(p);
+    rc = conf__fail_nomem(p);
 err_free:
     free(b.s);
     return rc;
@@ -244,19 +246,19 @@ static int make_integer(struct parser *p, const char *text, size_t n, int line, 
     while (nd < n && (is_digit(text[nd]) || text[nd] == '-'))
         nd++;
     if (nd >= sizeof digits)
-        return fail_at(p, line, col, "integer '%s' is out of the range", tok);
+        return conf__fail_at(p, line, col, "integer '%s' is out of the range", tok);
     memcpy(digits, text, nd);
     digits[nd] = '\0';
     errno = 0;
     char *end;
     long long num = strtoll(digits, &end, 10);
     if (errno == ERANGE)
-        return fail_at(p, line, col, "integer '%s' is out of the range", tok);
+        return conf__fail_at(p, line, col, "integer '%s' is out of the range", tok);
     if (*end || end == digits)
-        return fail_at(p, line, col, "expected integer, but got '%s'", tok);
+        return conf__fail_at(p, line, col, "expected integer, but got '%s'", tok);
     char suf[8] = "";
     if (n - nd >= sizeof suf)
-        return fail_at(p, line, col, "invalid size suffix in '%s'", tok);
+        return conf__fail_at(p, line, col, "invalid size suffix in '%s'", tok);
     for (size_t i = nd; i < n; i++)
         suf[i - nd] = (char)tolower((unsigned char)text[i]);
     int64_t mult = 1;
@@ -265,15 +267,15 @@ static int make_integer(struct parser *p, const char *text, size_t n, int line, 
         const char *u = strchr(units, suf[0]);
         bool binary = suf[1] != '\0';
         if (!u || (binary && strcmp(suf + 1, "b") && strcmp(suf + 1, "i") && strcmp(suf + 1, "ib")))
-            return fail_at(p, line, col, "invalid size suffix in '%s'", tok);
+            return conf__fail_at(p, line, col, "invalid size suffix in '%s'", tok);
         for (long k = 0; k <= u - units; k++)
             mult *= binary ? 1024 : 1000;
     }
     if (mul_overflows(num, mult))
-        return fail_at(p, line, col, "integer '%s' is out of the range", tok);
-    struct conf_value *v = new_value(p, CONF_INT, line, col);
+        return conf__fail_at(p, line, col, "integer '%s' is out of the range", tok);
+    struct conf_value *v = conf__new_value(p, CONF_INT, line, col);
     if (!v)
-        return value_fail(p);
+        return conf__value_fail(p);
     v->u.i = (int64_t)num * mult;
     *out = v;
     return 0;
@@ -284,16 +286,17 @@ static int make_float(struct parser *p, size_t start, int line, int col, struct 
     char tok[64];
     size_t n = p->pos - start;
     if (n >= sizeof tok)
-        return fail_at(p, line, col, "float '%.*s' is out of the range", (int)n, p->buf + start);
+        return conf__fail_at(p, line, col, "float '%.*s' is out of the range", (int)n,
+                             p->buf + start);
     memcpy(tok, p->buf + start, n);
     tok[n] = '\0';
     errno = 0;
     double d = strtod(tok, NULL);
     if (errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL))
-        return fail_at(p, line, col, "float '%s' is out of the range", tok);
-    struct conf_value *v = new_value(p, CONF_FLOAT, line, col);
+        return conf__fail_at(p, line, col, "float '%s' is out of the range", tok);
+    struct conf_value *v = conf__new_value(p, CONF_FLOAT, line, col);
     if (!v)
-        return value_fail(p);
+        return conf__value_fail(p);
     v->u.f = d;
     *out = v;
     return 0;
@@ -318,9 +321,11 @@ static int parse_datetime(struct parser *p, size_t start, int line, int col,
     for (const char *f = shape; *f; f++, next(p)) {
         int c = peek(p);
         if (*f == '0' && !is_digit(c))
-            return fail(p, "Expected digit in ISO8601 datetime, but found '%s' instead.", show(c, cb));
+            return fail(p, "Expected digit in ISO8601 datetime, but found '%s' instead.",
+                        conf__show(c, cb));
         if (*f != '0' && c != *f)
-            return fail(p, "Expected '%c' in ISO8601 datetime, but found '%s' instead.", *f, show(c, cb));
+            return fail(p, "Expected '%c' in ISO8601 datetime, but found '%s' instead.", *f,
+                        conf__show(c, cb));
     }
     const char *s = p->buf + start;
     int y = atoi(s), mo = atoi(s + 5), d = atoi(s + 8);
@@ -329,10 +334,10 @@ static int parse_datetime(struct parser *p, size_t start, int line, int col,
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
         h > 23 || mi > 59 || se > 59)
-        return fail_at(p, line, col, "expected Zulu formatted DateTime, but got '%.20s'", s);
-    struct conf_value *v = new_value(p, CONF_DATETIME, line, col);
+        return conf__fail_at(p, line, col, "expected Zulu formatted DateTime, but got '%.20s'", s);
+    struct conf_value *v = conf__new_value(p, CONF_DATETIME, line, col);
     if (!v)
-        return value_fail(p);
+        return conf__value_fail(p);
     v->u.unix_secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
     *out = v;
     return 0;
@@ -340,12 +345,12 @@ static int parse_datetime(struct parser *p, size_t start, int line, int col,
 
 static bool is_suffix(int c)
 {
-    return c != EOFC && strchr("kKmMgGtTpPeE", c) != NULL;
+    return c != CONF_EOF && strchr("kKmMgGtTpPeE", c) != NULL;
 }
 
 /* A value starting with a digit or '-': integer, sized integer, float,
  * datetime, or (as nats-server) an IP address or other string. */
-static int parse_number(struct parser *p, struct conf_value **out)
+int conf__scan_number(struct parser *p, struct conf_value **out)
 {
     char cb[8];
     int line = p->line, col = col_of(p);
@@ -356,7 +361,7 @@ static int parse_number(struct parser *p, struct conf_value **out)
     if (!is_digit(peek(p))) {
         if (peek(p) == '.')
             return fail(p, "Floats must start with a digit, not '.'.");
-        return fail(p, "Expected a digit but got '%s'.", show(peek(p), cb));
+        return fail(p, "Expected a digit but got '%s'.", conf__show(peek(p), cb));
     }
     while (is_digit(peek(p)))
         next(p);
@@ -371,7 +376,7 @@ static int parse_number(struct parser *p, struct conf_value **out)
         next(p);
         if (!is_digit(peek(p)))
             return fail(p, "Floats must have a digit after the '.', but got '%s' instead.",
-                        show(peek(p), cb));
+                        conf__show(peek(p), cb));
         while (is_digit(peek(p)))
             next(p);
         if (peek(p) != '.')
@@ -379,28 +384,28 @@ static int parse_number(struct parser *p, struct conf_value **out)
         while (is_digit(peek(p)) || peek(p) == '.' || peek(p) == ':' || peek(p) == '-')
             next(p);
         struct sbuf b = { 0 };
-        if (sbuf_add(&b, p->buf + start, p->pos - start) < 0)
-            return fail_nomem(p);
-        return make_string(p, &b, line, col, out);
+        if (conf__sbuf_add(&b, p->buf + start, p->pos - start) < 0)
+            return conf__fail_nomem(p);
+        return conf__make_string(p, &b, line, col, out);
     }
     if (is_suffix(c)) {
         next(p);
-        while (peek(p) != EOFC && strchr("bBiI", peek(p)))
+        while (peek(p) != CONF_EOF && strchr("bBiI", peek(p)))
             next(p);
         if (ends_number(peek(p)) || is_digit(peek(p)))
             return make_integer(p, p->buf + start, p->pos - start, line, col, out);
-        return parse_unquoted(p, start, line, col, out);
+        return conf__scan_unquoted(p, start, line, col, out);
     }
     if (neg || ends_number(c))
         return make_integer(p, p->buf + start, p->pos - start, line, col, out);
-    return parse_unquoted(p, start, line, col, out);
+    return conf__scan_unquoted(p, start, line, col, out);
 }
 
 /* ---- keys and include names ---- */
 
 /* A key: quoted, or bare up to whitespace, '=', ':' or EOF. *include says
  * it was the bare keyword "include" followed by whitespace. */
-static int parse_key(struct parser *p, enum ctx ctx, char **key, bool *include)
+int conf__scan_key(struct parser *p, enum ctx ctx, char **key, bool *include)
 {
     int q = peek(p);
     size_t start;
@@ -409,7 +414,7 @@ static int parse_key(struct parser *p, enum ctx ctx, char **key, bool *include)
         next(p);
         start = p->pos;
         while (peek(p) != q) {
-            if (next(p) == EOFC) {
+            if (next(p) == CONF_EOF) {
                 if (ctx != CTX_MAP)
                     return fail(p, "Unexpected EOF.");
                 return fail(p, q == '"' ? "Unexpected EOF processing double quoted map key."
@@ -418,28 +423,27 @@ static int parse_key(struct parser *p, enum ctx ctx, char **key, bool *include)
         }
     } else {
         start = p->pos;
-        while (peek(p) != EOFC && !is_space(peek(p)) && !is_sep(peek(p)))
+        while (peek(p) != CONF_EOF && !is_space(peek(p)) && !is_sep(peek(p)))
             next(p);
-        if (peek(p) == EOFC && ctx == CTX_MAP)
+        if (peek(p) == CONF_EOF && ctx == CTX_MAP)
             return fail(p, "Unexpected EOF processing map key.");
         *include = is_space(peek(p)) && p->pos - start == 7 &&
                    strncasecmp(p->buf + start, "include", 7) == 0;
     }
     *key = strndup(p->buf + start, p->pos - start);
     if (!*key)
-        return fail_nomem(p);
+        return conf__fail_nomem(p);
     if (q == '"' || q == '\'')
         next(p);
     return 0;
 }
 
-/* After a value: what may end it in this context (lexTopValueEnd,
-
 /* lexInclude: the file name after the keyword. */
-static int parse_include(struct parser *p, struct conf_value *map)
+int conf__scan_include_name(struct parser *p, char **name, int *line, int *col)
 {
     skip_ws(p);
-    int line = p->line, col = col_of(p);
+    *line = p->line;
+    *col = col_of(p);
     int c = peek(p);
     static const struct { char c; const char *what; } bad[] = {
         { '[', "start of an array" }, { '{', "start of a map" }, { '(', "start of a block" },
@@ -455,24 +459,23 @@ static int parse_include(struct parser *p, struct conf_value *map)
         next(p);
         start = p->pos;
         while (peek(p) != c) {
-            if (next(p) == EOFC)
+            if (next(p) == CONF_EOF)
                 return fail(p, c == '"' ? "Unexpected EOF in double quoted include"
                                         : "Unexpected EOF in quoted include");
         }
-        if (sbuf_add(&b, p->buf + start, p->pos - start) < 0)
-            return fail_nomem(p);
+        if (conf__sbuf_add(&b, p->buf + start, p->pos - start) < 0)
+            return conf__fail_nomem(p);
         next(p);
     } else {
         start = p->pos;
-        while (!is_nl(peek(p)) && peek(p) != EOFC && peek(p) != ';' && peek(p) != '}' &&
+        while (!is_nl(peek(p)) && peek(p) != CONF_EOF && peek(p) != ';' && peek(p) != '}' &&
                !is_ws(peek(p)) && peek(p) != '\'')
             next(p);
-        if (sbuf_add(&b, p->buf + start, p->pos - start) < 0)
-            return fail_nomem(p);
+        if (conf__sbuf_add(&b, p->buf + start, p->pos - start) < 0)
+            return conf__fail_nomem(p);
         if (peek(p) == '\'')
             next(p);
     }
-    int rc = include_file(p, map, b.s, line, col);
-    free(b.s);
-    return rc;
+    *name = b.s;
+    return 0;
 }

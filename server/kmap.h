@@ -1,12 +1,10 @@
 /*
  * server/kmap.h — seeded hashing and a table of objects keyed by byte
- * strings; private to the subject index (server/sublist.c, whose trie keys
- * its tokens and queue groups with it, and server/sublist_cache.c, which
- * hashes subjects with it). Not an API for the rest of the server.
+ * strings, private to the subject index (server/sublist.c for its trie,
+ * server/sublist_cache.c for hashing subjects); no API for anything else.
  *
- * kmap_hash is a fast keyed mixer; each user draws its own kmap_seed. A
- * kmap is open addressing with linear probing and backward-shift deletion.
- * It never owns the objects it indexes and never locks: its owner guards it.
+ * Open addressing, linear probing, backward-shift deletion. A kmap never
+ * owns the objects it indexes and never locks: its owner guards it.
  * Lookups are inline because match runs one per subject token.
  */
 #ifndef TERN_SERVER_KMAP_H

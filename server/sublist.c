@@ -2,14 +2,13 @@
  * server/sublist.c — the subject index: the trie, its updates and match.
  *
  * A trie of subject tokens: each node is one pattern prefix, with literal
- * children in an open-addressing table, '*' and '>' children in pointers,
- * and the subscriptions ending there in a pointer set (plain) and a table of
+ * children in a kmap (server/kmap.c), '*' and '>' children in pointers,
+ * and the subscriptions ending there in a pointer set (plain) and a kmap of
  * queue groups. Insert/remove cost O(tokens) and prune empty nodes; match
  * walks every branch a published subject can take into one allocation.
  * One rwlock guards the trie. Never touches a subscription beyond its subject
  * and queue, never frees one, never calls out while holding the lock.
- * The byte-keyed tables are server/kmap.c; the per-loop match cache, which
- * reaches in only through server/sublist_impl.h, is server/sublist_cache.c.
+ * The per-loop match cache is server/sublist_cache.c.
  */
 #include "server/sublist.h"
 

@@ -1,16 +1,12 @@
 /*
- * tests/bench/loadgen.c — tern-bench, the load generator of the Tern benchmark.
+ * tests/bench/loadgen.c — tern-bench, the Tern benchmark's load generator.
  *
- * Speaks the raw NATS client protocol to one server (ternd or nats-server)
- * and prints one JSON result line per run on stdout; errors go to stderr
- * with exit status 1. Modes: pub, pubsub, queue, reqrep, conns, subs
- * (tests/bench/README.md says what each measures). It must never be the
- * bottleneck: many PUBs per write(), 1 MiB reads parsed by proto/parser.c in
- * client mode, one thread per role (the publisher on the main thread, every
- * subscriber on one epoll receiver thread). Publishers are windowed (a PING
- * every --ping-every messages, at most --max-pings unanswered, and at most
- * --window messages ahead of the slowest subscriber) so no server is made to
- * buffer unbounded data; run.py uses the same settings for every server.
+ * Speaks the raw NATS client protocol to one server and prints one JSON
+ * result line (errors: stderr, exit 1). Modes pub, pubsub, queue, reqrep,
+ * conns, subs: see tests/bench/README.md. Never the bottleneck: many PUBs
+ * per write(), 1 MiB reads parsed by proto/parser.c (client side), one
+ * thread per role. Publishers are windowed (PINGs in flight, messages ahead
+ * of the slowest subscriber) so no server buffers unbounded data.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1115,7 +1111,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
     snprintf(o->host, sizeof o->host, "127.0.0.1");
     snprintf(o->port, sizeof o->port, "4222");
     if (argc < 2 || argv[1][0] == '-') {
-        usage(argc > 1 && !strcmp(argv[1], "-h") ? stdout : stderr);
+        bool help = argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"));
+        usage(help ? stdout : stderr);
+        if (help)
+            exit(0);
         return -EINVAL;
     }
     o->mode = argv[1];

@@ -84,12 +84,18 @@ def free_port():
         return s.getsockname()[1]
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise BenchError(f"no VmRSS for pid {pid}")
+def rss_kib(server):
+    """VmRSS of a live server; a dead one is reported as a crash."""
+    server.check_alive("before reading its RSS")
+    try:
+        with open(f"/proc/{server.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    server.check_alive("while reading its RSS")
+    raise BenchError(f"{server.name}: no VmRSS in /proc/{server.proc.pid}/status")
 
 
 class Server:
@@ -102,11 +108,11 @@ class Server:
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd + ["-a", "127.0.0.1", "-p", str(self.port)],
                                      stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             self._wait_ready()
         except BaseException:
-            self.proc.kill()
+            self._kill_group(signal.SIGKILL)
             self.proc.wait()
             self.log.close()
             raise
@@ -135,17 +141,26 @@ class Server:
             raise BenchError(f"{self.name} exited with status {rc} {when}; log tail:\n"
                              + self.log_tail())
 
+    def _kill_group(self, sig):
+        """Signal the server's own process group, so a wrapper script's
+        children go too."""
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
     def stop(self):
         """Stop it; a death by a signal other than ours is a crash."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self._kill_group(signal.SIGTERM)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                self._kill_group(signal.SIGKILL)
                 self.proc.wait()
                 self.log.close()
                 raise BenchError(f"{self.name} ignored SIGTERM for 10 s")
+        self._kill_group(signal.SIGKILL)  # leftovers of a wrapper, if any
         self.log.close()
         rc = self.proc.returncode
         if rc < 0 and -rc not in (signal.SIGTERM, signal.SIGKILL):
@@ -170,7 +185,7 @@ def loadgen(opts, server, args, timeout):
 def hold_rss(opts, server, args):
     """RSS growth per held connection/subscription, in bytes."""
     time.sleep(0.3)
-    before = rss_kib(server.proc.pid)
+    before = rss_kib(server)
     cmd = [opts.loadgen] + args + ["-s", f"127.0.0.1:{server.port}"]
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
@@ -184,7 +199,7 @@ def hold_rss(opts, server, args):
         count = ready.get("conns") or ready.get("subs")
         time.sleep(0.5)  # let the server finish its bookkeeping
         server.check_alive("while holding")
-        after = rss_kib(server.proc.pid)
+        after = rss_kib(server)
     finally:
         p.stdin.close()
         try:
@@ -209,7 +224,7 @@ def measure(opts, server_name, cmd, case):
     try:
         if kind == "idle":
             time.sleep(0.5)
-            result = {"rss_kib": rss_kib(srv.proc.pid)}
+            result = {"rss_kib": rss_kib(srv)}
         elif kind == "hold":
             result = hold_rss(opts, srv, args)
         else:

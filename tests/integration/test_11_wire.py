@@ -260,6 +260,17 @@ def test_max_subscriptions(server_factory, raw):
     c.expect(b"MSG a 1 1\r\nx\r\nMSG b 2 1\r\nz\r\n")
 
 
+def test_max_sub_tokens(server_factory, raw):
+    srv = server_factory.start(config="max_sub_tokens: 3\n")
+    c = ready(srv, raw)
+    c.send(b"SUB a.b.c.d 1\r\nSUB a.b.c 2\r\nSUB a.b.c.d q 3\r\n")
+    err = b"-ERR 'Permissions Violation for Subscription to \"a.b.c.d\", too many tokens'\r\n"
+    c.expect(err + err)
+    c.assert_open()
+    c.send(b"PUB a.b.c 1\r\nx\r\n")
+    c.expect(b"MSG a.b.c 2 1\r\nx\r\n")
+
+
 def test_unsub_with_non_numeric_max_removes_now(server, raw):
     c = ready(server, raw)
     c.send(b"SUB foo 1\r\nUNSUB 1 x\r\nPUB foo 1\r\na\r\nPING\r\n")

@@ -23,7 +23,6 @@ def test_server_is_ready_line(server):
 
 
 def test_ready_comes_after_listening(server):
-    text = server.log_text()
     _line(server, "Server is ready")
     text = server.log_text()
     assert text.index("Listening for client connections") < text.index("Server is ready")
