@@ -150,6 +150,27 @@ static bool parse_query(struct evhttp_request *req, struct evkeyvalq *q)
     return evhttp_parse_query_str(query, q) == 0;
 }
 
+/* Answer one JSON endpoint: parse the query, build the body, reply
+ * (indented, or compact for /healthz), release the query. */
+static void serve_json(struct evhttp_request *req, struct monitor *m, bool compact,
+                       json_t *(*build)(struct monitor *m))
+{
+    struct evkeyvalq q;
+    parse_query(req, &q);
+    reply_json(req, 200, build(m), compact, &q);
+    evhttp_clear_headers(&q);
+}
+
+static json_t *header_object(struct monitor *m)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    json_t *o = json_object();
+    json_object_set_new(o, "server_id", json_string(m->srv->server_id));
+    json_object_set_new(o, "now", jtime(&now));
+    return o;
+}
+
 /* ---- /varz ---- */
 
 static json_t *varz(struct monitor *m)
@@ -224,11 +245,8 @@ static json_t *varz(struct monitor *m)
 static void on_varz(struct evhttp_request *req, void *arg)
 {
     struct monitor *m = arg;
-    struct evkeyvalq q;
-    parse_query(req, &q);
     m->req_varz++;
-    reply_json(req, 200, varz(m), false, &q);
-    evhttp_clear_headers(&q);
+    serve_json(req, m, false, varz);
 }
 
 /* ---- /connz ---- */
@@ -492,9 +510,7 @@ static void on_connz(struct evhttp_request *req, void *arg)
         }
     }
     free(rows);
-    json_t *o = json_object();
-    json_object_set_new(o, "server_id", json_string(m->srv->server_id));
-    json_object_set_new(o, "now", jtime(&now));
+    json_t *o = header_object(m);
     json_object_set_new(o, "num_connections", json_integer((json_int_t)json_array_size(conns)));
     json_object_set_new(o, "total", json_integer((json_int_t)n));
     json_object_set_new(o, "offset", json_integer(cq.offset));
@@ -506,24 +522,15 @@ static void on_connz(struct evhttp_request *req, void *arg)
 
 /* ---- /healthz, /subsz, /routez, /accountz, / ---- */
 
-static void on_healthz(struct evhttp_request *req, void *arg)
+static json_t *healthz(struct monitor *m)
 {
-    struct monitor *m = arg;
-    struct evkeyvalq q;
-    parse_query(req, &q);
-    m->req_healthz++;
     json_t *o = json_object();
     json_object_set_new(o, "status", json_string("ok"));
-    reply_json(req, 200, o, true, &q);
-    evhttp_clear_headers(&q);
+    return o;
 }
 
-static void on_subsz(struct evhttp_request *req, void *arg)
+static json_t *subsz(struct monitor *m)
 {
-    struct monitor *m = arg;
-    struct evkeyvalq q;
-    parse_query(req, &q);
-    m->req_subsz++;
     struct sublist_stats st;
     sublist_get_stats(m->srv->sublist, &st);
     json_t *o = json_object();
@@ -535,43 +542,51 @@ static void on_subsz(struct evhttp_request *req, void *arg)
     json_object_set_new(o, "cache_hit_rate", json_real(0));
     json_object_set_new(o, "max_fanout", json_integer(0));
     json_object_set_new(o, "avg_fanout", json_integer(0));
-    reply_json(req, 200, o, false, &q);
-    evhttp_clear_headers(&q);
+    return o;
+}
+
+static json_t *routez(struct monitor *m)
+{
+    json_t *o = header_object(m);
+    json_object_set_new(o, "num_routes", json_integer(0));
+    json_object_set_new(o, "routes", json_array());
+    return o;
+}
+
+static json_t *accountz(struct monitor *m)
+{
+    json_t *o = header_object(m);
+    json_object_set_new(o, "system_account", json_string("$SYS"));
+    json_t *accs = json_array();
+    json_array_append_new(accs, json_string("$G"));
+    json_object_set_new(o, "accounts", accs);
+    return o;
+}
+
+static void on_healthz(struct evhttp_request *req, void *arg)
+{
+    struct monitor *m = arg;
+    m->req_healthz++;
+    serve_json(req, m, true, healthz);
+}
+
+static void on_subsz(struct evhttp_request *req, void *arg)
+{
+    struct monitor *m = arg;
+    m->req_subsz++;
+    serve_json(req, m, false, subsz);
 }
 
 static void on_routez(struct evhttp_request *req, void *arg)
 {
     struct monitor *m = arg;
-    struct evkeyvalq q;
-    parse_query(req, &q);
     m->req_routez++;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    json_t *o = json_object();
-    json_object_set_new(o, "server_id", json_string(m->srv->server_id));
-    json_object_set_new(o, "now", jtime(&now));
-    json_object_set_new(o, "num_routes", json_integer(0));
-    json_object_set_new(o, "routes", json_array());
-    reply_json(req, 200, o, false, &q);
-    evhttp_clear_headers(&q);
+    serve_json(req, m, false, routez);
 }
 
 static void on_accountz(struct evhttp_request *req, void *arg)
 {
-    struct monitor *m = arg;
-    struct evkeyvalq q;
-    parse_query(req, &q);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    json_t *o = json_object();
-    json_object_set_new(o, "server_id", json_string(m->srv->server_id));
-    json_object_set_new(o, "now", jtime(&now));
-    json_object_set_new(o, "system_account", json_string("$SYS"));
-    json_t *accs = json_array();
-    json_array_append_new(accs, json_string("$G"));
-    json_object_set_new(o, "accounts", accs);
-    reply_json(req, 200, o, false, &q);
-    evhttp_clear_headers(&q);
+    serve_json(req, arg, false, accountz);
 }
 
 static void on_root(struct evhttp_request *req, void *arg)
