@@ -113,10 +113,13 @@ static bool is_sep(char c)
 }
 
 /* nats-server splits arguments on CR too (a stray CR inside a line is a
- * separator: `SUB foo\r1` subscribes sid 1), so this does the same. */
+ * separator: `SUB foo\r1` subscribes sid 1), so this does the same. A table,
+ * because split_args asks for every byte of every control line. */
+static const bool arg_sep[256] = { [' '] = true, ['\t'] = true, ['\r'] = true };
+
 static bool is_arg_sep(char c)
 {
-    return c == ' ' || c == '\t' || c == '\r';
+    return arg_sep[(unsigned char)c];
 }
 
 static char upper(char c)
@@ -156,21 +159,33 @@ static size_t split_args(struct proto_slice arg, struct proto_slice *out)
     return n;
 }
 
-/* Row of the op named by the upper-cased bytes name[0..n), OP_MORE when they
- * are a proper prefix of a name, OP_NONE when no name of this side fits. */
+/* Case-insensitive compare of wire bytes with an upper-case name. Names are
+ * at most 7 bytes: an open loop beats a call to memcmp, and this runs for
+ * every command. */
+static bool name_eq(const char *wire, const char *name, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (upper(wire[i]) != name[i])
+            return false;
+    return true;
+}
+
+/* Row of the op named by the wire bytes name[0..n), OP_MORE when they are a
+ * proper prefix of a name, OP_NONE when no name of this side fits. */
 static int lookup_op(enum proto_side side, const char *name, size_t n)
 {
     bool more = false;
-    if ((unsigned)side >= SIDE_COUNT)
+    if ((unsigned)side >= SIDE_COUNT || n == 0)
         return OP_NONE;
+    char first = upper(name[0]);
     for (size_t r = 0; r < NOPS; r++) {
         const struct op_def *d = &ops[r];
-        if (!(d->sides & SIDE_BIT(side)))
+        if (d->name[0] != first || !(d->sides & SIDE_BIT(side)))
             continue;
         if (n >= d->len) {
-            if (memcmp(name, d->name, d->len) == 0)
+            if (name_eq(name, d->name, d->len))
                 return (int)r;
-        } else if (memcmp(name, d->name, n) == 0) {
+        } else if (name_eq(name, d->name, n)) {
             more = true;
         }
     }
@@ -335,9 +350,20 @@ static int run_unsub(struct proto_parser *p, struct proto_slice arg, const struc
     return rc->h->on_unsub ? rc->h->on_unsub(rc->ctx, a[0], max) : 0;
 }
 
+/* Nine digits cannot overflow, so this needs none of proto_parse_size's
+ * overflow checks: it runs for every message. */
 static int64_t msg_size(struct proto_slice s)
 {
-    return s.len > MAX_SIZE_DIGITS ? -1 : proto_parse_size(s.ptr, s.len);
+    int64_t v = 0;
+    if (s.len == 0 || s.len > MAX_SIZE_DIGITS)
+        return -1;
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned d = (unsigned)(unsigned char)s.ptr[i] - '0';
+        if (d > 9)
+            return -1;
+        v = v * 10 + d;
+    }
+    return v;
 }
 
 /* Check the sizes of p->pending (spec §5, §6): a bad size or a header block
@@ -454,12 +480,17 @@ static int scan_head(struct proto_parser *p, const char *s, size_t n, size_t *us
             size_t take = sizeof p->op_name - p->op_len;
             if (take > n - i)
                 take = n - i;
-            for (size_t k = 0; k < take; k++)
-                p->op_name[p->op_len + k] = upper(s[i + k]);
-            int r = lookup_op(p->side, p->op_name, p->op_len + take);
+            const char *name = s + i;
+            if (p->op_len) { /* the name was cut: join its parts */
+                memcpy(p->op_name + p->op_len, s + i, take);
+                name = p->op_name;
+            }
+            int r = lookup_op(p->side, name, p->op_len + take);
             if (r == OP_NONE)
                 return fail(p, PROTO_E_UNKNOWN_OP);
             if (r == OP_MORE) {
+                if (!p->op_len)
+                    memcpy(p->op_name, s + i, take);
                 p->op_len = (unsigned char)(p->op_len + take);
                 i += take;
                 break;

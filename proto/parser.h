@@ -114,7 +114,7 @@ struct proto_parser {
     int op;                   /* op table row of the command being parsed */
     int failed;               /* the error returned once the parse failed */
     unsigned char op_len;     /* bytes of a split op name kept in op_name */
-    char op_name[8];          /* upper-cased op name bytes seen so far */
+    char op_name[8];          /* op name bytes of a cut line seen so far */
     char *scratch;            /* owned: split argument part, then split payload */
     size_t scratch_len;       /* bytes in use in scratch */
     size_t scratch_cap;

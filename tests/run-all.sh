@@ -31,12 +31,40 @@ if [ -f config.status ]; then
 fi
 autoreconf -fi >/dev/null 2>&1
 
+passed=0 failed=0
+
+# automake keeps each runner's own summary in its .log: show them (Check's
+# "100%: Checks: N, Failures: F, Errors: E", pytest's "N passed") and add
+# them up for the closing line.
+summarize() {  # build dir
+  local dir=$1 line n f e
+  for log in "$dir"/tests/unit/*.log; do
+    line=$(grep -E '^[0-9]+%: Checks: ' "$log" | tail -1) || true
+    [ -n "$line" ] || continue
+    echo "  $(basename "$log" .log): $line"
+    n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
+    f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
+    e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
+    passed=$((passed + n - f - e)); failed=$((failed + f + e))
+  done
+  while read -r line; do
+    echo "  integration: $line"
+    n=$(grep -oE '[0-9]+ passed' <<<"$line" | awk '{s += $1} END {print s + 0}')
+    f=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$line" | awk '{s += $1} END {print s + 0}')
+    passed=$((passed + n)); failed=$((failed + ${f:-0}))
+  done < <(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$dir/tests/integration/run.sh.log" 2>/dev/null)
+}
+
 run_suite() {  # dir, configure flags...
   local dir=$1; shift
   mkdir -p "$dir"
   (cd "$dir" && ../configure --enable-werror "$@" >/dev/null && make -j"$jobs" >/dev/null)
-  if ! (cd "$dir" && make -j"$jobs" check); then
+  local rc=0
+  (cd "$dir" && make -j"$jobs" check) || rc=$?
+  summarize "$dir"
+  if [ "$rc" -ne 0 ]; then
     tail -120 "$dir/test-suite.log" 2>/dev/null || true
+    echo "$passed passed, $((failed > 0 ? failed : 1)) failed"
     exit 1
   fi
 }
@@ -51,3 +79,4 @@ if [ "$asan" = 1 ]; then
   run_suite build-asan --enable-sanitizers
 fi
 echo "== all tests passed"
+echo "$passed passed, $failed failed"

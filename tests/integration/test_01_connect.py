@@ -6,10 +6,6 @@ spec/client-protocol.md §2 (lifecycle), §3 (INFO), §4 (CONNECT), §12.1.
 import json
 import re
 
-import pytest
-
-from conftest import Closed
-
 REQUIRED_INFO = {
     "server_id": str, "server_name": str, "version": str, "proto": int,
     "go": str, "host": str, "port": int, "headers": bool,

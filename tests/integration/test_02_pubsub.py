@@ -3,8 +3,6 @@
 spec/client-protocol.md §5, §7, §8, §10; the nats-py guide examples.
 """
 
-import asyncio
-
 from conftest import async_wait_for, settle
 
 

@@ -8,7 +8,7 @@ import asyncio
 import nats.errors
 import pytest
 
-from conftest import async_wait_for, settle
+from conftest import settle
 
 
 async def test_guide_request_reply(server, nats_connect):

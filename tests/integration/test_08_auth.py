@@ -236,3 +236,30 @@ async def test_permission_errors_reach_nats_py_and_connection_stays(server_facto
     await nc.publish("feed.news", b"ok")
     await async_wait_for(lambda: got == [b"ok"])
     assert nc.is_connected
+
+
+def test_verbose_no_ok_for_refused_operations(server_factory, raw):
+    srv = server_factory.start(config=PERMS_CONF)
+    c = raw(srv)
+    c.read_info()
+    c.send(connect_line(verbose=True, user="limited", **{"pass": "pw"}))
+    c.expect(b"+OK\r\n")
+    c.send(b"PUB denied.x 1\r\na\r\nSUB other 1\r\nSUB feed.ok 2\r\n")
+    # Refused PUB and SUB get their error and no +OK; the good SUB gets +OK.
+    c.expect(b"-ERR 'Permissions Violation for Publish to \"denied.x\"'\r\n"
+             b"-ERR 'Permissions Violation for Subscription to \"other\"'\r\n"
+             b"+OK\r\n")
+    c.assert_open()
+
+
+# bcrypt("bcpw") with cost 10, made once with libxcrypt ($2a$ form: an
+# unquoted value with that prefix is not a $variable). The server must
+# accept the plain password against it and refuse the hash text itself.
+BCRYPT_PW = "$2a$10$CE3nABxkf4CQ3tCljvNGWumR6OuOwhOzm/eqZ1OG04RRbblMSa6Ha"
+
+
+def test_bcrypt_password_in_config(server_factory, raw):
+    srv = server_factory.start(config=f"authorization {{ users = [ "
+                                      f"{{ user: hashed, password: {BCRYPT_PW} }} ] }}\n")
+    assert_auth_violation(raw_login(raw, srv, user="hashed", **{"pass": BCRYPT_PW}))
+    raw_login(raw, srv, user="hashed", **{"pass": "bcpw"}).expect(b"PONG\r\n")

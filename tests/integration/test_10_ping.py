@@ -49,7 +49,10 @@ def answering_client(srv, raw, seconds):
         assert line == b"PING\r\n", line
         pings += 1
         c.send(b"PONG\r\n")
-    assert pings >= 3, f"only {pings} server PINGs in {seconds}s"
+    # Servers may skip a PING to a client that was recently active (its
+    # PONG counts), so only "pinged at least once and still connected long
+    # after ping_max intervals" is required.
+    assert pings >= 1, f"no server PING in {seconds}s"
     c.assert_open()
 
 

@@ -7,13 +7,11 @@ spec/server-cli-config.md §1 (flags), §2 (config syntax), §3 (keys used here)
 import os
 import re
 import socket
-import subprocess
 import time
 
 import pytest
 
-from conftest import (BINARY, IS_TERND, free_port, run_binary, server_cmd_extra,
-                      wait_for)
+from conftest import IS_TERND, free_port, run_binary, server_cmd_extra, wait_for
 
 VERSION_RE = re.compile(r"^[\w.-]+: v\d+\.\d+\.\d+\S*$", re.M)
 LOG_LINE_RE = r"\[\d+\] \d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{6} \[INF\] "

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import async_wait_for, settle, wait_for
+from conftest import settle, wait_for
 
 
 @pytest.fixture
