@@ -438,6 +438,9 @@ void client_close(struct client *c, const char *reason, const char *err)
     c->closing = true;
     pthread_mutex_unlock(&c->out_lock);
     c->closed = true;
+    /* Unregister from epoll while the descriptor is still ours: after
+     * close() its number may already belong to a new connection. */
+    free_events(c);
     /* Holding write_lock keeps other loops off the socket while it closes;
      * after this none will try (closing is set). */
     pthread_mutex_lock(&c->write_lock);
@@ -451,7 +454,6 @@ void client_close(struct client *c, const char *reason, const char *err)
     close(c->fd);
     c->fd = -1;
     pthread_mutex_unlock(&c->write_lock);
-    free_events(c);
     unlink_client(c, reason); /* records the subscription count first */
     subs_clear(c, sub_retire);
     atomic_fetch_sub(&c->srv->num_clients, 1);

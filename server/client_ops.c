@@ -145,7 +145,7 @@ static int on_connect(void *ctx, struct proto_slice js)
     c->verbose = get_bool(o, "verbose", c->verbose);
     c->pedantic = get_bool(o, "pedantic", c->pedantic);
     c->echo = get_bool(o, "echo", c->echo);
-    c->headers = get_bool(o, "headers", c->headers) && !c->srv->opts.no_header_support;
+    c->headers = get_bool(o, "headers", c->headers) && !c->srv->no_header_support;
     c->no_responders = get_bool(o, "no_responders", c->no_responders);
     json_t *proto = json_object_get(o, "protocol");
     if (proto && json_is_integer(proto))
@@ -261,7 +261,7 @@ static bool within_limits(struct client *c, struct proto_slice subj)
         client_send_err(c, "maximum subscriptions exceeded");
         return false;
     }
-    int64_t max_tokens = c->srv->opts.max_sub_tokens;
+    int64_t max_tokens = c->srv->max_sub_tokens;
     if (max_tokens > 0 && (int64_t)count_tokens(subj) > max_tokens) {
         char qs[600], text[700];
         client_quote(qs, sizeof qs, subj.ptr, subj.len);

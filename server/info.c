@@ -53,7 +53,7 @@ size_t info_build_client(struct server *s, struct client *c, char *out, size_t c
                      "\"port\":%d,\"headers\":%s,%s\"max_payload\":%lld,"
                      "\"client_id\":%llu,\"client_ip\":\"%s\"} \r\n",
                      s->server_id, name, TERN_PROTO_VERSION, TERN_GO_FIELD, TERN_VERSION,
-                     host, s->client_port, s->opts.no_header_support ? "false" : "true",
+                     host, s->client_port, s->no_header_support ? "false" : "true",
                      auth_required(a) ? "\"auth_required\":true," : "",
                      (long long)atomic_load(&s->max_payload), (unsigned long long)c->cid,
                      c->ip);

@@ -186,18 +186,11 @@ static void reload(struct server *s)
     LOG_INFO("Reloaded: authorization");
     LOG_INFO("Reloaded server configuration");
     clock_gettime(CLOCK_REALTIME, &s->config_load_time);
-    /* Loops read only the atomics above and start-time fields of opts, so
-     * the running opts struct can be replaced here, on the main thread. */
-    free(next.config_file);
-    next.config_file = s->opts.config_file;
-    s->opts.config_file = NULL;
-    struct tern_opts prev = s->opts;
+    /* Loops read only the atomics above and the start-time copies in
+     * struct server, so the options can be replaced here, on the main
+     * thread. */
+    opts_free(&s->opts);
     s->opts = next;
-    /* Strings the loops may still read stay valid: keep the fields they
-     * use from the previous struct. */
-    s->opts.no_header_support = prev.no_header_support;
-    s->opts.max_sub_tokens = prev.max_sub_tokens;
-    opts_free(&prev);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -342,6 +335,8 @@ int server_init(struct server *s, struct tern_opts *opts, int argc, char **argv)
     s->server_name = strdup(s->opts.server_name ? s->opts.server_name : s->server_id);
     snprintf(s->client_host, sizeof s->client_host, "%s", s->opts.host ? s->opts.host : "0.0.0.0");
     load_limits(s, &s->opts);
+    s->no_header_support = s->opts.no_header_support;
+    s->max_sub_tokens = s->opts.max_sub_tokens;
     s->closed_cap = s->opts.max_closed_clients > 0 ? (size_t)s->opts.max_closed_clients : 0;
     s->closed = s->closed_cap ? calloc(s->closed_cap, sizeof *s->closed) : NULL;
     struct auth *a = auth_new(&s->opts, err, sizeof err);

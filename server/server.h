@@ -46,7 +46,7 @@ struct conn_record {
 };
 
 struct server {
-    struct tern_opts opts;          /* owned; replaced field-wise on reload */
+    struct tern_opts opts;          /* owned; main thread only (replaced on reload) */
     int argc;                       /* the command line, kept for reload */
     char **argv;                    /* borrowed from main */
     char server_id[57];
@@ -68,6 +68,11 @@ struct server {
     struct reclaim *reclaim;        /* owned */
     struct monitor *monitor;        /* owned; NULL when -m is off */
     _Atomic(struct auth *) auth;    /* owned reference; swapped on reload */
+
+    /* Settings loops read, fixed at start. The loops never read opts,
+     * which a reload replaces on the main thread. */
+    bool no_header_support;
+    int64_t max_sub_tokens;
 
     /* Limits loops read per connection (changed by reload). */
     atomic_llong max_payload;

@@ -4,7 +4,8 @@
 #                               integration tests, then the same tests under
 #                               AddressSanitizer + UndefinedBehaviorSanitizer
 #   tests/run-all.sh --no-install   skip the apt-get/pip step
-#   tests/run-all.sh --no-asan      skip the sanitizer pass
+#   tests/run-all.sh --no-asan      skip the sanitizer passes (ASan+UBSan,
+#                                   then ThreadSanitizer)
 # CI (.ci/run) calls exactly this. Long fuzz and benchmark runs are separate
 # (see README: tests/fuzz/run.sh, make bench).
 set -euo pipefail
@@ -77,6 +78,10 @@ if [ "$asan" = 1 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   run_suite build-asan --enable-sanitizers
+
+  echo "== the same tests under ThreadSanitizer (I/O loops share subscribers)"
+  export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+  run_suite build-tsan --enable-tsan CC=clang
 fi
 echo "== all tests passed"
 echo "$passed passed, $failed failed"
