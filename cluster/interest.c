@@ -1,0 +1,227 @@
+/*
+ * cluster/interest.c — local interest counting for routes (see
+ * interest.h).
+ *
+ * A chained hash table keyed by "acc subject[ queue]" (the route line's own
+ * argument text without the weight, so a key is also what the peer keys its
+ * remote subscription by). Plain keys emit only on 0→1 and 1→0; queue keys
+ * emit on every change, because the weight is the member count.
+ */
+#include "cluster/interest.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct entry {
+    char *key;           /* owned: "acc subject[ queue]" */
+    size_t key_len;
+    uint64_t count;
+    struct entry *next;
+};
+
+struct interest {
+    pthread_mutex_t lock;
+    struct entry **buckets;  /* owned; guarded by lock */
+    size_t nbuckets;
+    size_t nentries;
+};
+
+static uint64_t hash_key(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+struct interest *interest_new(void)
+{
+    struct interest *in = calloc(1, sizeof *in);
+    if (!in)
+        return NULL;
+    in->nbuckets = 64;
+    in->buckets = calloc(in->nbuckets, sizeof *in->buckets);
+    if (!in->buckets) {
+        free(in);
+        return NULL;
+    }
+    pthread_mutex_init(&in->lock, NULL);
+    return in;
+}
+
+void interest_free(struct interest *in)
+{
+    if (!in)
+        return;
+    for (size_t i = 0; i < in->nbuckets; i++) {
+        struct entry *e = in->buckets[i];
+        while (e) {
+            struct entry *next = e->next;
+            free(e->key);
+            free(e);
+            e = next;
+        }
+    }
+    free(in->buckets);
+    pthread_mutex_destroy(&in->lock);
+    free(in);
+}
+
+/* "acc subject[ queue]" into a new string; NULL on ENOMEM. */
+static char *make_key(const char *acc, const char *subject, const char *queue, size_t *len)
+{
+    int n = queue ? snprintf(NULL, 0, "%s %s %s", acc, subject, queue)
+                  : snprintf(NULL, 0, "%s %s", acc, subject);
+    char *k = malloc((size_t)n + 1);
+    if (!k)
+        return NULL;
+    if (queue)
+        snprintf(k, (size_t)n + 1, "%s %s %s", acc, subject, queue);
+    else
+        snprintf(k, (size_t)n + 1, "%s %s", acc, subject);
+    *len = (size_t)n;
+    return k;
+}
+
+static struct entry **find(struct interest *in, const char *key, size_t len)
+{
+    struct entry **link = &in->buckets[hash_key(key, len) & (in->nbuckets - 1)];
+    while (*link && !((*link)->key_len == len && memcmp((*link)->key, key, len) == 0))
+        link = &(*link)->next;
+    return link;
+}
+
+static void grow(struct interest *in)
+{
+    size_t nb = in->nbuckets * 2;
+    struct entry **nt = calloc(nb, sizeof *nt);
+    if (!nt)
+        return; /* stay at the current size: slower, still correct */
+    for (size_t i = 0; i < in->nbuckets; i++) {
+        struct entry *e = in->buckets[i];
+        while (e) {
+            struct entry *next = e->next;
+            size_t b = hash_key(e->key, e->key_len) & (nb - 1);
+            e->next = nt[b];
+            nt[b] = e;
+            e = next;
+        }
+    }
+    free(in->buckets);
+    in->buckets = nt;
+    in->nbuckets = nb;
+}
+
+/* Emit "RS+ key[ weight]\r\n" or "RS- key\r\n". */
+static void emit_line(const char *op, const struct entry *e, int queue, uint64_t weight,
+                      interest_emit_fn emit, void *arg)
+{
+    char stack[512];
+    size_t need = e->key_len + 40;
+    char *line = need <= sizeof stack ? stack : malloc(need);
+    if (!line)
+        return;
+    int n = queue && weight ? snprintf(line, need, "%s %s %llu\r\n", op, e->key,
+                                       (unsigned long long)weight)
+                            : snprintf(line, need, "%s %s\r\n", op, e->key);
+    if (n > 0)
+        emit(arg, line, (size_t)n);
+    if (line != stack)
+        free(line);
+}
+
+int interest_add(struct interest *in, const char *acc, const char *subject,
+                 const char *queue, interest_emit_fn emit, void *arg)
+{
+    size_t len;
+    char *key = make_key(acc, subject, queue, &len);
+    if (!key)
+        return -ENOMEM;
+    int rc = 0;
+    pthread_mutex_lock(&in->lock);
+    struct entry **link = find(in, key, len);
+    struct entry *e = *link;
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        if (!e) {
+            rc = -ENOMEM;
+            goto out_unlock;
+        }
+        e->key = key;
+        e->key_len = len;
+        key = NULL;
+        *link = e;
+        in->nentries++;
+    }
+    e->count++;
+    if (queue || e->count == 1)
+        emit_line("RS+", e, queue != NULL, e->count, emit, arg);
+    if (in->nentries > in->nbuckets)
+        grow(in);
+out_unlock:
+    pthread_mutex_unlock(&in->lock);
+    free(key);
+    return rc;
+}
+
+int interest_remove(struct interest *in, const char *acc, const char *subject,
+                    const char *queue, interest_emit_fn emit, void *arg)
+{
+    size_t len;
+    char *key = make_key(acc, subject, queue, &len);
+    if (!key)
+        return -ENOMEM;
+    int rc = 0;
+    pthread_mutex_lock(&in->lock);
+    struct entry **link = find(in, key, len);
+    struct entry *e = *link;
+    if (!e) {
+        rc = -ENOENT;
+        goto out_unlock;
+    }
+    e->count--;
+    if (e->count == 0) {
+        emit_line("RS-", e, 0, 0, emit, arg);
+        *link = e->next;
+        in->nentries--;
+        free(e->key);
+        free(e);
+    } else if (queue) {
+        emit_line("RS+", e, 1, e->count, emit, arg);
+    }
+out_unlock:
+    pthread_mutex_unlock(&in->lock);
+    free(key);
+    return rc;
+}
+
+size_t interest_dump(struct interest *in, interest_emit_fn emit, void *arg)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&in->lock);
+    for (size_t i = 0; i < in->nbuckets; i++) {
+        for (struct entry *e = in->buckets[i]; e; e = e->next) {
+            /* A queue key has three fields: acc, subject, queue. */
+            const char *sp = memchr(e->key, ' ', e->key_len);
+            int queue = sp && memchr(sp + 1, ' ', e->key_len - (size_t)(sp + 1 - e->key)) != NULL;
+            emit_line("RS+", e, queue, e->count, emit, arg);
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&in->lock);
+    return n;
+}
+
+size_t interest_count(struct interest *in)
+{
+    pthread_mutex_lock(&in->lock);
+    size_t n = in->nentries;
+    pthread_mutex_unlock(&in->lock);
+    return n;
+}
