@@ -529,60 +529,75 @@ static bool over_limit(const struct proto_parser *p, size_t arg_len)
     return p->max_control_line && arg_len > p->max_control_line;
 }
 
-/*
- * The payload announced by p->pending starts at buf[*pos]. Deliver it in
- * place when all of it and its CRLF are there; otherwise move the arguments
- * (arg, from the caller's buffer or already in scratch) and the bytes we have
- * into scratch, sized total+2 once, and wait in ST_PAYLOAD.
- */
-static int start_payload(struct proto_parser *p, struct proto_slice arg, const char *buf,
-                         size_t len, size_t *pos, const struct run_ctx *rc)
+/* The payload of p->pending is d[0..total+2): check its CRLF (spec §1
+ * "Payload end") and hand the message over. */
+static int deliver(struct proto_parser *p, const char *d, const struct run_ctx *rc)
 {
     struct proto_msg *m = &p->pending;
-    size_t want = m->total_len + 2;
-    size_t avail = len - *pos;
-    if (avail >= want) {
-        const char *d = buf + *pos;
-        if (d[m->total_len] != '\r' || d[m->total_len + 1] != '\n')
-            return fail(p, PROTO_E_UNKNOWN_OP); /* spec §1 "Payload end" */
-        *pos += want;
-        m->data = d;
-        p->state = ST_START;
-        bool in_scratch = p->scratch_len != 0;
-        int r = rc->h->on_msg ? rc->h->on_msg(rc->ctx, m) : 0;
-        if (in_scratch)
-            reset_scratch(p);
-        return r;
-    }
+    if (d[m->total_len] != '\r' || d[m->total_len + 1] != '\n')
+        return fail(p, PROTO_E_UNKNOWN_OP);
+    m->data = d;
+    p->state = ST_START;
+    int r = rc->h->on_msg ? rc->h->on_msg(rc->ctx, m) : 0;
+    if (p->scratch_len) /* after the handler: its slices may point there */
+        reset_scratch(p);
+    return r;
+}
 
+/*
+ * The payload was cut by the end of the read: move the arguments (arg, in
+ * the caller's buffer or already at the start of scratch) and the avail
+ * payload bytes at d into scratch, sized once for the whole payload and its
+ * CRLF, and repoint the slices of p->pending there.
+ */
+static int stash_payload(struct proto_parser *p, struct proto_slice arg, const char *d,
+                         size_t avail)
+{
+    struct proto_msg *m = &p->pending;
     struct proto_slice *sl[] = { &m->subject, &m->reply, &m->sid, &m->size_arg, &m->hdr_arg };
-    size_t off[sizeof sl / sizeof sl[0]];
-    for (size_t k = 0; k < sizeof sl / sizeof sl[0]; k++)
+    size_t nsl = sizeof sl / sizeof sl[0], off[sizeof sl / sizeof sl[0]];
+    for (size_t k = 0; k < nsl; k++)
         off[k] = sl[k]->len ? (size_t)(sl[k]->ptr - arg.ptr) : 0;
     if (m->total_len > SIZE_MAX - 2 - arg.len)
         return fail(p, PROTO_E_NOMEM);
+    size_t want = m->total_len + 2;
     bool args_in_scratch = p->scratch && arg.ptr == p->scratch;
     int r = grow_scratch(p, arg.len + want, true);
     if (r)
         return r;
     if (!args_in_scratch)
         memcpy(p->scratch, arg.ptr, arg.len);
-    for (size_t k = 0; k < sizeof sl / sizeof sl[0]; k++)
+    for (size_t k = 0; k < nsl; k++)
         if (sl[k]->len)
             sl[k]->ptr = p->scratch + off[k];
     p->arg_len = arg.len;
-    memcpy(p->scratch + arg.len, buf + *pos, avail);
+    memcpy(p->scratch + arg.len, d, avail);
     p->scratch_len = arg.len + avail;
     p->need = want - avail;
-    *pos = len;
     p->state = ST_PAYLOAD;
     return 0;
 }
 
+/* The control line of p->pending is done and its payload starts at buf[*pos]:
+ * zero copy when all of it is there, else keep what we have. */
+static int start_payload(struct proto_parser *p, struct proto_slice arg, const char *buf,
+                         size_t len, size_t *pos, const struct run_ctx *rc)
+{
+    size_t want = p->pending.total_len + 2;
+    size_t avail = len - *pos;
+    const char *d = buf + *pos;
+    if (avail >= want) {
+        *pos += want;
+        return deliver(p, d, rc);
+    }
+    *pos = len;
+    return stash_payload(p, arg, d, avail);
+}
+
+/* More bytes of a stashed payload. */
 static int copy_payload(struct proto_parser *p, const char *buf, size_t len, size_t *pos,
                         const struct run_ctx *rc)
 {
-    struct proto_msg *m = &p->pending;
     size_t take = len - *pos < p->need ? len - *pos : p->need;
     memcpy(p->scratch + p->scratch_len, buf + *pos, take);
     p->scratch_len += take;
@@ -590,14 +605,7 @@ static int copy_payload(struct proto_parser *p, const char *buf, size_t len, siz
     *pos += take;
     if (p->need)
         return 0;
-    const char *d = p->scratch + p->arg_len;
-    if (d[m->total_len] != '\r' || d[m->total_len + 1] != '\n')
-        return fail(p, PROTO_E_UNKNOWN_OP);
-    m->data = d;
-    p->state = ST_START;
-    int r = rc->h->on_msg ? rc->h->on_msg(rc->ctx, m) : 0;
-    reset_scratch(p);
-    return r;
+    return deliver(p, p->scratch + p->arg_len, rc);
 }
 
 /* A control line is complete; arg is its argument part without CR. */

@@ -327,7 +327,9 @@ static int on_unsub(void *ctx, struct proto_slice sid, struct proto_slice max)
     }
     struct sub *s = subs_find(c, sid.ptr, sid.len);
     if (s) {
-        int64_t n = max.len ? proto_parse_size(max.ptr, max.len) : -1;
+        /* nats-server reads at most 9 digits; a longer max counts as
+         * invalid, which removes the subscription now (§7.2). */
+        int64_t n = max.len && max.len <= 9 ? proto_parse_size(max.ptr, max.len) : -1;
         bool keep = false;
         pthread_mutex_lock(&c->out_lock);
         if (n > 0 && (uint64_t)n > s->delivered) {
