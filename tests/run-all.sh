@@ -73,6 +73,20 @@ run_suite() {  # dir, configure flags...
 echo "== build with warnings as errors; unit and integration tests"
 run_suite build
 
+echo "== fuzz targets replay their seed corpora (open-ended fuzzing: tests/fuzz/run.sh)"
+(cd build && make fuzz >/dev/null)
+for target in build/tests/fuzz/fuzz_*; do
+  case "$target" in *.c) continue ;; esac
+  name=$(basename "$target"); name=${name#fuzz_}
+  if "$target" -runs=0 "tests/fuzz/corpus/$name" >"build/fuzz_$name.log" 2>&1; then
+    echo "  fuzz_$name: $(ls "tests/fuzz/corpus/$name" | wc -l) seeds replayed"
+    passed=$((passed + 1))
+  else
+    tail -30 "build/fuzz_$name.log"; failed=$((failed + 1))
+    echo "$passed passed, $failed failed"; exit 1
+  fi
+done
+
 if [ "$asan" = 1 ]; then
   echo "== the same tests under AddressSanitizer + UndefinedBehaviorSanitizer"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
