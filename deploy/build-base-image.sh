@@ -89,7 +89,7 @@ ROOT="$WORK/rootfs"
 cleanup() {
   local m
   for m in dev/pts dev proc sys; do
-    mountpoint -q "$ROOT/$m" 2>/dev/null && umount -l "$ROOT/$m" || true
+    if mountpoint -q "$ROOT/$m" 2>/dev/null; then umount -l "$ROOT/$m" || true; fi
   done
   rm -rf --one-file-system "$WORK"
 }

@@ -6,17 +6,20 @@
 #   tests/run-all.sh --no-install   skip the apt-get/pip step
 #   tests/run-all.sh --no-asan      skip the sanitizer passes (ASan+UBSan,
 #                                   then ThreadSanitizer)
+#   tests/run-all.sh --no-docker    skip the Docker image and compose test
+#                                   (it skips by itself without an engine)
 # CI (.ci/run) calls exactly this. Long fuzz and benchmark runs are separate
 # (see README: tests/fuzz/run.sh, make bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-install=1 asan=1
+install=1 asan=1 docker=1
 for a in "$@"; do
   case "$a" in
     --no-install) install=0 ;;
     --no-asan) asan=0 ;;
-    *) echo "usage: tests/run-all.sh [--no-install] [--no-asan]" >&2; exit 2 ;;
+    --no-docker) docker=0 ;;
+    *) echo "usage: tests/run-all.sh [--no-install] [--no-asan] [--no-docker]" >&2; exit 2 ;;
   esac
 done
 
@@ -50,8 +53,8 @@ summarize() {  # build dir
   done
   while read -r line; do
     echo "  integration: $line"
-    n=$(grep -oE '[0-9]+ passed' <<<"$line" | awk '{s += $1} END {print s + 0}')
-    f=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$line" | awk '{s += $1} END {print s + 0}')
+    n=$({ grep -oE '[0-9]+ passed' <<<"$line" || true; } | awk '{s += $1} END {print s + 0}')
+    f=$({ grep -oE '[0-9]+ (failed|errors?)' <<<"$line" || true; } | awk '{s += $1} END {print s + 0}')
     passed=$((passed + n)); failed=$((failed + ${f:-0}))
   done < <(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$dir/tests/integration/run.sh.log" 2>/dev/null)
 }
@@ -97,5 +100,18 @@ if [ "$asan" = 1 ]; then
   export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
   run_suite build-tsan --enable-tsan CC=clang
 fi
+if [ "$docker" = 1 ]; then
+  echo "== Docker image and three-node compose cluster (skips without a Docker engine)"
+  dlog=build/docker-tests.log
+  if ! tests/docker/run.sh >"$dlog" 2>&1; then
+    tail -60 "$dlog"; failed=$((failed + 1))
+    echo "$passed passed, $failed failed"; exit 1
+  fi
+  line=$(grep -E '[0-9]+ (passed|skipped)' "$dlog" | tail -1) || true
+  echo "  docker: $line"
+  n=$({ grep -oE '[0-9]+ passed' <<<"$line" || true; } | awk '{s += $1} END {print s + 0}')
+  passed=$((passed + n))
+fi
+
 echo "== all tests passed"
 echo "$passed passed, $failed failed"

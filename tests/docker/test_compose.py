@@ -1,0 +1,280 @@
+"""Docker deployment test: build the Tern image, start the three-node compose
+cluster from docker-compose.yml, and use each node.
+
+What it checks, when a Docker engine is present:
+  * the image builds from deploy/Dockerfile (base image debian:bookworm-slim;
+    where it is missing it is made with deploy/build-base-image.sh, since no
+    registry may be reachable);
+  * `compose up` starts n1, n2, n3 and each becomes healthy (its /healthz);
+  * the runtime image runs ternd as a non-root user, holds no compiler, and
+    /data is writable by that user;
+  * a nats-py client on each published client port publishes and receives on
+    that same node (INFO names the node);
+  * `compose down -v` leaves no container, volume or network of the project.
+
+Compose v2 (`docker compose`) is used where present, else Compose v1
+(`docker-compose`). Everything is skipped, with the reason, when Docker is
+absent or the base image cannot be had. Messages across nodes and a node's
+failover wait for clustering (routes) and are not tested here yet.
+
+Environment: TERN_DOCKER_KEEP=1 keeps the cluster up after the run.
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BASE_IMAGE = os.environ.get("BASE_IMAGE", "debian:bookworm-slim")
+NODES = ("n1", "n2", "n3")
+DEFAULT_PORTS = {"n1": (4222, 8222), "n2": (4223, 8223), "n3": (4224, 8224)}
+BUILD_TIMEOUT = 1800
+HEALTHY_TIMEOUT = 90
+
+
+def run(cmd, timeout=120, check=True, env=None, nice=False):
+    """Run a command from the repository root; return CompletedProcess."""
+    if nice:
+        cmd = ["nice", "-n", "10"] + cmd
+    p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(
+            "command failed (%d): %s\n--- stdout\n%s\n--- stderr\n%s"
+            % (p.returncode, " ".join(cmd), p.stdout[-4000:], p.stderr[-4000:]))
+    return p
+
+
+def docker_ok():
+    if shutil.which("docker") is None:
+        return "the docker command is not installed"
+    try:
+        p = subprocess.run(["docker", "info"], capture_output=True, text=True,
+                           timeout=30)
+    except subprocess.TimeoutExpired:
+        return "`docker info` timed out"
+    if p.returncode != 0:
+        return "the Docker engine is not reachable: " + p.stderr.strip()[:300]
+    return None
+
+
+def compose_cmd():
+    """`docker compose` (v2) if present, else `docker-compose` (v1)."""
+    try:
+        p = subprocess.run(["docker", "compose", "version"],
+                           capture_output=True, text=True, timeout=30)
+        if p.returncode == 0:
+            return ["docker", "compose"]
+    except subprocess.TimeoutExpired:
+        pass
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    return None
+
+
+def ensure_base_image():
+    """None if BASE_IMAGE is there (or was just built), else why not."""
+    if run(["docker", "image", "inspect", BASE_IMAGE], check=False).returncode == 0:
+        return None
+    script = os.path.join(ROOT, "deploy", "build-base-image.sh")
+    if os.geteuid() != 0:
+        return ("base image %s is missing and deploy/build-base-image.sh needs "
+                "root (or run `docker pull %s` where a registry is reachable)"
+                % (BASE_IMAGE, BASE_IMAGE))
+    p = run([script, "--tag", BASE_IMAGE], timeout=BUILD_TIMEOUT, check=False)
+    if p.returncode != 0:
+        return ("base image %s is missing and could not be built with "
+                "deploy/build-base-image.sh: %s"
+                % (BASE_IMAGE, (p.stderr.strip().splitlines() or ["?"])[-1]))
+    return None
+
+
+def port_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pick_ports():
+    """The compose file's default host ports if all are free, else others."""
+    wanted = [p for pair in DEFAULT_PORTS.values() for p in pair]
+    if all(port_free(p) for p in wanted):
+        return dict(DEFAULT_PORTS)
+    return {n: (free_port(), free_port()) for n in NODES}
+
+
+def http_get(port, path):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path),
+                                    timeout=3) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+class Cluster:
+    def __init__(self):
+        self.compose = compose_cmd()
+        self.project = "terndockertest" + uuid.uuid4().hex[:8]
+        self.image = "tern:" + self.project
+        self.ports = pick_ports()
+        self.env = dict(os.environ, TERN_IMAGE=self.image, BASE_IMAGE=BASE_IMAGE)
+        for n, (client, http) in self.ports.items():
+            self.env["TERN_%s_PORT" % n.upper()] = str(client)
+            self.env["TERN_%s_HTTP_PORT" % n.upper()] = str(http)
+        self.down_done = False
+
+    def c(self, *args, timeout=300, check=True, nice=False):
+        return run(self.compose + ["-p", self.project] + list(args),
+                   timeout=timeout, check=check, env=self.env, nice=nice)
+
+    def container(self, node):
+        ids = self.c("ps", "-q", node).stdout.split()
+        assert len(ids) == 1, "expected one container for %s, got %r" % (node, ids)
+        return ids[0]
+
+    def health(self, node):
+        p = run(["docker", "inspect", "--format", "{{json .State}}",
+                 self.container(node)])
+        state = json.loads(p.stdout)
+        return state.get("Health", {}).get("Status"), state
+
+    def leftovers(self):
+        label = "label=com.docker.compose.project=" + self.project
+        return {
+            "containers": run(["docker", "ps", "-aq", "--filter", label]).stdout.split(),
+            "volumes": run(["docker", "volume", "ls", "-q", "--filter", label]).stdout.split(),
+            "networks": run(["docker", "network", "ls", "-q", "--filter", label]).stdout.split(),
+        }
+
+    def down(self):
+        self.c("down", "-v", "--remove-orphans", timeout=180, check=False)
+        self.down_done = True
+
+    def remove_image(self):
+        run(["docker", "image", "rm", self.image], check=False)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    why = docker_ok()
+    if why:
+        pytest.skip("Docker is absent: " + why)
+    cl = Cluster()
+    if cl.compose is None:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed")
+    why = ensure_base_image()
+    if why:
+        pytest.skip(why)
+    started = False
+    try:
+        # n1, n2 and n3 share one image: building it once through n1 tests
+        # the compose build section, and `up` then finds the image (Compose
+        # v1 would otherwise build it three times).
+        cl.c("build", "n1", timeout=BUILD_TIMEOUT, nice=True)
+        started = True
+        cl.c("up", "-d", timeout=300)
+        yield cl
+    finally:
+        if started and os.environ.get("TERN_DOCKER_KEEP") != "1":
+            cl.down()
+            cl.remove_image()
+
+
+def wait_healthy(cl):
+    deadline = time.monotonic() + HEALTHY_TIMEOUT
+    status = {}
+    while time.monotonic() < deadline:
+        status = {n: cl.health(n)[0] for n in NODES}
+        if all(s == "healthy" for s in status.values()):
+            return status
+        if any(s == "unhealthy" for s in status.values()):
+            break
+        time.sleep(1)
+    logs = cl.c("logs", "--no-color", "--tail", "40", check=False)
+    raise AssertionError("nodes not healthy: %r\n%s" % (status, logs.stdout[-6000:]))
+
+
+def test_compose_up_all_nodes_healthy(cluster):
+    wait_healthy(cluster)
+    for n in NODES:
+        status, body = http_get(cluster.ports[n][1], "/healthz")
+        assert status == 200, (n, status, body)
+        assert json.loads(body) == {"status": "ok"}, (n, body)
+        status, body = http_get(cluster.ports[n][1], "/varz")
+        assert status == 200, (n, status)
+        varz = json.loads(body)
+        assert varz["server_name"] == n, varz.get("server_name")
+
+
+def test_runtime_image_non_root_and_small(cluster):
+    wait_healthy(cluster)
+    p = run(["docker", "image", "inspect", "--format", "{{json .Config}}", cluster.image])
+    cfg = json.loads(p.stdout)
+    assert cfg["User"] not in ("", "root", "0"), cfg["User"]
+    exposed = set(cfg.get("ExposedPorts") or {})
+    assert {"4222/tcp", "6222/tcp", "8222/tcp"} <= exposed, exposed
+    assert "/data" in (cfg.get("Volumes") or {}), cfg.get("Volumes")
+    out = cluster.c("exec", "-T", "n1", "sh", "-c",
+                    "id -u; touch /data/.w && rm /data/.w && echo writable; "
+                    "command -v gcc cc make || echo no-compiler").stdout.split()
+    assert out[0] != "0", out
+    assert "writable" in out and "no-compiler" in out, out
+
+
+async def pubsub_on_node(node, port):
+    import nats
+
+    nc = await nats.connect("nats://127.0.0.1:%d" % port, connect_timeout=5,
+                            allow_reconnect=False)
+    try:
+        assert nc._server_info.get("server_name") == node, nc._server_info
+        subject = "docker.test.%s" % node
+        sub = await nc.subscribe(subject)
+        await nc.flush()
+        for i in range(10):
+            await nc.publish(subject, b"hello %s %d" % (node.encode(), i))
+        await nc.flush()
+        got = [(await sub.next_msg(timeout=5)).data for _ in range(10)]
+        assert got == [b"hello %s %d" % (node.encode(), i) for i in range(10)]
+
+        async def echo(msg):
+            await msg.respond(b"echo:" + msg.data)
+
+        await nc.subscribe("docker.echo", cb=echo)
+        await nc.flush()
+        reply = await nc.request("docker.echo", b"ping", timeout=5)
+        assert reply.data == b"echo:ping"
+    finally:
+        await nc.close()
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_pubsub_on_same_node(cluster, node):
+    wait_healthy(cluster)
+    asyncio.run(pubsub_on_node(node, cluster.ports[node][0]))
+
+
+def test_compose_down_leaves_nothing(cluster):
+    if os.environ.get("TERN_DOCKER_KEEP") == "1":
+        pytest.skip("TERN_DOCKER_KEEP=1: the cluster is left running")
+    cluster.down()
+    left = cluster.leftovers()
+    assert left == {"containers": [], "volumes": [], "networks": []}, left
