@@ -6,12 +6,14 @@
  * the caller's buffer is found with one memchr and parsed where it lies; only
  * a line or payload cut by the end of a read is copied into the parser's
  * scratch and finished on a later call. The op table below says which side
- * accepts each op name and which function checks its arguments, so a new side
- * (routes: RS+, RS-, RMSG) is new rows and run functions, not a new parser.
- * Must never allocate for a command that arrives whole, read past len, or
- * keep a pointer into the caller's buffer once proto_parse() has returned.
+ * accepts each op name and which function checks its arguments; the route
+ * side is rows whose run functions live in proto/route_parser.c.
+ * Must never allocate for a command that arrives whole, read past len, keep
+ * a pointer into the caller's buffer once proto_parse() has returned, or,
+ * without a max_payload, reserve more for a payload than its bytes so far.
  */
 #include "proto/parser.h"
+#include "proto/parser_impl.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,7 +40,9 @@ enum op_form {
 #define SIDE_BIT(side) (1u << (side))
 #define SIDE_SERVER SIDE_BIT(PROTO_SIDE_SERVER)
 #define SIDE_CLIENT SIDE_BIT(PROTO_SIDE_CLIENT)
-#define SIDE_COUNT 2
+#define SIDE_ROUTE SIDE_BIT(PROTO_SIDE_ROUTE)
+#define SIDE_ALL (SIDE_SERVER | SIDE_CLIENT | SIDE_ROUTE)
+#define SIDE_COUNT 3
 
 #define OP_NONE (-1) /* no op name starts with these bytes */
 #define OP_MORE (-2) /* the bytes are a proper prefix of an op name */
@@ -47,14 +51,13 @@ enum op_form {
 #define MAX_SIZE_DIGITS 9
 /* A scratch buffer grown past this by a big split payload is freed after it. */
 #define SCRATCH_KEEP (64 * 1024)
-#define MAX_ARGS 5 /* HMSG subject sid reply hdr total */
+/* Without a max_payload, a split payload larger than this gets its buffer as
+ * its bytes arrive (doubling), not all at once: a route peer may announce
+ * 999 MB and then send nothing. Up to it, one exact allocation, as before. */
+#define PAYLOAD_RESERVE (1024 * 1024)
+#define MAX_ARGS PROTO__MAX_ARGS
 
-struct run_ctx {
-    const struct proto_handlers *h;
-    void *ctx;
-};
-
-typedef int (*run_fn)(struct proto_parser *p, struct proto_slice arg, const struct run_ctx *rc);
+typedef proto__run_fn run_fn;
 
 struct op_def {
     char name[8];  /* upper case */
@@ -65,7 +68,7 @@ struct op_def {
     run_fn run;
 };
 
-static const char empty[1] = "";
+const char proto__empty[1] = "";
 
 static int run_connect(struct proto_parser *p, struct proto_slice arg, const struct run_ctx *rc);
 static int run_info(struct proto_parser *p, struct proto_slice arg, const struct run_ctx *rc);
@@ -81,26 +84,31 @@ static int run_ok(struct proto_parser *p, struct proto_slice arg, const struct r
 static int run_err(struct proto_parser *p, struct proto_slice arg, const struct run_ctx *rc);
 
 /* The hot ops come first: lookup stops at the first full match. No name is a
- * prefix of another name of the same side, so the first match is the only one. */
+ * prefix of another name of the same side, so the first match is the only one.
+ * HMSG has two rows: a client's carries a sid, a route's an account. */
 static const struct op_def ops[] = {
     { "PUB", 3, SIDE_SERVER, FORM_ARGS, true, run_pub },
     { "MSG", 3, SIDE_CLIENT, FORM_ARGS, true, run_msg },
+    { "RMSG", 4, SIDE_ROUTE, FORM_ARGS, true, proto__run_rmsg },
     { "HPUB", 4, SIDE_SERVER, FORM_ARGS, true, run_hpub },
     { "HMSG", 4, SIDE_CLIENT, FORM_ARGS, true, run_hmsg },
+    { "HMSG", 4, SIDE_ROUTE, FORM_ARGS, true, proto__run_route_hmsg },
+    { "RS+", 3, SIDE_ROUTE, FORM_ARGS, false, proto__run_rs_plus },
+    { "RS-", 3, SIDE_ROUTE, FORM_ARGS, false, proto__run_rs_minus },
     { "SUB", 3, SIDE_SERVER, FORM_ARGS, false, run_sub },
     { "UNSUB", 5, SIDE_SERVER, FORM_ARGS, false, run_unsub },
-    { "PING", 4, SIDE_SERVER | SIDE_CLIENT, FORM_BARE, false, run_ping },
-    { "PONG", 4, SIDE_SERVER | SIDE_CLIENT, FORM_BARE, false, run_pong },
-    { "CONNECT", 7, SIDE_SERVER, FORM_BLOB, false, run_connect },
-    { "INFO", 4, SIDE_SERVER | SIDE_CLIENT, FORM_BLOB, false, run_info },
-    { "+OK", 3, SIDE_SERVER | SIDE_CLIENT, FORM_BARE, false, run_ok },
-    { "-ERR", 4, SIDE_SERVER | SIDE_CLIENT, FORM_ARGS, false, run_err },
+    { "PING", 4, SIDE_ALL, FORM_BARE, false, run_ping },
+    { "PONG", 4, SIDE_ALL, FORM_BARE, false, run_pong },
+    { "CONNECT", 7, SIDE_SERVER | SIDE_ROUTE, FORM_BLOB, false, run_connect },
+    { "INFO", 4, SIDE_ALL, FORM_BLOB, false, run_info },
+    { "+OK", 3, SIDE_ALL, FORM_BARE, false, run_ok },
+    { "-ERR", 4, SIDE_ALL, FORM_ARGS, false, run_err },
 };
 #define NOPS (sizeof ops / sizeof ops[0])
 
 /* ---- small helpers ---- */
 
-static int fail(struct proto_parser *p, int err)
+int proto__fail(struct proto_parser *p, int err)
 {
     p->state = ST_FAILED;
     p->failed = err;
@@ -114,43 +122,32 @@ static bool is_sep(char c)
 
 /* nats-server splits arguments on CR too (a stray CR inside a line is a
  * separator: `SUB foo\r1` subscribes sid 1), so this does the same. A table,
- * because split_args asks for every byte of every control line. */
-static const bool arg_sep[256] = { [' '] = true, ['\t'] = true, ['\r'] = true };
-
-static bool is_arg_sep(char c)
-{
-    return arg_sep[(unsigned char)c];
-}
+ * because proto__split_args asks for every byte of every control line. */
+const bool proto__arg_sep[256] = { [' '] = true, ['\t'] = true, ['\r'] = true };
 
 static char upper(char c)
 {
     return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
 }
 
-static struct proto_slice none(void)
-{
-    return (struct proto_slice){ empty, 0 };
-}
-
 static struct proto_slice trim_right(struct proto_slice s)
 {
-    while (s.len && is_arg_sep(s.ptr[s.len - 1]))
+    while (s.len && proto__is_arg_sep(s.ptr[s.len - 1]))
         s.len--;
     return s;
 }
 
-/* Split on runs of separators. Returns the argument count, or MAX_ARGS + 1
- * as soon as there are more than MAX_ARGS. */
-static size_t split_args(struct proto_slice arg, struct proto_slice *out)
+/* Fields of a control line (parser_impl.h). */
+size_t proto__split_args(struct proto_slice arg, struct proto_slice *out)
 {
     size_t n = 0, i = 0;
     while (i < arg.len) {
-        while (i < arg.len && is_arg_sep(arg.ptr[i]))
+        while (i < arg.len && proto__is_arg_sep(arg.ptr[i]))
             i++;
         if (i == arg.len)
             break;
         size_t start = i;
-        while (i < arg.len && !is_arg_sep(arg.ptr[i]))
+        while (i < arg.len && !proto__is_arg_sep(arg.ptr[i]))
             i++;
         if (n == MAX_ARGS)
             return MAX_ARGS + 1;
@@ -204,7 +201,7 @@ static int grow_scratch(struct proto_parser *p, size_t cap, bool exact)
         want = cap;
     char *n = realloc(p->scratch, want);
     if (!n)
-        return fail(p, PROTO_E_NOMEM);
+        return proto__fail(p, PROTO_E_NOMEM);
     p->scratch = n;
     p->scratch_cap = want;
     return 0;
@@ -266,7 +263,7 @@ void proto_parser_init(struct proto_parser *p, enum proto_side side)
     if (side == PROTO_SIDE_SERVER) {
         p->max_control_line = 4096;
         p->max_payload = 1048576;
-    } else {
+    } else { /* client; route: no limits, cluster-protocol.md §1 */
         p->max_control_line = 0;
         p->max_payload = -1;
     }
@@ -283,6 +280,19 @@ void proto_parser_free(struct proto_parser *p)
 size_t proto_parse_consumed(const struct proto_parser *p)
 {
     return p->consumed;
+}
+
+bool proto_next_field(struct proto_slice *rest, struct proto_slice *field)
+{
+    size_t i = 0, n = rest->len;
+    while (i < n && proto__is_arg_sep(rest->ptr[i]))
+        i++;
+    size_t start = i;
+    while (i < n && !proto__is_arg_sep(rest->ptr[i]))
+        i++;
+    *field = (struct proto_slice){ rest->ptr + start, i - start };
+    *rest = (struct proto_slice){ rest->ptr + i, n - i };
+    return field->len > 0;
 }
 
 /* ---- per-op argument checks (spec §4-§8) ---- */
@@ -319,12 +329,13 @@ static int run_ok(struct proto_parser *p, struct proto_slice arg, const struct r
 
 /* A client's -ERR closes its connection with reason "Parse Error" (spec §1):
  * the parser fails even when the handler stopped it first. From a server it
- * is news for the client's error callback. */
+ * is news for the client's error callback; from a route peer it is logged
+ * and the route goes on (cluster-protocol.md §1). */
 static int run_err(struct proto_parser *p, struct proto_slice arg, const struct run_ctx *rc)
 {
     int r = rc->h->on_err ? rc->h->on_err(rc->ctx, trim_right(arg)) : 0;
     if (p->side == PROTO_SIDE_SERVER) {
-        fail(p, PROTO_E_CLIENT_ERR);
+        proto__fail(p, PROTO_E_CLIENT_ERR);
         return r ? r : PROTO_E_CLIENT_ERR;
     }
     return r;
@@ -333,20 +344,20 @@ static int run_err(struct proto_parser *p, struct proto_slice arg, const struct 
 static int run_sub(struct proto_parser *p, struct proto_slice arg, const struct run_ctx *rc)
 {
     struct proto_slice a[MAX_ARGS];
-    size_t n = split_args(arg, a);
+    size_t n = proto__split_args(arg, a);
     if (n != 2 && n != 3)
-        return fail(p, PROTO_E_BAD_ARGS); /* spec §7.1: silent close */
-    struct proto_slice queue = n == 3 ? a[1] : none();
+        return proto__fail(p, PROTO_E_BAD_ARGS); /* spec §7.1: silent close */
+    struct proto_slice queue = n == 3 ? a[1] : proto__none();
     return rc->h->on_sub ? rc->h->on_sub(rc->ctx, a[0], queue, a[n - 1]) : 0;
 }
 
 static int run_unsub(struct proto_parser *p, struct proto_slice arg, const struct run_ctx *rc)
 {
     struct proto_slice a[MAX_ARGS];
-    size_t n = split_args(arg, a);
+    size_t n = proto__split_args(arg, a);
     if (n != 1 && n != 2)
-        return fail(p, PROTO_E_BAD_ARGS); /* spec §7.2 */
-    struct proto_slice max = n == 2 ? a[1] : none();
+        return proto__fail(p, PROTO_E_BAD_ARGS); /* spec §7.2 */
+    struct proto_slice max = n == 2 ? a[1] : proto__none();
     return rc->h->on_unsub ? rc->h->on_unsub(rc->ctx, a[0], max) : 0;
 }
 
@@ -369,26 +380,28 @@ static int64_t msg_size(struct proto_slice s)
 /* Check the sizes of p->pending (spec §5, §6): a bad size or a header block
  * larger than the total closes silently; a total over the limit is reported,
  * and is checked here, before any payload byte is read. */
-static int check_sizes(struct proto_parser *p)
+int proto__check_sizes(struct proto_parser *p)
 {
     struct proto_msg *m = &p->pending;
     int64_t hdr = m->has_headers ? msg_size(m->hdr_arg) : 0;
     int64_t total = msg_size(m->size_arg);
     if (hdr < 0 || total < 0 || hdr > total)
-        return fail(p, PROTO_E_BAD_ARGS);
+        return proto__fail(p, PROTO_E_BAD_ARGS);
     if (p->max_payload >= 0 && total > p->max_payload)
-        return fail(p, PROTO_E_MAX_PAYLOAD);
+        return proto__fail(p, PROTO_E_MAX_PAYLOAD);
     m->hdr_len = (size_t)hdr;
     m->total_len = (size_t)total;
     return 0;
 }
 
-static void clear_pending(struct proto_msg *m, bool has_headers)
+void proto__clear_pending(struct proto_msg *m, bool has_headers)
 {
-    m->subject = m->reply = m->sid = m->size_arg = m->hdr_arg = none();
+    m->subject = m->reply = m->sid = m->size_arg = m->hdr_arg = proto__none();
+    m->account = m->queues = proto__none();
+    m->reply_indicator = 0;
     m->hdr_len = m->total_len = 0;
     m->has_headers = has_headers;
-    m->data = empty;
+    m->data = proto__empty;
 }
 
 /* PUB <subject> [reply] <size> */
@@ -396,16 +409,16 @@ static int run_pub(struct proto_parser *p, struct proto_slice arg, const struct 
 {
     struct proto_msg *m = &p->pending;
     struct proto_slice a[MAX_ARGS];
-    size_t n = split_args(arg, a);
+    size_t n = proto__split_args(arg, a);
     (void)rc;
     if (n != 2 && n != 3)
-        return fail(p, PROTO_E_BAD_ARGS);
-    clear_pending(m, false);
+        return proto__fail(p, PROTO_E_BAD_ARGS);
+    proto__clear_pending(m, false);
     m->subject = a[0];
     if (n == 3)
         m->reply = a[1];
     m->size_arg = a[n - 1];
-    return check_sizes(p);
+    return proto__check_sizes(p);
 }
 
 /* HPUB <subject> [reply] <hdr size> <total size> */
@@ -413,17 +426,17 @@ static int run_hpub(struct proto_parser *p, struct proto_slice arg, const struct
 {
     struct proto_msg *m = &p->pending;
     struct proto_slice a[MAX_ARGS];
-    size_t n = split_args(arg, a);
+    size_t n = proto__split_args(arg, a);
     (void)rc;
     if (n != 3 && n != 4)
-        return fail(p, PROTO_E_BAD_ARGS);
-    clear_pending(m, true);
+        return proto__fail(p, PROTO_E_BAD_ARGS);
+    proto__clear_pending(m, true);
     m->subject = a[0];
     if (n == 4)
         m->reply = a[1];
     m->hdr_arg = a[n - 2];
     m->size_arg = a[n - 1];
-    return check_sizes(p);
+    return proto__check_sizes(p);
 }
 
 /* MSG <subject> <sid> [reply] <size> */
@@ -431,17 +444,17 @@ static int run_msg(struct proto_parser *p, struct proto_slice arg, const struct 
 {
     struct proto_msg *m = &p->pending;
     struct proto_slice a[MAX_ARGS];
-    size_t n = split_args(arg, a);
+    size_t n = proto__split_args(arg, a);
     (void)rc;
     if (n != 3 && n != 4)
-        return fail(p, PROTO_E_BAD_ARGS);
-    clear_pending(m, false);
+        return proto__fail(p, PROTO_E_BAD_ARGS);
+    proto__clear_pending(m, false);
     m->subject = a[0];
     m->sid = a[1];
     if (n == 4)
         m->reply = a[2];
     m->size_arg = a[n - 1];
-    return check_sizes(p);
+    return proto__check_sizes(p);
 }
 
 /* HMSG <subject> <sid> [reply] <hdr size> <total size> */
@@ -449,18 +462,18 @@ static int run_hmsg(struct proto_parser *p, struct proto_slice arg, const struct
 {
     struct proto_msg *m = &p->pending;
     struct proto_slice a[MAX_ARGS];
-    size_t n = split_args(arg, a);
+    size_t n = proto__split_args(arg, a);
     (void)rc;
     if (n != 4 && n != 5)
-        return fail(p, PROTO_E_BAD_ARGS);
-    clear_pending(m, true);
+        return proto__fail(p, PROTO_E_BAD_ARGS);
+    proto__clear_pending(m, true);
     m->subject = a[0];
     m->sid = a[1];
     if (n == 5)
         m->reply = a[2];
     m->hdr_arg = a[n - 2];
     m->size_arg = a[n - 1];
-    return check_sizes(p);
+    return proto__check_sizes(p);
 }
 
 /* ---- the line and payload machinery ---- */
@@ -487,7 +500,7 @@ static int scan_head(struct proto_parser *p, const char *s, size_t n, size_t *us
             }
             int r = lookup_op(p->side, name, p->op_len + take);
             if (r == OP_NONE)
-                return fail(p, PROTO_E_UNKNOWN_OP);
+                return proto__fail(p, PROTO_E_UNKNOWN_OP);
             if (r == OP_MORE) {
                 if (!p->op_len)
                     memcpy(p->op_name, s + i, take);
@@ -504,7 +517,7 @@ static int scan_head(struct proto_parser *p, const char *s, size_t n, size_t *us
         }
         case ST_NEED_SEP:
             if (!is_sep(s[i]))
-                return fail(p, PROTO_E_UNKNOWN_OP); /* `PUBfoo`, `UNSUB\r\n` */
+                return proto__fail(p, PROTO_E_UNKNOWN_OP); /* `PUBfoo`, `UNSUB\r\n` */
             i++;
             p->state = ST_SEP;
             break;
@@ -535,7 +548,7 @@ static int deliver(struct proto_parser *p, const char *d, const struct run_ctx *
 {
     struct proto_msg *m = &p->pending;
     if (d[m->total_len] != '\r' || d[m->total_len + 1] != '\n')
-        return fail(p, PROTO_E_UNKNOWN_OP);
+        return proto__fail(p, PROTO_E_UNKNOWN_OP);
     m->data = d;
     p->state = ST_START;
     int r = rc->h->on_msg ? rc->h->on_msg(rc->ctx, m) : 0;
@@ -544,33 +557,86 @@ static int deliver(struct proto_parser *p, const char *d, const struct run_ctx *
     return r;
 }
 
+#define NSLICES 7 /* the slices of a struct proto_msg that view its line */
+
+static void msg_slices(struct proto_msg *m, struct proto_slice **sl)
+{
+    sl[0] = &m->subject, sl[1] = &m->reply, sl[2] = &m->sid, sl[3] = &m->size_arg;
+    sl[4] = &m->hdr_arg, sl[5] = &m->account, sl[6] = &m->queues;
+}
+
+/* Offsets from base of the slices of p->pending, so they survive a move of
+ * the bytes they view (into scratch, or scratch's own realloc). */
+static void slice_offsets(struct proto_msg *m, const char *base, size_t *off)
+{
+    struct proto_slice *sl[NSLICES];
+    msg_slices(m, sl);
+    for (size_t k = 0; k < NSLICES; k++)
+        off[k] = sl[k]->len ? (size_t)(sl[k]->ptr - base) : 0;
+}
+
+static void slice_rebase(struct proto_msg *m, const char *base, const size_t *off)
+{
+    struct proto_slice *sl[NSLICES];
+    msg_slices(m, sl);
+    for (size_t k = 0; k < NSLICES; k++)
+        if (sl[k]->len)
+            sl[k]->ptr = base + off[k];
+}
+
+/*
+ * Room in scratch for upto bytes of a split message: its arguments
+ * (p->arg_len), then its payload and CRLF. With a max_payload the size was
+ * checked, so the whole is reserved at once, the cheapest; without one, a
+ * payload over PAYLOAD_RESERVE gets room doubling from that, never past its
+ * full size, so memory follows the bytes really sent. With rebase, the
+ * slices of p->pending already view scratch and move with it.
+ */
+static int payload_room(struct proto_parser *p, size_t upto, bool rebase)
+{
+    size_t full = p->arg_len + p->pending.total_len + 2;
+    size_t cap = full, off[NSLICES];
+    if (upto <= p->scratch_cap)
+        return 0;
+    if (p->max_payload < 0 && p->pending.total_len + 2 > PAYLOAD_RESERVE) {
+        cap = p->arg_len + PAYLOAD_RESERVE;
+        if (cap < p->scratch_cap)
+            cap = p->scratch_cap;
+        while (cap < upto)
+            cap = cap > full / 2 ? full : cap * 2;
+    }
+    if (rebase)
+        slice_offsets(&p->pending, p->scratch, off);
+    int r = grow_scratch(p, cap, true);
+    if (r)
+        return r;
+    if (rebase)
+        slice_rebase(&p->pending, p->scratch, off);
+    return 0;
+}
+
 /*
  * The payload was cut by the end of the read: move the arguments (arg, in
  * the caller's buffer or already at the start of scratch) and the avail
- * payload bytes at d into scratch, sized once for the whole payload and its
- * CRLF, and repoint the slices of p->pending there.
+ * payload bytes at d into scratch, and repoint the slices of p->pending there.
  */
 static int stash_payload(struct proto_parser *p, struct proto_slice arg, const char *d,
                          size_t avail)
 {
     struct proto_msg *m = &p->pending;
-    struct proto_slice *sl[] = { &m->subject, &m->reply, &m->sid, &m->size_arg, &m->hdr_arg };
-    size_t nsl = sizeof sl / sizeof sl[0], off[sizeof sl / sizeof sl[0]];
-    for (size_t k = 0; k < nsl; k++)
-        off[k] = sl[k]->len ? (size_t)(sl[k]->ptr - arg.ptr) : 0;
+    size_t off[NSLICES];
     if (m->total_len > SIZE_MAX - 2 - arg.len)
-        return fail(p, PROTO_E_NOMEM);
+        return proto__fail(p, PROTO_E_NOMEM);
     size_t want = m->total_len + 2;
     bool args_in_scratch = p->scratch && arg.ptr == p->scratch;
-    int r = grow_scratch(p, arg.len + want, true);
+    slice_offsets(m, arg.ptr, off);
+    p->arg_len = arg.len;
+    int r = payload_room(p, arg.len + avail, false);
     if (r)
         return r;
     if (!args_in_scratch)
         memcpy(p->scratch, arg.ptr, arg.len);
-    for (size_t k = 0; k < nsl; k++)
-        if (sl[k]->len)
-            sl[k]->ptr = p->scratch + off[k];
-    p->arg_len = arg.len;
+    slice_rebase(m, p->scratch, off);
     memcpy(p->scratch + arg.len, d, avail);
     p->scratch_len = arg.len + avail;
     p->need = want - avail;
@@ -599,6 +665,9 @@ static int copy_payload(struct proto_parser *p, const char *buf, size_t len, siz
                         const struct run_ctx *rc)
 {
     size_t take = len - *pos < p->need ? len - *pos : p->need;
+    int r = payload_room(p, p->scratch_len + take, true);
+    if (r)
+        return r;
     memcpy(p->scratch + p->scratch_len, buf + *pos, take);
     p->scratch_len += take;
     p->need -= take;
@@ -617,16 +686,16 @@ static int end_line(struct proto_parser *p, struct proto_slice arg, const char *
     switch (p->state) {
     case ST_OP:
     case ST_NEED_SEP:
-        return fail(p, PROTO_E_UNKNOWN_OP); /* line ended inside the op name */
+        return proto__fail(p, PROTO_E_UNKNOWN_OP); /* line ended inside the op name */
     case ST_SKIP:
         p->state = ST_START;
         reset_scratch(p);
-        return ops[p->op].run(p, none(), rc);
+        return ops[p->op].run(p, proto__none(), rc);
     default:
         break;
     }
     if (over_limit(p, arg.len))
-        return fail(p, PROTO_E_CONTROL_LINE);
+        return proto__fail(p, PROTO_E_CONTROL_LINE);
     d = &ops[p->op];
     p->state = ST_START;
     r = d->run(p, arg, rc);
@@ -647,9 +716,9 @@ static int keep_arg(struct proto_parser *p, const char *s, size_t n)
         return 0;
     size_t counted = p->scratch_len + n - (s[n - 1] == '\r');
     if (over_limit(p, counted))
-        return fail(p, PROTO_E_CONTROL_LINE);
+        return proto__fail(p, PROTO_E_CONTROL_LINE);
     if (n > SIZE_MAX - p->scratch_len)
-        return fail(p, PROTO_E_NOMEM);
+        return proto__fail(p, PROTO_E_NOMEM);
     int r = grow_scratch(p, p->scratch_len + n, false);
     if (r)
         return r;
@@ -684,7 +753,7 @@ static int continue_line(struct proto_parser *p, const char *buf, size_t len, si
     if (!nl)
         return 0;
     *pos += 1;
-    struct proto_slice arg = none();
+    struct proto_slice arg = proto__none();
     if (p->state == ST_ARG) {
         arg = (struct proto_slice){ p->scratch, p->scratch_len };
         if (arg.len && arg.ptr[arg.len - 1] == '\r')
@@ -702,7 +771,7 @@ static int start_command(struct proto_parser *p, const char *buf, size_t len, si
     /* Awaiting auth, only CONNECT may come (spec §1.1); the flag is read per
      * command because on_connect clears it. */
     if (p->require_connect && s[0] != 'C' && s[0] != 'c')
-        return fail(p, PROTO_E_AUTH);
+        return proto__fail(p, PROTO_E_AUTH);
     p->state = ST_OP;
     p->op_len = 0;
     p->scratch_len = 0;

@@ -7,12 +7,14 @@
  * when the command arrived whole, or into the parser's own scratch when it
  * was split across reads; either way they are valid only during the call.
  *
- * Two sides are parsed: what a client sends to a server (CONNECT, PUB, HPUB,
- * SUB, UNSUB, PING, PONG, tolerated INFO/+OK/-ERR) and what a server sends to
- * a client (INFO, MSG, HMSG, PING, PONG, +OK, -ERR; used by tests/bench).
- * Route verbs (RS+, RS-, RMSG, ...) are a third side added by the cluster.
+ * Three sides are parsed: what a client sends to a server (CONNECT, PUB,
+ * HPUB, SUB, UNSUB, PING, PONG, tolerated INFO/+OK/-ERR), what a server sends
+ * to a client (INFO, MSG, HMSG, PING, PONG, +OK, -ERR; used by tests/bench),
+ * and what a peer server sends on a route (INFO, CONNECT, PING, PONG, +OK,
+ * -ERR, RS+, RS-, RMSG, route HMSG).
  *
- * Exact rules: ../shared/spec/client-protocol.md §1 (framing), §5-§8.
+ * Exact rules: ../shared/spec/client-protocol.md §1 (framing), §5-§8;
+ * ../shared/spec/cluster-protocol.md §1, §4.1, §5.1 (routes).
  */
 #ifndef TERN_PROTO_PARSER_H
 #define TERN_PROTO_PARSER_H
@@ -30,6 +32,7 @@ struct proto_slice {
 enum proto_side {
     PROTO_SIDE_SERVER = 0, /* we are the server: parse client → server */
     PROTO_SIDE_CLIENT = 1, /* we are the client: parse server → client */
+    PROTO_SIDE_ROUTE = 2,  /* a route: parse what a peer server sends us */
 };
 
 /*
@@ -54,20 +57,29 @@ enum proto_error {
 const char *proto_strerror(int err);
 
 /*
- * One message: PUB/HPUB (server side) or MSG/HMSG (client side).
- * data holds total_len bytes: the header block (hdr_len bytes, 0 for
- * PUB/MSG) followed by the payload. The trailing CRLF is not included.
+ * One message: PUB/HPUB (server side), MSG/HMSG (client side) or RMSG/HMSG
+ * (route side). data holds total_len bytes: the header block (hdr_len bytes,
+ * 0 for PUB/MSG/RMSG) followed by the payload. The trailing CRLF is not
+ * included. Every slice is borrowed (see the top of this file).
  */
 struct proto_msg {
     struct proto_slice subject;
     struct proto_slice reply;    /* len 0 when absent */
     struct proto_slice sid;      /* MSG/HMSG only; len 0 otherwise */
     struct proto_slice size_arg; /* total size digits as sent (reusable in MSG) */
-    struct proto_slice hdr_arg;  /* header size digits as sent; len 0 for PUB/MSG */
+    struct proto_slice hdr_arg;  /* header size digits as sent; len 0 for PUB/MSG/RMSG */
     size_t hdr_len;
     size_t total_len;
     bool has_headers;            /* HPUB / HMSG (even when hdr_len is 0) */
     const char *data;
+    struct proto_slice account;  /* route only: the account; len 0 otherwise */
+    struct proto_slice queues;   /* route only: the queue names exactly as sent,
+                                    from the first name's first byte to the last
+                                    name's last byte ("q1 q2"; separators kept
+                                    as they came, so walk it with
+                                    proto_next_field); len 0 when none */
+    char reply_indicator;        /* route only: '+' (reply, then queues), '|'
+                                    (queues, no reply), or 0 (no queue list) */
 };
 
 /*
@@ -78,9 +90,9 @@ struct proto_msg {
  * the parse, the command it was called for counts as consumed.
  */
 struct proto_handlers {
-    int (*on_connect)(void *ctx, struct proto_slice json);        /* server side */
-    int (*on_info)(void *ctx, struct proto_slice json);           /* both sides */
-    int (*on_msg)(void *ctx, const struct proto_msg *msg);        /* PUB/HPUB or MSG/HMSG */
+    int (*on_connect)(void *ctx, struct proto_slice json);        /* server, route */
+    int (*on_info)(void *ctx, struct proto_slice json);           /* all sides */
+    int (*on_msg)(void *ctx, const struct proto_msg *msg); /* PUB/HPUB, MSG/HMSG, RMSG/HMSG */
     int (*on_sub)(void *ctx, struct proto_slice subject,
                   struct proto_slice queue /* len 0 if none */,
                   struct proto_slice sid);                        /* server side */
@@ -92,7 +104,16 @@ struct proto_handlers {
     int (*on_err)(void *ctx, struct proto_slice text);  /* quotes kept; on the server
                                                            side it may log the text,
                                                            then the parse fails with
-                                                           PROTO_E_CLIENT_ERR */
+                                                           PROTO_E_CLIENT_ERR; on the
+                                                           client and route sides the
+                                                           parse goes on */
+    /* Route side (cluster-protocol.md §4.1). RS+ with 2 fields is plain
+     * interest (queue len 0, weight 1); with 4 it is a queue group and its
+     * weight, where a weight < 1 or not a number arrives as 1. */
+    int (*on_rs_plus)(void *ctx, struct proto_slice account, struct proto_slice subject,
+                      struct proto_slice queue /* len 0 = plain */, int64_t weight);
+    int (*on_rs_minus)(void *ctx, struct proto_slice account, struct proto_slice subject,
+                       struct proto_slice queue /* len 0 = plain */);
 };
 
 /*
@@ -101,7 +122,10 @@ struct proto_handlers {
  * The public fields may be changed between proto_parse() calls.
  * proto_parser_init() sets nats-server's defaults for the server side
  * (max_control_line 4096, max_payload 1048576, spec §1 and §3) and no limits
- * for the client side (0 and -1).
+ * for the client and route sides (0 and -1; routes: cluster-protocol.md §1).
+ * Without a max_payload, a split payload is not given its announced size up
+ * front: past 1 MiB its buffer grows as the bytes arrive, so a peer that
+ * announces a 999 MB message costs only the memory of what it really sends.
  */
 struct proto_parser {
     enum proto_side side;
@@ -120,7 +144,8 @@ struct proto_parser {
     size_t scratch_cap;
     size_t arg_len;           /* argument bytes at the start of scratch */
     struct proto_msg pending; /* message whose split payload is being copied;
-                                 its slices point into scratch */
+                                 its slices point into scratch (and move with
+                                 it when scratch grows) */
     size_t need;              /* payload + CRLF bytes still to copy */
     size_t consumed;          /* bytes used by the last proto_parse() call */
 };
@@ -147,5 +172,14 @@ size_t proto_parse_consumed(const struct proto_parser *p);
  * or overflowing int64. The parser itself is stricter for message sizes, as
  * nats-server is: more than 9 digits (even leading zeros) is PROTO_E_BAD_ARGS. */
 int64_t proto_parse_size(const char *s, size_t len);
+
+/*
+ * Take the next field of *rest (fields are split on runs of SP, TAB and CR,
+ * the parser's own rule) into *field and advance *rest past it. Returns false
+ * when only separators are left. Meant for proto_msg.queues:
+ *     struct proto_slice rest = msg->queues, q;
+ *     while (proto_next_field(&rest, &q)) ...
+ */
+bool proto_next_field(struct proto_slice *rest, struct proto_slice *field);
 
 #endif

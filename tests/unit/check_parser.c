@@ -6,7 +6,9 @@
  * catches a parser that keeps pointers into the caller's buffer) and compares
  * the recorded lines with lines written by hand from the spec. The stream
  * tests also feed the same bytes whole, one byte at a time and cut at every
- * point, and require the identical record each time.
+ * point, and require the identical record each time. The route side (RS+,
+ * RS-, RMSG, route HMSG) is checked with the lines captured from nats-server
+ * in spec/cluster-protocol.md §2.1, §4.2 and §5.1.
  */
 #include <check.h>
 #include <stdarg.h>
@@ -156,6 +158,19 @@ static void fmt_msg(struct sb *b, const char *subj, size_t sl, const char *reply
     }
 }
 
+/* What a routed message adds; written only when there is some, so the
+ * events of the other sides read as they always did. */
+static void fmt_route(struct sb *b, const char *acc, size_t al, char ind, const char *q,
+                      size_t ql)
+{
+    if (!al && !ind && !ql)
+        return;
+    sb_printf(b, " acc=");
+    sb_esc(b, acc, al);
+    sb_printf(b, " ind=%s q=", ind ? (char[]){ ind, 0 } : "");
+    sb_esc(b, q, ql);
+}
+
 static int on_connect(void *ctx, struct proto_slice js)
 {
     struct rec *r = ctx;
@@ -190,9 +205,48 @@ static int on_msg(void *ctx, const struct proto_msg *m)
     check_inside(r, m->size_arg.ptr, m->size_arg.len);
     check_inside(r, m->hdr_arg.ptr, m->hdr_arg.len);
     check_inside(r, m->data, m->total_len);
+    check_inside(r, m->account.ptr, m->account.len);
+    check_inside(r, m->queues.ptr, m->queues.len);
     fmt_msg(&b, m->subject.ptr, m->subject.len, m->reply.ptr, m->reply.len, m->sid.ptr,
             m->sid.len, m->size_arg.ptr, m->size_arg.len, m->hdr_arg.ptr, m->hdr_arg.len,
             m->hdr_len, m->total_len, m->has_headers, m->data);
+    fmt_route(&b, m->account.ptr, m->account.len, m->reply_indicator, m->queues.ptr,
+              m->queues.len);
+    return rec_push(r, &b);
+}
+
+static int on_rs_plus(void *ctx, struct proto_slice acc, struct proto_slice subj,
+                      struct proto_slice q, int64_t weight)
+{
+    struct rec *r = ctx;
+    struct sb b = { 0 };
+    check_inside(r, acc.ptr, acc.len);
+    check_inside(r, subj.ptr, subj.len);
+    check_inside(r, q.ptr, q.len);
+    sb_printf(&b, "RS+ ");
+    sb_slice(&b, acc);
+    sb_printf(&b, " ");
+    sb_slice(&b, subj);
+    sb_printf(&b, " q=");
+    sb_slice(&b, q);
+    sb_printf(&b, " w=%lld", (long long)weight);
+    return rec_push(r, &b);
+}
+
+static int on_rs_minus(void *ctx, struct proto_slice acc, struct proto_slice subj,
+                       struct proto_slice q)
+{
+    struct rec *r = ctx;
+    struct sb b = { 0 };
+    check_inside(r, acc.ptr, acc.len);
+    check_inside(r, subj.ptr, subj.len);
+    check_inside(r, q.ptr, q.len);
+    sb_printf(&b, "RS- ");
+    sb_slice(&b, acc);
+    sb_printf(&b, " ");
+    sb_slice(&b, subj);
+    sb_printf(&b, " q=");
+    sb_slice(&b, q);
     return rec_push(r, &b);
 }
 
@@ -258,6 +312,7 @@ static const struct proto_handlers all_handlers = {
     .on_connect = on_connect, .on_info = on_info, .on_msg = on_msg,
     .on_sub = on_sub,         .on_unsub = on_unsub, .on_ping = on_ping,
     .on_pong = on_pong,       .on_ok = on_ok,     .on_err = on_err,
+    .on_rs_plus = on_rs_plus, .on_rs_minus = on_rs_minus,
 };
 
 /* ---- feeding ---- */
@@ -280,6 +335,11 @@ static struct cfg server_cfg(void)
 static struct cfg client_cfg(void)
 {
     return (struct cfg){ PROTO_SIDE_CLIENT, 0, -1, false, false, 0, false };
+}
+
+static struct cfg route_cfg(void)
+{
+    return (struct cfg){ PROTO_SIDE_ROUTE, 0, -1, false, true, 0, false };
 }
 
 /* Feed buf cut at the sorted offsets cuts[0..ncuts); stop at the first
@@ -401,6 +461,13 @@ static void expect_c(const struct cfg *c, const char *wire, size_t len, const ch
         expect_c(&c_, wire, sizeof(wire) - 1, w_);                                    \
     } while (0)
 
+#define EXPECT_ROUTE(wire, ...)                                                       \
+    do {                                                                              \
+        struct cfg c_ = route_cfg();                                                  \
+        const char *const w_[] = { __VA_ARGS__, NULL };                               \
+        expect_c(&c_, wire, sizeof(wire) - 1, w_);                                    \
+    } while (0)
+
 #define RC(e) "RC " #e
 #define S_UNKNOWN "RC -1001"
 #define S_CTRL "RC -1002"
@@ -415,6 +482,20 @@ static char *msg_ev(const char *subj, const char *reply, const char *sid, const 
     struct sb b = { 0 };
     fmt_msg(&b, subj, strlen(subj), reply, strlen(reply), sid, strlen(sid), size, strlen(size),
             hdr, strlen(hdr), hdr_len, total, hh, data);
+    return b.s;
+}
+
+/* A routed message's event: RMSG when hdr is "", else route HMSG. */
+static char *rmsg_ev(const char *acc, const char *subj, const char *reply, char ind,
+                     const char *queues, const char *size, const char *hdr, const char *data)
+{
+    struct sb b = { 0 };
+    bool hh = *hdr != 0;
+    size_t total = (size_t)proto_parse_size(size, strlen(size));
+    size_t hl = hh ? (size_t)proto_parse_size(hdr, strlen(hdr)) : 0;
+    fmt_msg(&b, subj, strlen(subj), reply, strlen(reply), "", 0, size, strlen(size), hdr,
+            strlen(hdr), hl, total, hh, data);
+    fmt_route(&b, acc, strlen(acc), ind, queues, strlen(queues));
     return b.s;
 }
 
@@ -1187,6 +1268,419 @@ START_TEST(null_handlers_and_free)
 }
 END_TEST
 
+/* ---- route side (spec/cluster-protocol.md) ---- */
+
+#define ROUTE_CONNECT                                                                       \
+    "{\"echo\":true,\"verbose\":false,\"pedantic\":false,\"user\":\"ruser\",\"pass\":"     \
+    "\"rpass\",\"tls_required\":false,\"headers\":true,\"name\":"                          \
+    "\"NA6B6B3TMJ6HYXHIVNQQS32ZXLI2TE7XUEHEZOGQXDW6VCOTSNAHS2CX\",\"cluster\":\"CL\","     \
+    "\"lnoc\":true}"
+#define ROUTE_INFO_I                                                                        \
+    "{\"server_id\":\"NA6B6B3TMJ6HYXHIVNQQS32ZXLI2TE7XUEHEZOGQXDW6VCOTSNAHS2CX\","         \
+    "\"server_name\":\"I\",\"version\":\"2.9.10\",\"proto\":2,\"go\":\"go1.19.8\","        \
+    "\"host\":\"127.0.0.1\",\"port\":16282,\"headers\":true,\"auth_required\":true,"       \
+    "\"max_payload\":1048576,\"nonce\":\"6F2G16i1wZrXH6c\",\"cluster\":\"CL\","            \
+    "\"connect_urls\":[\"127.0.0.1:14282\"],\"lnoc\":true}"
+#define ROUTE_INFO_H                                                                        \
+    "{\"server_id\":\"NA2LSU6OGCKANWOZBHDKG5ZUZ2MGD5ZHRPGZTGLY3JF5FWDBIMKYTKTX\","         \
+    "\"server_name\":\"H\",\"version\":\"2.9.10\",\"proto\":2,\"go\":\"go1.19.8\","        \
+    "\"host\":\"127.0.0.1\",\"port\":16281,\"headers\":true,\"auth_required\":true,"       \
+    "\"max_payload\":1048576,\"nonce\":\"hmIGhWHnm88L7uk\",\"cluster\":\"CL\","            \
+    "\"connect_urls\":[\"127.0.0.1:14281\"],\"lnoc\":true}"
+
+START_TEST(route_handshake)
+{
+    /* §2.1, both directions as captured (a trailing space before CRLF). */
+    EXPECT_ROUTE("CONNECT " ROUTE_CONNECT "\r\nINFO " ROUTE_INFO_I " \r\n",
+                 "CONNECT " ROUTE_CONNECT, "INFO " ROUTE_INFO_I, RC(0));
+    EXPECT_ROUTE("INFO " ROUTE_INFO_H " \r\nRS+ $G foo\r\nRS+ $G bar.*\r\nRS+ $G work q1 2\r\n",
+                 "INFO " ROUTE_INFO_H, "RS+ $G foo q= w=1", "RS+ $G bar.* q= w=1",
+                 "RS+ $G work q=q1 w=2", RC(0));
+    EXPECT_ROUTE("PING\r\nPONG\r\n+OK\r\nping\npong x\r\n", "PING", "PONG", "OK", "PING", "PONG",
+                 RC(0));
+    EXPECT_ROUTE("INFO {\"ip\":\"nats-route://127.0.0.1:16282/\"}\r\n", /* gossip: no space */
+                 "INFO {\"ip\":\"nats-route://127.0.0.1:16282/\"}", RC(0));
+    /* A peer's -ERR is news for the log; the route goes on (§1). */
+    EXPECT_ROUTE("-ERR 'Unknown Protocol Operation'\r\nPING\r\n",
+                 "ERR 'Unknown Protocol Operation'", "PING", RC(0));
+}
+END_TEST
+
+START_TEST(route_interest)
+{
+    /* §4.2, the live sequence as captured. */
+    EXPECT_ROUTE("RS+ $G foo\r\nRS+ $G req.*\r\nRS+ $G qq grp 1\r\nRS+ $G both grp 1\r\n"
+                 "RS+ $G both grp 2\r\n",
+                 "RS+ $G foo q= w=1", "RS+ $G req.* q= w=1", "RS+ $G qq q=grp w=1",
+                 "RS+ $G both q=grp w=1", "RS+ $G both q=grp w=2", RC(0));
+    EXPECT_ROUTE("RS- $G foo\r\nRS- $G qq grp\r\nRS+ $G both grp 1\r\n", "RS- $G foo q=",
+                 "RS- $G qq q=grp", "RS+ $G both q=grp w=1", RC(0));
+    EXPECT_ROUTE("RS- $G req.*\r\nRS- $G both grp\r\n", "RS- $G req.* q=", "RS- $G both q=grp",
+                 RC(0));
+    EXPECT_ROUTE("rs+\t$G  foo \t\r\nRs- $G\tfoo\n", "RS+ $G foo q= w=1", "RS- $G foo q=",
+                 RC(0));
+    /* Weights: < 1 or not a number arrive as 1 (§4.1). */
+    EXPECT_ROUTE("RS+ $G w q 0\r\n", "RS+ $G w q=q w=1", RC(0));
+    EXPECT_ROUTE("RS+ $G w q -3\r\n", "RS+ $G w q=q w=1", RC(0));
+    EXPECT_ROUTE("RS+ $G w q x\r\n", "RS+ $G w q=q w=1", RC(0));
+    EXPECT_ROUTE("RS+ $G w q 99999999999999999999\r\n", "RS+ $G w q=q w=1", RC(0));
+    EXPECT_ROUTE("RS+ $G w q 123456789012\r\n", "RS+ $G w q=q w=123456789012", RC(0));
+    /* Field counts: RS+ 2 or 4, RS- 2 or 3. */
+    EXPECT_ROUTE("RS+ $G\r\n", S_BADARGS);
+    EXPECT_ROUTE("RS+ $G work q1\r\n", S_BADARGS); /* a queue without weight */
+    EXPECT_ROUTE("RS+ $G work q1 2 x\r\n", S_BADARGS);
+    EXPECT_ROUTE("RS+ a b c d e f g\r\n", S_BADARGS);
+    EXPECT_ROUTE("RS+ \r\n", S_BADARGS);
+    EXPECT_ROUTE("RS- $G\r\n", S_BADARGS);
+    EXPECT_ROUTE("RS- $G work q1 2\r\n", S_BADARGS);
+    EXPECT_ROUTE("RS+\r\n", S_UNKNOWN);
+    EXPECT_ROUTE("RS+$G foo\r\n", S_UNKNOWN);
+    EXPECT_ROUTE("RS* $G foo\r\n", S_UNKNOWN);
+    /* An error after good commands: the same events before it, then the error. */
+    EXPECT_ROUTE("RS+ $G foo\r\nRS- $G\r\nPING\r\n", "RS+ $G foo q= w=1", S_BADARGS);
+}
+END_TEST
+
+START_TEST(route_rmsg)
+{
+    /* §5.1 as captured, then each field-count layout. */
+    char *e[8];
+    e[0] = rmsg_ev("$G", "foo", "", 0, "", "2", "", "hi");
+    EXPECT_ROUTE("RMSG $G foo 2\r\nhi\r\n", e[0], RC(0));
+    e[1] = rmsg_ev("$G", "req.x", "rep.1", 0, "", "3", "", "ask");
+    EXPECT_ROUTE("RMSG $G req.x rep.1 3\r\nask\r\n", e[1], RC(0));
+    e[2] = rmsg_ev("$G", "qq", "", '|', "grp", "1", "", "q");
+    EXPECT_ROUTE("RMSG $G qq | grp 1\r\nq\r\n", e[2], RC(0));
+    e[3] = rmsg_ev("$G", "qq", "rep.1", '+', "grp", "1", "", "r");
+    EXPECT_ROUTE("RMSG $G qq + rep.1 grp 1\r\nr\r\n", e[3], RC(0));
+    e[4] = rmsg_ev("$G", "both", "", '|', "grp", "1", "", "b");
+    EXPECT_ROUTE("RMSG $G both | grp 1\r\nb\r\n", e[4], RC(0));
+    /* Several queues: one run, separators as sent. */
+    e[5] = rmsg_ev("$G", "w", "", '|', "q1 q2 q3", "0", "", "");
+    EXPECT_ROUTE("RMSG $G w | q1 q2 q3 0\r\n\r\n", e[5], RC(0));
+    e[6] = rmsg_ev("acc", "w", "_INBOX.x", '+', "q1 \t q2", "3", "", "a\r\n");
+    EXPECT_ROUTE("rmsg\tacc w  +  _INBOX.x q1 \t q2   3 \r\na\r\n\r\n", e[6], RC(0));
+    /* "+ reply" and no queue is let through, as nats-server does. */
+    e[7] = rmsg_ev("$G", "foo", "rep", '+', "", "1", "", "x");
+    EXPECT_ROUTE("RMSG $G foo + rep 1\r\nx\r\n", e[7], RC(0));
+    for (size_t i = 0; i < 8; i++)
+        free(e[i]);
+    /* Four fields: the third is a reply, whatever it looks like. */
+    char *r4 = rmsg_ev("$G", "foo", "|", 0, "", "1", "", "x");
+    EXPECT_ROUTE("RMSG $G foo | 1\r\nx\r\n", r4, RC(0));
+    free(r4);
+    /* Many queues: no field array to overflow. */
+    struct sb w = { 0 }, q = { 0 };
+    sb_printf(&w, "RMSG $G many |");
+    for (int i = 0; i < 300; i++) {
+        sb_printf(&w, " g%d", i);
+        sb_printf(&q, "%sg%d", i ? " " : "", i);
+    }
+    sb_printf(&w, " 2\r\nok\r\n");
+    char *many = rmsg_ev("$G", "many", "", '|', q.s, "2", "", "ok");
+    struct cfg c = route_cfg();
+    const char *const want[] = { many, RC(0), NULL };
+    expect_c(&c, w.s, w.n, want);
+    free(many);
+    free(w.s);
+    free(q.s);
+    /* Bad layouts and sizes. */
+    EXPECT_ROUTE("RMSG $G foo\r\n", S_BADARGS);
+    EXPECT_ROUTE("RMSG $G\r\n", S_BADARGS);
+    EXPECT_ROUTE("RMSG $G foo x q 1\r\nx\r\n", S_BADARGS);   /* bad reply indicator */
+    EXPECT_ROUTE("RMSG $G foo ++ q 1\r\nx\r\n", S_BADARGS);
+    EXPECT_ROUTE("RMSG $G foo || q 1\r\nx\r\n", S_BADARGS);
+    EXPECT_ROUTE("RMSG $G foo rep x\r\n", S_BADARGS);
+    EXPECT_ROUTE("RMSG $G foo -1\r\n", S_BADARGS);
+    EXPECT_ROUTE("RMSG $G foo | q x\r\n", S_BADARGS);
+    EXPECT_ROUTE("RMSG $G foo 0000000001\r\n", S_BADARGS);    /* > 9 digits */
+    EXPECT_ROUTE("RMSG\r\n", S_UNKNOWN);
+    EXPECT_ROUTE("RMSG $G foo 2\r\nhiX\r\n", S_UNKNOWN);      /* payload framing */
+}
+END_TEST
+
+START_TEST(route_hmsg)
+{
+    char *e[5];
+    e[0] = rmsg_ev("$G", "foo", "", 0, "", "20", "18", "NATS/1.0\r\nK: v\r\n\r\nhh");
+    EXPECT_ROUTE("HMSG $G foo 18 20\r\nNATS/1.0\r\nK: v\r\n\r\nhh\r\n", e[0], RC(0));
+    e[1] = rmsg_ev("$G", "foo", "rep.1", 0, "", "20", "18", "NATS/1.0\r\nK: v\r\n\r\nhh");
+    EXPECT_ROUTE("HMSG $G foo rep.1 18 20\r\nNATS/1.0\r\nK: v\r\n\r\nhh\r\n", e[1], RC(0));
+    e[2] = rmsg_ev("$G", "foo", "rep.1", '+', "g1 g2", "20", "18", "NATS/1.0\r\nK: v\r\n\r\nhh");
+    EXPECT_ROUTE("HMSG $G foo + rep.1 g1 g2 18 20\r\nNATS/1.0\r\nK: v\r\n\r\nhh\r\n", e[2],
+                 RC(0));
+    e[3] = rmsg_ev("$G", "foo", "", '|', "g1", "3", "0", "abc");
+    EXPECT_ROUTE("hmsg $G foo | g1 0 3\r\nabc\r\n", e[3], RC(0));
+    e[4] = rmsg_ev("$G", "foo", "r", '+', "", "12", "12", "NATS/1.0\r\n\r\n");
+    EXPECT_ROUTE("HMSG $G foo + r 12 12\r\nNATS/1.0\r\n\r\n\r\n", e[4], RC(0));
+    for (size_t i = 0; i < 5; i++)
+        free(e[i]);
+    EXPECT_ROUTE("HMSG $G foo 18\r\n", S_BADARGS);
+    EXPECT_ROUTE("HMSG $G foo 21 20\r\n", S_BADARGS);          /* hdr > total */
+    EXPECT_ROUTE("HMSG $G foo + r q 21 20\r\n", S_BADARGS);
+    EXPECT_ROUTE("HMSG $G foo x 20\r\n", S_BADARGS);
+    EXPECT_ROUTE("HMSG $G foo 1 x\r\n", S_BADARGS);
+    EXPECT_ROUTE("HMSG $G foo rep q 1 2\r\n", S_BADARGS);      /* bad reply indicator */
+    EXPECT_ROUTE("HMSG $G foo 1 sid 0 1\r\nx\r\n", S_BADARGS); /* a client HMSG is not it */
+}
+END_TEST
+
+START_TEST(route_refuses_other_ops)
+{
+    EXPECT_ROUTE("LS+ CL $G foo\r\n", S_UNKNOWN); /* Tern never advertises lnoc (§6) */
+    EXPECT_ROUTE("LS- $G foo\r\n", S_UNKNOWN);
+    EXPECT_ROUTE("LMSG CL $G foo 0 1\r\nx\r\n", S_UNKNOWN);
+    EXPECT_ROUTE("MSG foo 1 1\r\nx\r\n", S_UNKNOWN);
+    EXPECT_ROUTE("PUB foo 1\r\nx\r\n", S_UNKNOWN);
+    EXPECT_ROUTE("HPUB foo 0 1\r\nx\r\n", S_UNKNOWN);
+    EXPECT_ROUTE("SUB foo 1\r\n", S_UNKNOWN);
+    EXPECT_ROUTE("UNSUB 1\r\n", S_UNKNOWN);
+    EXPECT_ROUTE("A+ $G foo\r\n", S_UNKNOWN);
+    EXPECT_ROUTE("R\r\n", S_UNKNOWN);
+    EXPECT_ROUTE("\r\n", S_UNKNOWN);
+    /* And the other sides know no route op. */
+    EXPECT_CLIENT("RS+ $G foo\r\n", S_UNKNOWN);
+    EXPECT_CLIENT("RMSG $G foo 1\r\nx\r\n", S_UNKNOWN);
+    EXPECT_SERVER("RS- $G foo\r\n", S_UNKNOWN);
+}
+END_TEST
+
+/* No max_control_line and no max_payload on routes (§1); require_connect
+ * works as on the server side (route auth, §3). */
+START_TEST(route_defaults)
+{
+    struct proto_parser p;
+    proto_parser_init(&p, PROTO_SIDE_ROUTE);
+    ck_assert_uint_eq(p.max_control_line, 0);
+    ck_assert_int_eq(p.max_payload, -1);
+    proto_parser_free(&p);
+    struct cfg c = route_cfg();
+    struct rec r;
+    size_t len;
+    char *l = line_with_arg("RS+ $G", 20000, "", &len);
+    ck_assert_int_eq(feed_bytes(&c, l, len, &r), 0);
+    ck_assert_int_eq(r.n, 2);
+    rec_free(&r);
+    free(l);
+    c.require_connect = true;
+    const char *const want_auth[] = { S_AUTH, NULL };
+    expect_c(&c, "RS+ $G foo\r\n", 12, want_auth);
+    const char *ok = "CONNECT {}\r\nRS+ $G foo\r\n";
+    const char *const want_ok[] = { "CONNECT {}", "RS+ $G foo q= w=1", RC(0), NULL };
+    expect_c(&c, ok, strlen(ok), want_ok);
+}
+END_TEST
+
+/* A peer announcing a 999 MB message costs memory only for what it sends. */
+START_TEST(route_hostile_size)
+{
+    static const char *const lines[] = { "RMSG $G foo 999999999\r\n",
+                                         "HMSG $G foo + r q1 q2 0 999999999\r\n" };
+    size_t step = 65536, sent_max = 8u << 20;
+    char *chunk = malloc(step);
+    memset(chunk, 'z', step);
+    for (size_t i = 0; i < 2; i++) {
+        struct proto_parser p;
+        proto_parser_init(&p, PROTO_SIDE_ROUTE);
+        ck_assert_int_eq(proto_parse(&p, lines[i], strlen(lines[i]), NULL, NULL), 0);
+        ck_assert_int_eq(proto_parse(&p, "abc", 3, NULL, NULL), 0);
+        ck_assert_uint_le(p.scratch_cap, 1052672); /* 1 MiB + the line */
+        for (size_t sent = 3; sent < sent_max; sent += step) {
+            ck_assert_int_eq(proto_parse(&p, chunk, step, NULL, NULL), 0);
+            size_t bound = 2 * (sent + step) + 4096; /* doubling, line included */
+            ck_assert_uint_le(p.scratch_cap, bound > 1052672 ? bound : 1052672);
+        }
+        proto_parser_free(&p);
+    }
+    free(chunk);
+}
+END_TEST
+
+/* A split payload bigger than the up-front reservation, its arguments cut
+ * too: the slices follow the buffer as it grows, the bytes arrive intact. */
+START_TEST(route_growing_payload)
+{
+    size_t n = 3 * 1048576 + 17;
+    char *wire = malloc(n + 128);
+    int hl = sprintf(wire, "RMSG $G big + _INBOX.r g1 g2 %zu\r\n", n);
+    char *data = binary_payload(n);
+    memcpy(wire + hl, data, n);
+    memcpy(wire + hl + n, "\r\nPING\r\n", 8);
+    size_t len = (size_t)hl + n + 8;
+    char size[32];
+    snprintf(size, sizeof size, "%zu", n);
+    char *want = rmsg_ev("$G", "big", "_INBOX.r", '+', "g1 g2", size, "", data);
+    size_t ncuts = len / 4099 + 2;
+    size_t *cuts = malloc(ncuts * sizeof *cuts);
+    size_t k = 0;
+    cuts[k++] = 12; /* inside the queue list */
+    for (size_t at = 4099; at < len; at += 4099)
+        cuts[k++] = at;
+    struct cfg c = route_cfg();
+    struct rec r;
+    ck_assert_int_eq(feed(&c, wire, len, cuts, k, &r), 0);
+    ck_assert_int_eq(r.n, 3);
+    ck_assert_str_eq(r.ev[0], want);
+    ck_assert_str_eq(r.ev[1], "PING");
+    rec_free(&r);
+    /* One big read after the line: no doubling needed, same result. */
+    size_t two[] = { 12, (size_t)hl + 5 };
+    ck_assert_int_eq(feed(&c, wire, len, two, 2, &r), 0);
+    ck_assert_str_eq(r.ev[0], want);
+    rec_free(&r);
+    free(cuts);
+    free(want);
+    free(data);
+    free(wire);
+}
+END_TEST
+
+START_TEST(route_whole_commands_are_not_copied)
+{
+    const char *wire = "CONNECT {}\r\nRS+ $G a q 2\r\nRMSG $G a + r q 3\r\nxyz\r\n"
+                       "HMSG $G a | q1 q2 12 14\r\nNATS/1.0\r\n\r\nhi\r\nRS- $G a q\r\n";
+    struct cfg c = route_cfg();
+    c.check_zero_copy = true;
+    struct rec r;
+    feed_whole(&c, wire, strlen(wire), &r);
+    ck_assert_int_eq(r.n, 6);
+    ck_assert_uint_eq(r.outside, 0);
+    rec_free(&r);
+}
+END_TEST
+
+START_TEST(route_handler_stops)
+{
+    const char *wire = "RS+ $G a\r\nRMSG $G a | q 2\r\nhi\r\nRS- $G a\r\n";
+    size_t len = strlen(wire);
+    struct cfg c = route_cfg();
+    struct rec all;
+    feed_whole(&c, wire, len, &all);
+    ck_assert_int_eq(all.n, 4);
+    for (size_t at = 1; at < len; at++) {
+        struct rec r;
+        c.stop_at = 2;
+        ck_assert_int_eq(feed_split(&c, wire, len, at, &r), STOP_CODE);
+        ck_assert_int_eq(r.n, 3);
+        ck_assert_str_eq(r.ev[1], all.ev[1]);
+        rec_free(&r);
+    }
+    rec_free(&all);
+}
+END_TEST
+
+START_TEST(next_field_walk)
+{
+    const char *text = " q1 \t q2\rq3  ";
+    struct proto_slice rest = { text, strlen(text) }, f;
+    const char *want[] = { "q1", "q2", "q3" };
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert(proto_next_field(&rest, &f));
+        ck_assert_uint_eq(f.len, strlen(want[i]));
+        ck_assert(memcmp(f.ptr, want[i], f.len) == 0);
+    }
+    ck_assert(!proto_next_field(&rest, &f));
+    ck_assert_uint_eq(f.len, 0);
+    struct proto_slice empty_run = { "", 0 };
+    ck_assert(!proto_next_field(&empty_run, &f));
+}
+END_TEST
+
+/* A routed message with an arbitrary payload, for the streams. */
+static void st_rmsg(struct stream *s, const char *acc, const char *subj, const char *mid,
+                    const char *reply, char ind, const char *queues, const char *data, size_t n,
+                    size_t hdr, bool hh)
+{
+    char line[512], size[32], hsz[32];
+    snprintf(size, sizeof size, "%zu", n);
+    snprintf(hsz, sizeof hsz, "%zu", hdr);
+    snprintf(line, sizeof line, "%s %s %s %s%s%s%s\r\n", hh ? "HMSG" : "RMSG", acc, subj, mid,
+             hh ? hsz : "", hh ? " " : "", size);
+    st_wire(s, line, strlen(line));
+    if (n > 65536 && s->nbig < 4) {
+        s->big_at[s->nbig] = s->wire.n;
+        s->big_len[s->nbig++] = n;
+    }
+    st_wire(s, data, n);
+    st_wire(s, "\r\n", 2);
+    struct sb b = { 0 };
+    fmt_msg(&b, subj, strlen(subj), reply, strlen(reply), "", 0, size, strlen(size),
+            hh ? hsz : "", hh ? strlen(hsz) : 0, hdr, n, hh, data);
+    fmt_route(&b, acc, strlen(acc), ind, queues, strlen(queues));
+    st_want(s, b.s);
+    free(b.s);
+}
+
+static void route_stream(struct stream *s, bool big)
+{
+    memset(s, 0, sizeof *s);
+    /* §2.1, §4.2 and §5.1 as captured, in one stream. */
+    st_cmd(s, "CONNECT " ROUTE_CONNECT "\r\n", "CONNECT " ROUTE_CONNECT);
+    st_cmd(s, "INFO " ROUTE_INFO_I " \r\n", "INFO " ROUTE_INFO_I);
+    st_cmd(s, "INFO " ROUTE_INFO_H " \r\nRS+ $G foo\r\nRS+ $G bar.*\r\nRS+ $G work q1 2\r\n",
+           "INFO " ROUTE_INFO_H);
+    st_want(s, "RS+ $G foo q= w=1");
+    st_want(s, "RS+ $G bar.* q= w=1");
+    st_want(s, "RS+ $G work q=q1 w=2");
+    st_cmd(s, "PING\r\nPONG\r\n", "PING");
+    st_want(s, "PONG");
+    st_cmd(s, "RS+ $G foo\r\nRS+ $G req.*\r\nRS+ $G qq grp 1\r\nRS+ $G both grp 1\r\n"
+              "RS+ $G both grp 2\r\n",
+           "RS+ $G foo q= w=1");
+    st_want(s, "RS+ $G req.* q= w=1");
+    st_want(s, "RS+ $G qq q=grp w=1");
+    st_want(s, "RS+ $G both q=grp w=1");
+    st_want(s, "RS+ $G both q=grp w=2");
+    st_rmsg(s, "$G", "foo", "", "", 0, "", "hi", 2, 0, false);
+    st_rmsg(s, "$G", "req.x", "rep.1 ", "rep.1", 0, "", "ask", 3, 0, false);
+    st_rmsg(s, "$G", "qq", "| grp ", "", '|', "grp", "q", 1, 0, false);
+    st_rmsg(s, "$G", "qq", "+ rep.1 grp ", "rep.1", '+', "grp", "r", 1, 0, false);
+    st_rmsg(s, "$G", "foo", "", "", 0, "", "NATS/1.0\r\nK: v\r\n\r\nhh", 20, 18, true);
+    st_rmsg(s, "$G", "foo", "rep.1 ", "rep.1", 0, "", "NATS/1.0\r\nK: v\r\n\r\nhh", 20, 18, true);
+    st_rmsg(s, "$G", "both", "| grp ", "", '|', "grp", "b", 1, 0, false);
+    st_cmd(s, "RS- $G foo\r\nRS- $G qq grp\r\nRS+ $G both grp 1\r\n", "RS- $G foo q=");
+    st_want(s, "RS- $G qq q=grp");
+    st_want(s, "RS+ $G both q=grp w=1");
+    st_cmd(s, "RS+ $G rep\r\n", "RS+ $G rep q= w=1"); /* §5.4 */
+    st_rmsg(s, "$G", "foo", "rep ", "rep", 0, "", "hi", 2, 0, false);
+    char *bin = binary_payload(700);
+    st_rmsg(s, "ACC", "bin.x", "+ _INBOX.r q1 q2 ", "_INBOX.r", '+', "q1 q2", bin, 700, 0, false);
+    st_rmsg(s, "ACC", "bin.h", "| q1\tq2 ", "", '|', "q1\tq2", bin, 700, 300, true);
+    free(bin);
+    if (big) { /* past the up-front reservation: the buffer grows as bytes come */
+        size_t n = 2 * 1048576 + 5;
+        char *mb = binary_payload(n);
+        st_rmsg(s, "$G", "big", "| g ", "", '|', "g", mb, n, 0, false);
+        st_rmsg(s, "$G", "big.h", "+ r g ", "r", '+', "g", mb, n, 1000, true);
+        free(mb);
+    }
+    st_cmd(s, "-ERR 'Stale Connection'\r\n", "ERR 'Stale Connection'");
+    st_cmd(s, "RS- $G req.*\r\nRS- $G both grp\r\nPING\r\n", "RS- $G req.* q=");
+    st_want(s, "RS- $G both q=grp");
+    st_want(s, "PING");
+    st_want(s, "RC 0");
+}
+
+START_TEST(route_stream_every_split)
+{
+    struct stream s;
+    struct cfg c = route_cfg();
+    route_stream(&s, false);
+    check_stream(&c, &s, 1);
+    st_free(&s);
+}
+END_TEST
+
+START_TEST(route_stream_big)
+{
+    struct stream s;
+    struct cfg c = route_cfg();
+    route_stream(&s, true);
+    check_stream(&c, &s, 20);
+    st_free(&s);
+}
+END_TEST
+
 static Suite *parser_suite(void)
 {
     Suite *s = suite_create("parser");
@@ -1231,6 +1725,23 @@ static Suite *parser_suite(void)
     tcase_add_test(flow, server_stream_megabyte);
     tcase_add_test(flow, client_stream_every_split);
     suite_add_tcase(s, flow);
+
+    TCase *route = tcase_create("route");
+    tcase_set_timeout(route, 300);
+    tcase_add_test(route, route_handshake);
+    tcase_add_test(route, route_interest);
+    tcase_add_test(route, route_rmsg);
+    tcase_add_test(route, route_hmsg);
+    tcase_add_test(route, route_refuses_other_ops);
+    tcase_add_test(route, route_defaults);
+    tcase_add_test(route, route_hostile_size);
+    tcase_add_test(route, route_growing_payload);
+    tcase_add_test(route, route_whole_commands_are_not_copied);
+    tcase_add_test(route, route_handler_stops);
+    tcase_add_test(route, next_field_walk);
+    tcase_add_test(route, route_stream_every_split);
+    tcase_add_test(route, route_stream_big);
+    suite_add_tcase(s, route);
     return s;
 }
 

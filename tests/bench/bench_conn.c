@@ -1,0 +1,301 @@
+/*
+ * tests/bench/bench_conn.c — tern-bench's client connections.
+ *
+ * Owns the socket side of every mode: dial, the INFO / CONNECT + PING /
+ * PONG handshake, a growable output buffer flushed with few large writes,
+ * and reads of up to 1 MiB into a per-thread buffer that proto/parser.c
+ * (client side) parses in place, calling the mode's handlers. Blocking
+ * waits are poll() with a deadline so a stalled server fails the run
+ * instead of hanging it. Never shares a connection between threads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/bench/bench_conn.h"
+
+#define RBUF_SIZE (1u << 20) /* one read; big reads keep syscalls rare */
+
+/* Sent by every connection; headers/no_responders as modern clients do. */
+static const char CONNECT_LINE[] =
+    "CONNECT {\"verbose\":false,\"pedantic\":false,\"protocol\":1,"
+    "\"name\":\"tern-bench\",\"lang\":\"C\",\"headers\":true,"
+    "\"no_responders\":true}\r\nPING\r\n";
+
+static _Thread_local char *tl_rbuf; /* per thread; freed by conn_rbuf_release() */
+
+int64_t bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void conn_rbuf_release(void)
+{
+    free(tl_rbuf);
+    tl_rbuf = NULL;
+}
+
+/* ---- connection I/O ---- */
+
+int conn_fail(struct conn *c, int err)
+{
+    if (!c->err)
+        c->err = err;
+    return CONN_STOP;
+}
+
+char *conn_reserve(struct conn *c, size_t n)
+{
+    if (c->wlen + n > c->wcap && c->woff > 0) {
+        memmove(c->wbuf, c->wbuf + c->woff, c->wlen - c->woff);
+        c->wlen -= c->woff;
+        c->woff = 0;
+    }
+    if (c->wlen + n > c->wcap) {
+        size_t cap = c->wcap ? c->wcap * 2 : CONN_WBATCH + 4096;
+        while (cap < c->wlen + n)
+            cap *= 2;
+        char *nb = realloc(c->wbuf, cap);
+        if (!nb) {
+            fprintf(stderr, "tern-bench: out of memory\n");
+            return NULL;
+        }
+        c->wbuf = nb;
+        c->wcap = cap;
+    }
+    char *p = c->wbuf + c->wlen;
+    c->wlen += n;
+    return p;
+}
+
+int conn_append(struct conn *c, const void *data, size_t n)
+{
+    char *p = conn_reserve(c, n);
+    if (!p)
+        return -ENOMEM;
+    memcpy(p, data, n);
+    return 0;
+}
+
+int conn_ping(struct conn *c)
+{
+    c->pings++;
+    return conn_append(c, "PING\r\n", 6);
+}
+
+bool conn_pending(const struct conn *c)
+{
+    return c->woff < c->wlen;
+}
+
+/* Write what the socket takes now: 0 when drained, 1 when bytes remain. */
+int conn_send(struct conn *c)
+{
+    while (c->woff < c->wlen) {
+        ssize_t n = write(c->fd, c->wbuf + c->woff, c->wlen - c->woff);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return 1;
+            fprintf(stderr, "tern-bench: write: %s\n", strerror(errno));
+            return -errno;
+        }
+        c->woff += (size_t)n;
+    }
+    c->woff = c->wlen = 0;
+    return 0;
+}
+
+/* One read and parse: 1 if bytes came, 0 if none were ready, < 0 on error. */
+int conn_read(struct conn *c)
+{
+    if (!tl_rbuf && !(tl_rbuf = malloc(RBUF_SIZE)))
+        return -ENOMEM;
+    ssize_t n = read(c->fd, tl_rbuf, RBUF_SIZE);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+            return 0;
+        fprintf(stderr, "tern-bench: read: %s\n", strerror(errno));
+        return -errno;
+    }
+    if (n == 0) {
+        fprintf(stderr, "tern-bench: server closed the connection\n");
+        return -ECONNRESET;
+    }
+    int rc = proto_parse(&c->parser, tl_rbuf, (size_t)n, c->h, c);
+    if (rc == CONN_STOP)
+        return c->err; /* the handler logged why */
+    if (rc != 0) {
+        const char *why = proto_strerror(rc);
+        fprintf(stderr, "tern-bench: bad server output (parser %d%s%s)\n", rc,
+                why ? ": " : "", why ? why : "");
+        return -EPROTO;
+    }
+    return 1;
+}
+
+/* Block until *counter reaches target, flushing output meanwhile. */
+int conn_wait(struct conn *c, const uint64_t *counter, uint64_t target,
+              int timeout_ms, const char *what)
+{
+    int64_t deadline = bench_now_ns() + (int64_t)timeout_ms * 1000000;
+    while (*counter < target) {
+        int rc = conn_send(c);
+        if (rc < 0)
+            return rc;
+        int left = (int)((deadline - bench_now_ns()) / 1000000);
+        if (left <= 0) {
+            fprintf(stderr, "tern-bench: timed out waiting for %s\n", what);
+            return -ETIMEDOUT;
+        }
+        struct pollfd p = {c->fd, (short)(POLLIN | (rc ? POLLOUT : 0)), 0};
+        if (poll(&p, 1, left) < 0 && errno != EINTR)
+            return -errno;
+        if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+            rc = conn_read(c);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return conn_send(c) < 0 ? -EIO : 0;
+}
+
+/* PING and wait for its PONG: the server has processed everything before. */
+int conn_flush(struct conn *c, int timeout_ms)
+{
+    int rc = conn_ping(c);
+    if (rc)
+        return rc;
+    return conn_wait(c, &c->pongs, c->pings, timeout_ms, "PONG");
+}
+
+static int dial(const struct bench_opts *o, int *fd_out)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(o->host, o->port, &hints, &res);
+    if (rc) {
+        fprintf(stderr, "tern-bench: %s:%s: %s\n", o->host, o->port, gai_strerror(rc));
+        return -EINVAL;
+    }
+    int fd = -1, err = ECONNREFUSED;
+    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+            err = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        fprintf(stderr, "tern-bench: connect %s:%s: %s\n", o->host, o->port, strerror(err));
+        return -err;
+    }
+    /* Small requests and replies must leave at once (reqrep latency). */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    *fd_out = fd;
+    return 0;
+}
+
+void conn_close(struct conn *c)
+{
+    if (!c)
+        return;
+    if (c->fd >= 0)
+        close(c->fd);
+    proto_parser_free(&c->parser);
+    free(c->wbuf);
+    free(c);
+}
+
+/* Connect and handshake: INFO, then CONNECT + PING, then wait for PONG. */
+int conn_open(const struct bench_opts *o, const struct proto_handlers *h, void *role,
+              struct conn **out)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->fd = -1;
+    c->h = h;
+    c->role = role;
+    proto_parser_init(&c->parser, PROTO_SIDE_CLIENT);
+    int rc = dial(o, &c->fd);
+    if (rc)
+        goto err_after_alloc;
+    rc = conn_wait(c, &c->infos, 1, o->timeout_ms, "INFO");
+    if (rc)
+        goto err_after_alloc;
+    c->pings++; /* the PING inside CONNECT_LINE */
+    rc = conn_append(c, CONNECT_LINE, sizeof CONNECT_LINE - 1);
+    if (rc)
+        goto err_after_alloc;
+    rc = conn_wait(c, &c->pongs, c->pings, o->timeout_ms, "PONG after CONNECT");
+    if (rc)
+        goto err_after_alloc;
+    *out = c;
+    return 0;
+err_after_alloc:
+    conn_close(c);
+    return rc;
+}
+
+int conn_subscribe(struct conn *c, const char *subject, const char *queue, int sid)
+{
+    char line[512];
+    int n = snprintf(line, sizeof line, "SUB %s%s%s %d\r\n", subject, queue ? " " : "",
+                     queue ? queue : "", sid);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return -EINVAL;
+    return conn_append(c, line, (size_t)n);
+}
+
+/* ---- handlers shared by every connection ---- */
+
+int conn_on_info(void *ctx, struct proto_slice json)
+{
+    (void)json;
+    ((struct conn *)ctx)->infos++;
+    return 0;
+}
+
+int conn_on_ping(void *ctx)
+{
+    struct conn *c = ctx;
+    return conn_append(c, "PONG\r\n", 6) ? conn_fail(c, -ENOMEM) : 0;
+}
+
+int conn_on_pong(void *ctx)
+{
+    ((struct conn *)ctx)->pongs++;
+    return 0;
+}
+
+int conn_on_err(void *ctx, struct proto_slice text)
+{
+    fprintf(stderr, "tern-bench: server sent -ERR %.*s\n", (int)text.len, text.ptr);
+    return conn_fail(ctx, -EPROTO);
+}
+
+static int on_unexpected_msg(void *ctx, const struct proto_msg *m)
+{
+    fprintf(stderr, "tern-bench: unexpected MSG on %.*s\n", (int)m->subject.len, m->subject.ptr);
+    return conn_fail(ctx, -EPROTO);
+}
+
+const struct proto_handlers conn_plain_handlers = CONN_HANDLERS(on_unexpected_msg);
