@@ -2,12 +2,14 @@
  * cluster/interest.c — local interest counting for routes (see
  * interest.h).
  *
- * A chained hash table keyed by "acc subject[ queue]" (the route line's own
- * argument text without the weight, so a key is also what the peer keys its
- * remote subscription by). Plain keys emit only on 0→1 and 1→0; queue keys
+ * A kmap (server/kmap.h) keyed by "acc subject[ queue]" (the route line's
+ * own argument text without the weight, so a key is also what the peer keys
+ * its remote subscription by). Plain keys emit only on 0→1 and 1→0; queue keys
  * emit on every change, because the weight is the member count.
  */
 #include "cluster/interest.h"
+
+#include <stddef.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -16,28 +18,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/kmap.h"
+
+/* One key with a count. Owned by the interest table. */
 struct entry {
+    struct kmap_key k;   /* bytes = key */
     char *key;           /* owned: "acc subject[ queue]" */
     size_t key_len;
     uint64_t count;
-    struct entry *next;
 };
 
 struct interest {
     pthread_mutex_t lock;
-    struct entry **buckets;  /* owned; guarded by lock */
-    size_t nbuckets;
-    size_t nentries;
+    struct kmap entries;     /* guarded by lock; the entries are owned */
+    uint64_t seed;
 };
 
-static uint64_t hash_key(const char *s, size_t n)
+static struct entry *entry_of(struct kmap_key *k)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return (struct entry *)((char *)k - offsetof(struct entry, k));
+}
+
+static void entry_free(struct entry *e)
+{
+    free(e->key);
+    free(e);
 }
 
 struct interest *interest_new(void)
@@ -45,12 +50,7 @@ struct interest *interest_new(void)
     struct interest *in = calloc(1, sizeof *in);
     if (!in)
         return NULL;
-    in->nbuckets = 64;
-    in->buckets = calloc(in->nbuckets, sizeof *in->buckets);
-    if (!in->buckets) {
-        free(in);
-        return NULL;
-    }
+    in->seed = kmap_seed(in);
     pthread_mutex_init(&in->lock, NULL);
     return in;
 }
@@ -59,16 +59,12 @@ void interest_free(struct interest *in)
 {
     if (!in)
         return;
-    for (size_t i = 0; i < in->nbuckets; i++) {
-        struct entry *e = in->buckets[i];
-        while (e) {
-            struct entry *next = e->next;
-            free(e->key);
-            free(e);
-            e = next;
-        }
+    for (uint32_t i = 0; i < kmap_capacity(&in->entries); i++) {
+        struct kmap_key *k = kmap_slot(&in->entries, i);
+        if (k)
+            entry_free(entry_of(k));
     }
-    free(in->buckets);
+    kmap_clear(&in->entries);
     pthread_mutex_destroy(&in->lock);
     free(in);
 }
@@ -89,33 +85,10 @@ static char *make_key(const char *acc, const char *subject, const char *queue, s
     return k;
 }
 
-static struct entry **find(struct interest *in, const char *key, size_t len)
+static struct entry *find(struct interest *in, const char *key, size_t len)
 {
-    struct entry **link = &in->buckets[hash_key(key, len) & (in->nbuckets - 1)];
-    while (*link && !((*link)->key_len == len && memcmp((*link)->key, key, len) == 0))
-        link = &(*link)->next;
-    return link;
-}
-
-static void grow(struct interest *in)
-{
-    size_t nb = in->nbuckets * 2;
-    struct entry **nt = calloc(nb, sizeof *nt);
-    if (!nt)
-        return; /* stay at the current size: slower, still correct */
-    for (size_t i = 0; i < in->nbuckets; i++) {
-        struct entry *e = in->buckets[i];
-        while (e) {
-            struct entry *next = e->next;
-            size_t b = hash_key(e->key, e->key_len) & (nb - 1);
-            e->next = nt[b];
-            nt[b] = e;
-            e = next;
-        }
-    }
-    free(in->buckets);
-    in->buckets = nt;
-    in->nbuckets = nb;
+    struct kmap_key *k = kmap_find(&in->entries, kmap_hash(in->seed, key, len), key, len);
+    return k ? entry_of(k) : NULL;
 }
 
 /* Emit "RS+ key[ weight]\r\n" or "RS- key\r\n". */
@@ -145,8 +118,7 @@ int interest_add(struct interest *in, const char *acc, const char *subject,
         return -ENOMEM;
     int rc = 0;
     pthread_mutex_lock(&in->lock);
-    struct entry **link = find(in, key, len);
-    struct entry *e = *link;
+    struct entry *e = find(in, key, len);
     if (!e) {
         e = calloc(1, sizeof *e);
         if (!e) {
@@ -155,15 +127,17 @@ int interest_add(struct interest *in, const char *acc, const char *subject,
         }
         e->key = key;
         e->key_len = len;
+        e->k = (struct kmap_key){ kmap_hash(in->seed, key, len), key, len };
+        if (kmap_add(&in->entries, &e->k) < 0) {
+            free(e);
+            rc = -ENOMEM;
+            goto out_unlock;
+        }
         key = NULL;
-        *link = e;
-        in->nentries++;
     }
     e->count++;
     if (queue || e->count == 1)
         emit_line("RS+", e, queue != NULL, e->count, emit, arg);
-    if (in->nentries > in->nbuckets)
-        grow(in);
 out_unlock:
     pthread_mutex_unlock(&in->lock);
     free(key);
@@ -179,8 +153,7 @@ int interest_remove(struct interest *in, const char *acc, const char *subject,
         return -ENOMEM;
     int rc = 0;
     pthread_mutex_lock(&in->lock);
-    struct entry **link = find(in, key, len);
-    struct entry *e = *link;
+    struct entry *e = find(in, key, len);
     if (!e) {
         rc = -ENOENT;
         goto out_unlock;
@@ -188,10 +161,8 @@ int interest_remove(struct interest *in, const char *acc, const char *subject,
     e->count--;
     if (e->count == 0) {
         emit_line("RS-", e, 0, 0, emit, arg);
-        *link = e->next;
-        in->nentries--;
-        free(e->key);
-        free(e);
+        kmap_del(&in->entries, &e->k);
+        entry_free(e);
     } else if (queue) {
         emit_line("RS+", e, 1, e->count, emit, arg);
     }
@@ -205,8 +176,10 @@ size_t interest_dump(struct interest *in, interest_emit_fn emit, void *arg)
 {
     size_t n = 0;
     pthread_mutex_lock(&in->lock);
-    for (size_t i = 0; i < in->nbuckets; i++) {
-        for (struct entry *e = in->buckets[i]; e; e = e->next) {
+    for (uint32_t i = 0; i < kmap_capacity(&in->entries); i++) {
+        struct kmap_key *k = kmap_slot(&in->entries, i);
+        if (k) {
+            struct entry *e = entry_of(k);
             /* A queue key has three fields: acc, subject, queue. */
             const char *sp = memchr(e->key, ' ', e->key_len);
             int queue = sp && memchr(sp + 1, ' ', e->key_len - (size_t)(sp + 1 - e->key)) != NULL;
@@ -221,7 +194,7 @@ size_t interest_dump(struct interest *in, interest_emit_fn emit, void *arg)
 size_t interest_count(struct interest *in)
 {
     pthread_mutex_lock(&in->lock);
-    size_t n = in->nentries;
+    size_t n = in->entries.n;
     pthread_mutex_unlock(&in->lock);
     return n;
 }

@@ -58,7 +58,7 @@ static void client_free(void *arg)
     free(c->name);
     free(c->lang);
     free(c->version);
-    free(c->sid_buckets);
+    kmap_clear(&c->sids);
     pthread_mutex_destroy(&c->out_lock);
     pthread_mutex_destroy(&c->subs_lock);
     pthread_mutex_destroy(&c->write_lock);
@@ -183,6 +183,7 @@ int client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t
     pthread_mutex_init(&c->out_lock, NULL);
     pthread_mutex_init(&c->subs_lock, NULL);
     pthread_mutex_init(&c->write_lock, NULL);
+    c->sid_seed = kmap_seed(c);
     proto_parser_init(&c->parser, PROTO_SIDE_SERVER);
     c->parser.max_control_line = (size_t)atomic_load(&s->max_control_line);
     c->parser.max_payload = atomic_load(&s->max_payload);
@@ -491,8 +492,10 @@ void client_fill_record(struct client *c, struct conn_record *rec)
 void client_each_sub(struct client *c, void (*fn)(void *arg, const struct sub *s), void *arg)
 {
     pthread_mutex_lock(&c->subs_lock);
-    for (size_t i = 0; i < c->sid_nbuckets; i++)
-        for (struct sub *s = c->sid_buckets[i]; s; s = s->next_in_bucket)
-            fn(arg, s);
+    for (uint32_t i = 0; i < kmap_capacity(&c->sids); i++) {
+        struct kmap_key *k = kmap_slot(&c->sids, i);
+        if (k)
+            fn(arg, sub_of_sid_key(k));
+    }
     pthread_mutex_unlock(&c->subs_lock);
 }

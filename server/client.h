@@ -19,6 +19,7 @@
 
 #include "proto/parser.h"
 #include "server/buf.h"
+#include "server/kmap.h"
 #include "server/sublist.h"
 
 struct server;
@@ -38,7 +39,7 @@ struct sub {
     char *queue;               /* points into the same allocation, or NULL */
     char *sid;
     size_t sid_len;
-    struct sub *next_in_bucket;/* sid map chain; loop thread only */
+    struct kmap_key sid_key;   /* entry in client->sids (bytes = sid) */
     uint64_t max;              /* auto-unsubscribe after max; 0 = none; out_lock */
     uint64_t delivered;        /* guarded by client->out_lock */
     bool dead;                 /* guarded by client->out_lock: no more deliveries */
@@ -75,8 +76,8 @@ struct client {
     /* The sid table (server/subs.c): written by the loop under subs_lock,
      * read by the monitor under it. */
     pthread_mutex_t subs_lock;
-    struct sub **sid_buckets;  /* owned table of chains */
-    size_t sid_nbuckets;
+    struct kmap sids;          /* sid -> struct sub; slot array owned */
+    uint64_t sid_seed;
     size_t nsubs;
     struct client *loop_prev, *loop_next;   /* worker's list */
 

@@ -76,3 +76,11 @@ void kmap_del(struct kmap *m, const struct kmap_key *k)
         kmap_resize(m, (m->mask + 1) / 2); /* failing to shrink is harmless */
     }
 }
+
+void kmap_clear(struct kmap *m)
+{
+    free(m->slots);
+    m->slots = NULL;
+    m->mask = 0;
+    m->n = 0;
+}

@@ -1,7 +1,8 @@
 /*
  * server/kmap.h — seeded hashing and a table of objects keyed by byte
- * strings, private to the subject index (server/sublist.c for its trie,
- * server/sublist_cache.c for hashing subjects); no API for anything else.
+ * strings: the subject index's trie and cache, each connection's sid table
+ * (server/subs.c) and the cluster's local-interest counts
+ * (cluster/interest.c). Internal to Tern; not a general container API.
  *
  * Open addressing, linear probing, backward-shift deletion. A kmap never
  * owns the objects it indexes and never locks: its owner guards it.
@@ -38,7 +39,8 @@ static inline uint64_t kmap_hash(uint64_t seed, const char *p, size_t n)
 /* A fresh seed for kmap_hash, from the clock and the salt's address. */
 uint64_t kmap_seed(const void *salt);
 
-/* A hashed byte string; the first member of every object a kmap holds. */
+/* A hashed byte string embedded in every object a kmap holds (owners get
+ * back to their object with offsetof). */
 struct kmap_key {
     uint64_t hash;
     const char *bytes;  /* borrowed: points into the containing object */
@@ -69,6 +71,21 @@ static inline struct kmap_key *kmap_find(const struct kmap *m, uint64_t hash, co
             return m->slots[i];
     return NULL;
 }
+
+/* Walking every object: slots 0 .. kmap_capacity() - 1, skipping NULLs.
+ * The map must not change during the walk. */
+static inline uint32_t kmap_capacity(const struct kmap *m)
+{
+    return m->slots ? m->mask + 1 : 0;
+}
+
+static inline struct kmap_key *kmap_slot(const struct kmap *m, uint32_t i)
+{
+    return m->slots[i];
+}
+
+/* Release the slot array (not the objects); the map is empty again. */
+void kmap_clear(struct kmap *m);
 
 /* Adds an object not yet in the map. 0 or -ENOMEM (the map unchanged). */
 int kmap_add(struct kmap *m, struct kmap_key *k);

@@ -1,8 +1,8 @@
 /*
  * server/subs.c — per-client subscription table (see subs.h).
  *
- * The table doubles when its load passes 1, so SUB and UNSUB stay O(1)
- * even for one connection holding 100k subscriptions (bench: subs case).
+ * The table is a kmap (server/kmap.h) keyed by sid, so SUB and UNSUB stay
+ * O(1) even for one connection holding 100k subscriptions (bench: subs).
  */
 #include "server/subs.h"
 
@@ -14,16 +14,6 @@
 #include "server/reclaim.h"
 #include "server/server.h"
 #include "server/sublist.h"
-
-static size_t hash_sid(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return (size_t)h;
-}
 
 struct sub *sub_new(struct client *c, const char *subject, size_t slen,
                     const char *queue, size_t qlen, const char *sid, size_t sidlen)
@@ -68,51 +58,24 @@ void sub_free(void *arg)
 
 struct sub *subs_find(struct client *c, const char *sid, size_t sidlen)
 {
-    if (!c->sid_nbuckets)
-        return NULL;
-    struct sub *s = c->sid_buckets[hash_sid(sid, sidlen) & (c->sid_nbuckets - 1)];
-    for (; s; s = s->next_in_bucket)
-        if (s->sid_len == sidlen && memcmp(s->sid, sid, sidlen) == 0)
-            return s;
-    return NULL;
+    struct kmap_key *k = kmap_find(&c->sids, kmap_hash(c->sid_seed, sid, sidlen), sid, sidlen);
+    return k ? sub_of_sid_key(k) : NULL;
 }
 
-static int rehash(struct client *c, size_t nb)
+static void publish_count(struct client *c)
 {
-    struct sub **nt = calloc(nb, sizeof *nt);
-    if (!nt)
-        return -ENOMEM;
-    for (size_t i = 0; i < c->sid_nbuckets; i++) {
-        struct sub *s = c->sid_buckets[i];
-        while (s) {
-            struct sub *next = s->next_in_bucket;
-            size_t b = hash_sid(s->sid, s->sid_len) & (nb - 1);
-            s->next_in_bucket = nt[b];
-            nt[b] = s;
-            s = next;
-        }
-    }
-    free(c->sid_buckets);
-    c->sid_buckets = nt;
-    c->sid_nbuckets = nb;
-    return 0;
+    c->nsubs = c->sids.n;
+    atomic_store_explicit(&c->nsubs_pub, c->nsubs, memory_order_relaxed);
 }
 
 int subs_add(struct client *c, struct sub *s)
 {
-    int rc = 0;
+    s->sid_key.hash = kmap_hash(c->sid_seed, s->sid, s->sid_len);
+    s->sid_key.bytes = s->sid;
+    s->sid_key.len = s->sid_len;
     pthread_mutex_lock(&c->subs_lock);
-    if (c->nsubs + 1 > c->sid_nbuckets) {
-        rc = rehash(c, c->sid_nbuckets ? c->sid_nbuckets * 2 : 8);
-        if (rc < 0)
-            goto out_unlock;
-    }
-    size_t b = hash_sid(s->sid, s->sid_len) & (c->sid_nbuckets - 1);
-    s->next_in_bucket = c->sid_buckets[b];
-    c->sid_buckets[b] = s;
-    c->nsubs++;
-    atomic_store_explicit(&c->nsubs_pub, c->nsubs, memory_order_relaxed);
-out_unlock:
+    int rc = kmap_add(&c->sids, &s->sid_key);
+    publish_count(c);
     pthread_mutex_unlock(&c->subs_lock);
     return rc;
 }
@@ -120,36 +83,25 @@ out_unlock:
 void subs_remove(struct client *c, struct sub *s)
 {
     pthread_mutex_lock(&c->subs_lock);
-    struct sub **link = &c->sid_buckets[hash_sid(s->sid, s->sid_len) & (c->sid_nbuckets - 1)];
-    while (*link && *link != s)
-        link = &(*link)->next_in_bucket;
-    if (*link) {
-        *link = s->next_in_bucket;
-        c->nsubs--;
-        atomic_store_explicit(&c->nsubs_pub, c->nsubs, memory_order_relaxed);
-    }
+    if (kmap_find(&c->sids, s->sid_key.hash, s->sid, s->sid_len) == &s->sid_key)
+        kmap_del(&c->sids, &s->sid_key);
+    publish_count(c);
     pthread_mutex_unlock(&c->subs_lock);
 }
 
 void subs_clear(struct client *c, void (*fn)(struct client *c, struct sub *s))
 {
     pthread_mutex_lock(&c->subs_lock);
-    struct sub **table = c->sid_buckets;
-    size_t nb = c->sid_nbuckets;
-    c->sid_buckets = NULL;
-    c->sid_nbuckets = 0;
-    c->nsubs = 0;
-    atomic_store_explicit(&c->nsubs_pub, 0, memory_order_relaxed);
+    struct kmap table = c->sids;
+    memset(&c->sids, 0, sizeof c->sids);
+    publish_count(c);
     pthread_mutex_unlock(&c->subs_lock);
-    for (size_t i = 0; i < nb; i++) {
-        struct sub *s = table[i];
-        while (s) {
-            struct sub *next = s->next_in_bucket;
-            fn(c, s);
-            s = next;
-        }
+    for (uint32_t i = 0; i < kmap_capacity(&table); i++) {
+        struct kmap_key *k = kmap_slot(&table, i);
+        if (k)
+            fn(c, sub_of_sid_key(k));
     }
-    free(table);
+    kmap_clear(&table);
 }
 
 void sub_retire(struct client *c, struct sub *s)

@@ -11,12 +11,20 @@
 
 #include <stddef.h>
 
+#include "server/kmap.h"
+
 #include "server/client.h"
 
 /* A new unlinked subscription copying subject, queue (qlen 0 = none), sid. */
 struct sub *sub_new(struct client *c, const char *subject, size_t slen,
                     const char *queue, size_t qlen, const char *sid, size_t sidlen);
 void sub_free(void *sub);
+
+/* The subscription whose sid_key this is. */
+static inline struct sub *sub_of_sid_key(struct kmap_key *k)
+{
+    return (struct sub *)((char *)k - offsetof(struct sub, sid_key));
+}
 
 struct sub *subs_find(struct client *c, const char *sid, size_t sidlen);
 /* 0 or -ENOMEM. The sid must not be present. Takes subs_lock. */
