@@ -201,7 +201,7 @@ int client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t
               (unsigned long long)c->cid);
 
     char info[4096];
-    size_t n = info_build_client(s, c, info, sizeof info);
+    size_t n = info_build_client(s, c, info, sizeof info, false);
     client_send(c, info, n);
     if (nclients > atomic_load(&s->max_connections)) {
         LOG_ERROR("%s:%d - cid:%llu - maximum connections exceeded", c->ip, c->port,
@@ -222,6 +222,16 @@ void client_send(struct client *c, const char *bytes, size_t len)
     pthread_mutex_unlock(&c->out_lock);
     if (note)
         worker_note_output(c->w, c);
+}
+
+void client_send_async_info(struct client *c, bool ldm)
+{
+    if (c->closed || c->protocol < 1 || !c->first_pong_sent)
+        return;
+    char info[4096];
+    size_t n = info_build_client(c->srv, c, info, sizeof info, ldm);
+    if (n)
+        client_send(c, info, n);
 }
 
 void client_send_err(struct client *c, const char *text)

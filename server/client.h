@@ -65,6 +65,8 @@ struct client {
     bool connected;            /* CONNECT accepted */
     bool verbose, pedantic, echo, headers, no_responders;
     int protocol;
+    bool first_pong_sent;      /* answered the first PING after CONNECT:
+                                  async INFOs may go out from now (§3.3) */
     bool closed;
     int pings_out;
     struct auth *auth;         /* owned reference, taken at accept */
@@ -131,6 +133,10 @@ void client_send(struct client *c, const char *bytes, size_t len);
 
 /* Queue "-ERR '<text>'\r\n" from c's own loop; the connection stays open. */
 void client_send_err(struct client *c, const char *text);
+
+/* Owner loop: send an async INFO if this client may receive one
+ * (protocol >= 1 and its first PONG sent, spec/client-protocol.md §3.3). */
+void client_send_async_info(struct client *c, bool ldm);
 
 /* Fill a monitor record; caller holds srv->registry_lock. */
 void client_fill_record(struct client *c, struct conn_record *rec);

@@ -351,6 +351,8 @@ static int on_ping(void *ctx)
     struct client *c = ctx;
     LOG_TRACE("%s:%d - cid:%llu - <<- [PING]", c->ip, c->port, (unsigned long long)c->cid);
     client_send(c, "PONG\r\n", 6);
+    if (c->connected)
+        c->first_pong_sent = true;
     return 0;
 }
 

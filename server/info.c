@@ -40,7 +40,7 @@ size_t info_json_string(char *out, size_t cap, const char *s)
     return o;
 }
 
-size_t info_build_client(struct server *s, struct client *c, char *out, size_t cap)
+size_t info_build_client(struct server *s, struct client *c, char *out, size_t cap, bool ldm)
 {
     char name[512], host[160];
     if (!info_json_string(name, sizeof name, s->server_name) ||
@@ -51,12 +51,12 @@ size_t info_build_client(struct server *s, struct client *c, char *out, size_t c
                      "INFO {\"server_id\":\"%s\",\"server_name\":%s,\"version\":\"%s\","
                      "\"proto\":1,\"go\":\"%s\",\"tern_version\":\"%s\",\"host\":%s,"
                      "\"port\":%d,\"headers\":%s,%s\"max_payload\":%lld,"
-                     "\"client_id\":%llu,\"client_ip\":\"%s\"} \r\n",
+                     "\"client_id\":%llu,\"client_ip\":\"%s\"%s} \r\n",
                      s->server_id, name, TERN_PROTO_VERSION, TERN_GO_FIELD, TERN_VERSION,
                      host, s->client_port, s->no_header_support ? "false" : "true",
                      auth_required(a) ? "\"auth_required\":true," : "",
                      (long long)atomic_load(&s->max_payload), (unsigned long long)c->cid,
-                     c->ip);
+                     c->ip, ldm ? ",\"ldm\":true" : "");
     if (n < 0 || (size_t)n >= cap)
         return 0;
     return (size_t)n;

@@ -7,14 +7,15 @@
 #ifndef TERN_SERVER_INFO_H
 #define TERN_SERVER_INFO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct server;
 struct client;
 
 /* Write the full INFO line for c into out; returns its length (0 if it
- * did not fit in cap). */
-size_t info_build_client(struct server *s, struct client *c, char *out, size_t cap);
+ * did not fit in cap). ldm adds "ldm":true (lame duck mode, §2.3). */
+size_t info_build_client(struct server *s, struct client *c, char *out, size_t cap, bool ldm);
 
 /* Append a JSON string literal (with quotes) for s; returns bytes written,
  * or 0 if it did not fit. */

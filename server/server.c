@@ -193,6 +193,72 @@ static void reload(struct server *s)
     s->opts = next;
 }
 
+/* ---- lame duck mode (spec/client-protocol.md §2.3) ---- */
+
+static int64_t ms_until(const struct timespec *deadline)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)(deadline->tv_sec - now.tv_sec) * 1000 +
+           (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+static void arm_ms(struct event *ev, int64_t ms)
+{
+    struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+    event_add(ev, &tv);
+}
+
+/* After the grace period: close clients one at a time, spread over what is
+ * left of lame_duck_duration (at most one a second), then shut down. */
+static void on_ldm_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *s = arg;
+    int clients = atomic_load(&s->num_clients);
+    if (clients == 0 || ms_until(&s->ldm_deadline) <= 0) {
+        shutdown_now(s, 0);
+        return;
+    }
+    if (!s->ldm_interval_ms) {
+        LOG_INFO("Closing existing clients");
+        int64_t si = ms_until(&s->ldm_deadline) / clients;
+        s->ldm_interval_ms = si < 1 ? 1 : si > 1000 ? 1000 : si;
+    }
+    worker_close_one(s->workers[s->ldm_next_worker++ % s->nworkers]);
+    /* After what may be the last close, look again soon rather than a
+     * whole interval later. */
+    arm_ms(s->ldm_ev, clients <= 1 ? 20 : s->ldm_interval_ms);
+}
+
+static void enter_lame_duck(struct server *s)
+{
+    if (s->in_ldm || atomic_load(&s->shutting_down))
+        return;
+    s->in_ldm = true;
+    LOG_INFO("Entering lame duck mode, stop accepting new clients");
+    if (s->listener) {
+        evconnlistener_free(s->listener);
+        s->listener = NULL;
+    }
+    for (int i = 0; i < s->nworkers; i++)
+        worker_announce_ldm(s->workers[i]);
+    int64_t duration = s->opts.lame_duck_duration_ms > 0 ? s->opts.lame_duck_duration_ms : 120000;
+    int64_t grace = s->opts.lame_duck_grace_ms >= 0 ? s->opts.lame_duck_grace_ms : 10000;
+    clock_gettime(CLOCK_MONOTONIC, &s->ldm_deadline);
+    s->ldm_deadline.tv_sec += (time_t)(duration / 1000);
+    s->ldm_deadline.tv_nsec += (long)(duration % 1000) * 1000000;
+    if (s->ldm_deadline.tv_nsec >= 1000000000) {
+        s->ldm_deadline.tv_sec++;
+        s->ldm_deadline.tv_nsec -= 1000000000;
+    }
+    s->ldm_ev = evtimer_new(s->main_base, on_ldm_timer, s);
+    if (!s->ldm_ev) {
+        shutdown_now(s, 0);
+        return;
+    }
+    arm_ms(s->ldm_ev, grace);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct server *s = arg;
@@ -201,7 +267,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         shutdown_now(s, 0);
         break;
     case SIGTERM:
-        shutdown_now(s, 1);
+        if (!s->in_ldm) /* ignored while in lame duck mode, as nats-server */
+            shutdown_now(s, 1);
         break;
     case SIGHUP:
         reload(s);
@@ -211,10 +278,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
             LOG_INFO("File log re-opened");
         break;
     case SIGUSR2:
-        /* Lame duck mode arrives with clustering; alone, a node leaves the
-         * same way a shutdown does, after telling nobody. */
-        LOG_INFO("Entering lame duck mode, stop accepting new clients");
-        shutdown_now(s, 0);
+        enter_lame_duck(s);
         break;
     }
 }
@@ -410,6 +474,8 @@ void server_destroy(struct server *s)
             event_free(s->sig_events[i]);
     if (s->tick_ev)
         event_free(s->tick_ev);
+    if (s->ldm_ev)
+        event_free(s->ldm_ev);
     if (s->main_base)
         event_base_free(s->main_base);
     sublist_free(s->sublist);

@@ -56,6 +56,11 @@ struct server {
     struct evconnlistener *listener;/* owned */
     struct event *sig_events[6];    /* owned */
     struct event *tick_ev;          /* owned: reclamation tick */
+    struct event *ldm_ev;           /* owned: lame duck's close timer */
+    bool in_ldm;                    /* main thread only */
+    int ldm_next_worker;            /* main thread only */
+    int64_t ldm_interval_ms;        /* main thread only; 0 until closing */
+    struct timespec ldm_deadline;   /* main thread only (monotonic) */
     int client_port;                /* actual bound port */
     char client_host[64];
 

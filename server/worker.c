@@ -74,6 +74,22 @@ int worker_add_socket(struct worker *w, int fd, const struct sockaddr *sa, sockl
     return rc;
 }
 
+void worker_announce_ldm(struct worker *w)
+{
+    pthread_mutex_lock(&w->inbox_lock);
+    w->announce_ldm = true;
+    arm_wake(w);
+    pthread_mutex_unlock(&w->inbox_lock);
+}
+
+void worker_close_one(struct worker *w)
+{
+    pthread_mutex_lock(&w->inbox_lock);
+    w->close_some++;
+    arm_wake(w);
+    pthread_mutex_unlock(&w->inbox_lock);
+}
+
 void worker_note_output(struct worker *w, struct client *c)
 {
     if (grow((void **)&w->pending, &w->cap_pending, w->npending + 1,
@@ -136,6 +152,10 @@ static void drain_inbox(struct worker *w)
     struct client **flushes = w->flushes;
     size_t nflushes = w->nflushes;
     bool stop = w->stop;
+    bool announce_ldm = w->announce_ldm;
+    unsigned close_some = w->close_some;
+    w->announce_ldm = false;
+    w->close_some = 0;
     w->accepts = NULL;
     w->naccepts = w->cap_accepts = 0;
     w->flushes = NULL;
@@ -157,6 +177,11 @@ static void drain_inbox(struct worker *w)
                       accepts[i].addrlen);
     }
     free(accepts);
+    if (announce_ldm)
+        for (struct client *c = w->clients; c; c = c->loop_next)
+            client_send_async_info(c, true);
+    while (close_some-- && w->clients)
+        client_close(w->clients, "Server Shutdown", NULL);
     if (stop) {
         close_all(w);
         flush_pending(w);

@@ -51,6 +51,8 @@ struct worker {
     struct client **flushes;        /* guarded by inbox_lock; each holds a ref */
     size_t nflushes, cap_flushes;
     bool stop;                      /* guarded by inbox_lock */
+    bool announce_ldm;              /* guarded: send the lame-duck INFO */
+    unsigned close_some;            /* guarded: clients to close (lame duck) */
     bool wake_armed;                /* guarded by inbox_lock: eventfd written */
 
     /* Loop thread only. */
@@ -69,6 +71,12 @@ int worker_start(struct worker *w);
 /* Ask the loop to close its connections and exit; then join it. */
 void worker_stop(struct worker *w);
 void worker_free(struct worker *w);
+
+/* Main thread, lame duck mode (spec/client-protocol.md §2.3): tell this
+ * loop's clients with an INFO carrying "ldm":true; later close them one by
+ * one. Both only queue the request; the loop acts on its next wakeup. */
+void worker_announce_ldm(struct worker *w);
+void worker_close_one(struct worker *w);
 
 /* Main thread: hand over an accepted socket. 0 or -ENOMEM (fd closed). */
 int worker_add_socket(struct worker *w, int fd, const struct sockaddr *sa, socklen_t len);
