@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster/route.h"
 #include "server/auth.h"
 #include "server/client_ops.h"
 #include "server/info.h"
@@ -58,6 +59,7 @@ static void client_free(void *arg)
     free(c->name);
     free(c->lang);
     free(c->version);
+    route_free(c->route);
     kmap_clear(&c->sids);
     pthread_mutex_destroy(&c->out_lock);
     pthread_mutex_destroy(&c->subs_lock);
@@ -87,6 +89,8 @@ static void link_client(struct client *c)
     if (w->clients)
         w->clients->loop_prev = c;
     w->clients = c;
+    if (c->kind != CLIENT_KIND_CLIENT)
+        return; /* /connz and the closed ring list clients only */
 
     struct server *s = c->srv;
     pthread_mutex_lock(&s->registry_lock);
@@ -106,6 +110,8 @@ static void unlink_client(struct client *c, const char *reason)
         w->clients = c->loop_next;
     if (c->loop_next)
         c->loop_next->loop_prev = c->loop_prev;
+    if (c->kind != CLIENT_KIND_CLIENT)
+        return;
 
     struct server *s = c->srv;
     struct conn_record rec;
@@ -132,7 +138,7 @@ static int make_events(struct client *c)
     c->wd_timer = event_new(base, -1, 0, on_write_deadline, c);
     if (!c->read_ev || !c->write_ev || !c->ping_timer || !c->wd_timer)
         return -ENOMEM;
-    if (auth_required(c->auth)) {
+    if (c->kind == CLIENT_KIND_CLIENT && auth_required(c->auth)) {
         c->auth_timer = event_new(base, -1, 0, on_auth_timeout, c);
         if (!c->auth_timer)
             return -ENOMEM;
@@ -157,7 +163,8 @@ static void free_events(struct client *c)
     }
 }
 
-int client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t len)
+int client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t len,
+                  enum client_kind kind, int route_url)
 {
     struct server *s = w->srv;
     int one = 1;
@@ -173,6 +180,7 @@ int client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t
     }
     c->srv = s;
     c->w = w;
+    c->kind = kind;
     c->fd = fd;
     c->cid = atomic_fetch_add(&s->next_cid, 1);
     c->verbose = c->pedantic = c->echo = true;  /* CONNECT defaults, §4.1 */
@@ -184,10 +192,18 @@ int client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t
     pthread_mutex_init(&c->subs_lock, NULL);
     pthread_mutex_init(&c->write_lock, NULL);
     c->sid_seed = kmap_seed(c);
+    c->auth = auth_ref(atomic_load(&s->auth));
+    if (kind == CLIENT_KIND_ROUTE) {
+        link_client(c);
+        if (make_events(c) < 0 || route_init(c, route_url) < 0) {
+            client_close(c, "Server Shutdown", NULL);
+            return -ENOMEM;
+        }
+        return 0;
+    }
     proto_parser_init(&c->parser, PROTO_SIDE_SERVER);
     c->parser.max_control_line = (size_t)atomic_load(&s->max_control_line);
     c->parser.max_payload = atomic_load(&s->max_payload);
-    c->auth = auth_ref(atomic_load(&s->auth));
     c->parser.require_connect = auth_required(c->auth);
     atomic_fetch_add(&s->total_connections, 1);
     int nclients = atomic_fetch_add(&s->num_clients, 1) + 1;
@@ -200,7 +216,7 @@ int client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t
     LOG_DEBUG("%s:%d - cid:%llu - Client connection created", c->ip, c->port,
               (unsigned long long)c->cid);
 
-    char info[4096];
+    char info[8192];
     size_t n = info_build_client(s, c, info, sizeof info, false);
     client_send(c, info, n);
     if (nclients > atomic_load(&s->max_connections)) {
@@ -211,24 +227,33 @@ int client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t
     return 0;
 }
 
-void client_send(struct client *c, const char *bytes, size_t len)
+bool client_queue(struct worker *w, struct client *c, const char *bytes, size_t len)
 {
-    bool note = false;
+    bool note = false, queued = false;
     pthread_mutex_lock(&c->out_lock);
-    if (!c->closing && buf_append(&c->out, bytes, len) == 0 && !c->flush_queued) {
-        c->flush_queued = true;
-        note = true;
+    if (!c->closing && buf_append(&c->out, bytes, len) == 0) {
+        queued = true;
+        if (!c->flush_queued) {
+            c->flush_queued = true;
+            note = true;
+        }
     }
     pthread_mutex_unlock(&c->out_lock);
     if (note)
-        worker_note_output(c->w, c);
+        worker_note_output(w, c);
+    return queued;
+}
+
+void client_send(struct client *c, const char *bytes, size_t len)
+{
+    client_queue(c->w, c, bytes, len);
 }
 
 void client_send_async_info(struct client *c, bool ldm)
 {
     if (c->closed || c->protocol < 1 || !c->first_pong_sent)
         return;
-    char info[4096];
+    char info[8192];
     size_t n = info_build_client(c->srv, c, info, sizeof info, ldm);
     if (n)
         client_send(c, info, n);
@@ -417,7 +442,9 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     clock_gettime(CLOCK_REALTIME, &now);
     atomic_store_explicit(&c->last_activity_ns, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec,
                           memory_order_relaxed);
-    int rc = proto_parse(&c->parser, w->readbuf, (size_t)n, &client_proto_handlers, c);
+    const struct proto_handlers *h =
+        c->kind == CLIENT_KIND_ROUTE ? &route_proto_handlers : &client_proto_handlers;
+    int rc = proto_parse(&c->parser, w->readbuf, (size_t)n, h, c);
     if (rc == 0 || c->closed)
         return;
     const char *reason = "Protocol Violation";
@@ -466,8 +493,11 @@ void client_close(struct client *c, const char *reason, const char *err)
     c->fd = -1;
     pthread_mutex_unlock(&c->write_lock);
     unlink_client(c, reason); /* records the subscription count first */
+    if (c->kind == CLIENT_KIND_ROUTE)
+        route_closed(c, reason);
+    else
+        atomic_fetch_sub(&c->srv->num_clients, 1);
     subs_clear(c, sub_retire);
-    atomic_fetch_sub(&c->srv->num_clients, 1);
     auth_unref(c->auth);
     c->auth = NULL;
     c->perms = NULL;

@@ -45,6 +45,15 @@ struct sub {
     bool dead;                 /* guarded by client->out_lock: no more deliveries */
 };
 
+/* What is on the other end: a client, or a route to another node (a route
+ * connection reuses the whole I/O path; cluster/route.c adds its state). */
+enum client_kind {
+    CLIENT_KIND_CLIENT = 0,
+    CLIENT_KIND_ROUTE = 1,
+};
+
+struct route_conn;
+
 enum client_stop {
     CLIENT_STOP = 1,           /* a handler closed the connection */
 };
@@ -53,6 +62,8 @@ struct client {
     struct server *srv;        /* borrowed */
     struct worker *w;          /* borrowed: the owning loop */
     uint64_t cid;
+    enum client_kind kind;
+    struct route_conn *route;  /* owned; routes only (cluster/route.c) */
     int fd;                    /* owned */
     char ip[64];
     int port;
@@ -111,8 +122,10 @@ struct client {
 };
 
 /* Loop thread: adopt an accepted socket (sends INFO, arms timers).
- * Returns 0 or negative (the socket is closed). */
-int client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t len);
+ * Returns 0 or negative (the socket is closed). For a route, route_url is
+ * the configured route it was dialled for, or -1 when it was accepted. */
+int client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t len,
+                  enum client_kind kind, int route_url);
 
 /* Owner loop: write out what is queued (called at the end of an iteration
  * or from the inbox). Closes the client if another loop marked it. */
@@ -130,6 +143,10 @@ void client_close(struct client *c, const char *reason, const char *err);
 
 /* Queue raw bytes to c from its own loop (PONG, +OK, -ERR, INFO). */
 void client_send(struct client *c, const char *bytes, size_t len);
+
+/* Queue raw bytes to c from loop w, which need not be c's (route lines
+ * produced while handling another connection). False if c is closing. */
+bool client_queue(struct worker *w, struct client *c, const char *bytes, size_t len);
 
 /* Queue "-ERR '<text>'\r\n" from c's own loop; the connection stays open. */
 void client_send_err(struct client *c, const char *text);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <event2/event.h>
 
+#include "cluster/route.h"
 #include "proto/subject.h"
 #include "server/auth.h"
 #include "server/client.h"
@@ -312,6 +313,7 @@ static int on_sub(void *ctx, struct proto_slice subj, struct proto_slice q,
         }
         return stop_with(c, "Server Shutdown", NULL);
     }
+    cluster_local_interest(c->srv->cluster, c->w, s, true);
     send_ok(c);
     return 0;
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/route.h"
 #include "server/auth.h"
 #include "server/buf.h"
 #include "server/client.h"
@@ -164,20 +165,105 @@ static bool skip_echo(const struct client *pub, const struct sub *s)
     return pub && !pub->echo && s->client == pub;
 }
 
-static size_t deliver_queue(struct worker *w, struct client *pub,
-                            const struct sublist_qgroup *g, const struct proto_msg *m)
+static bool is_route(const struct sub *s)
 {
-    if (!g->nsubs)
-        return 0;
+    return s->client->kind == CLIENT_KIND_ROUTE;
+}
+
+/* Routes a message goes to, each once, with the queue groups it must reach
+ * there (spec/cluster-protocol.md §5.2). A cluster has a handful of nodes. */
+#define DELIVER_MAX_ROUTES 64
+
+struct fwd_target {
+    struct client *route;   /* borrowed */
+    char queues[512];       /* "q1 q2" */
+    size_t qlen;
+};
+
+struct fwd_set {
+    struct fwd_target t[DELIVER_MAX_ROUTES];
+    size_t n;
+};
+
+static struct fwd_target *fwd_mark(struct fwd_set *f, struct client *route)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (f->t[i].route == route)
+            return &f->t[i];
+    if (f->n == DELIVER_MAX_ROUTES)
+        return NULL;
+    struct fwd_target *t = &f->t[f->n++];
+    t->route = route;
+    t->qlen = 0;
+    return t;
+}
+
+static void fwd_add_queue(struct fwd_target *t, const char *name, size_t len)
+{
+    if (!t || t->qlen + len + 1 > sizeof t->queues)
+        return;
+    if (t->qlen)
+        t->queues[t->qlen++] = ' ';
+    memcpy(t->queues + t->qlen, name, len);
+    t->qlen += len;
+}
+
+/* A route's message names the queue groups it must reach here (§5.3). */
+static bool queue_listed(const struct proto_msg *m, const struct sublist_qgroup *g)
+{
+    struct proto_slice rest = m->queues, q;
+    while (proto_next_field(&rest, &q))
+        if (q.len == g->name_len && memcmp(q.ptr, g->name, q.len) == 0)
+            return true;
+    return false;
+}
+
+/* Any local member that takes it, starting at a random one. */
+static size_t deliver_queue_local(struct worker *w, struct client *pub,
+                                  const struct sublist_qgroup *g, const struct proto_msg *m)
+{
     size_t start = worker_rand(w) % g->nsubs;
     for (size_t i = 0; i < g->nsubs; i++) {
         struct sub *s = (struct sub *)g->subs[(start + i) % g->nsubs];
-        if (skip_echo(pub, s))
+        if (is_route(s) || skip_echo(pub, s))
             continue;
         if (deliver_to_sub(w, s, m))
             return 1;
     }
     return 0;
+}
+
+/* A locally published message: one member cluster-wide, uniformly over all
+ * members, a route entry counting as many members as its weight (§8.4). */
+static size_t deliver_queue(struct worker *w, struct client *pub,
+                            const struct sublist_qgroup *g, const struct proto_msg *m,
+                            struct fwd_set *fwd)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < g->nsubs; i++)
+        if (!skip_echo(pub, (struct sub *)g->subs[i]))
+            total += g->subs[i]->weight ? g->subs[i]->weight : 1;
+    if (!total)
+        return 0;
+    uint64_t pick = worker_rand(w) % total;
+    for (size_t i = 0; i < g->nsubs; i++) {
+        struct sub *s = (struct sub *)g->subs[i];
+        if (skip_echo(pub, s))
+            continue;
+        uint64_t wt = s->base.weight ? s->base.weight : 1;
+        if (pick >= wt) {
+            pick -= wt;
+            continue;
+        }
+        if (is_route(s)) {
+            fwd_add_queue(fwd_mark(fwd, s->client), g->name, g->name_len);
+            return 1;
+        }
+        if (deliver_to_sub(w, s, m))
+            return 1;
+        break; /* the chosen member cannot take it: any other local one */
+    }
+    return deliver_queue_local(w, pub, g, m);
 }
 
 /* §9: a request nobody received gets a 503 status on the requester's own
@@ -209,15 +295,32 @@ size_t deliver_publish(struct worker *w, struct client *pub, const struct proto_
     const struct sublist_result *r = sublist_cache_match(w->cache, m->subject.ptr, m->subject.len);
     if (!r)
         return 0;
+    /* A message from a route goes to local subscribers only: one hop. */
+    bool from_route = pub && pub->kind == CLIENT_KIND_ROUTE;
+    struct fwd_set fwd;
+    fwd.n = 0;
     size_t delivered = 0;
     for (size_t i = 0; i < r->npsubs; i++) {
         struct sub *s = (struct sub *)r->psubs[i];
+        if (is_route(s)) {
+            if (!from_route)
+                fwd_mark(&fwd, s->client);
+            continue;
+        }
         if (!skip_echo(pub, s) && deliver_to_sub(w, s, m))
             delivered++;
     }
-    for (size_t i = 0; i < r->nqgroups; i++)
-        delivered += deliver_queue(w, pub, &r->qgroups[i], m);
-    if (!delivered && pub && pub->no_responders && m->reply.len)
+    for (size_t i = 0; i < r->nqgroups; i++) {
+        const struct sublist_qgroup *g = &r->qgroups[i];
+        if (from_route)
+            delivered += queue_listed(m, g) ? deliver_queue_local(w, pub, g, m) : 0;
+        else
+            delivered += deliver_queue(w, pub, g, m, &fwd);
+    }
+    for (size_t i = 0; i < fwd.n; i++)
+        if (route_forward(w, fwd.t[i].route, m, fwd.t[i].queues, fwd.t[i].qlen))
+            delivered++; /* forwarding counts as delivered (§5.2) */
+    if (!delivered && pub && !from_route && pub->no_responders && m->reply.len)
         no_responders(w, pub, m);
     return delivered;
 }

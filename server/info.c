@@ -42,21 +42,31 @@ size_t info_json_string(char *out, size_t cap, const char *s)
 
 size_t info_build_client(struct server *s, struct client *c, char *out, size_t cap, bool ldm)
 {
-    char name[512], host[160];
+    char name[512], host[160], cluster[300] = "";
+    if (s->cluster_name[0]) {
+        /* §3.2 field 20: the cluster's name, when routes are configured */
+        char quoted[280];
+        if (info_json_string(quoted, sizeof quoted, s->cluster_name))
+            snprintf(cluster, sizeof cluster, ",\"cluster\":%s", quoted);
+    }
     if (!info_json_string(name, sizeof name, s->server_name) ||
         !info_json_string(host, sizeof host, s->client_host))
         return 0;
     struct auth *a = c->auth;
+    /* Lame duck: no URLs to offer when alone (this node's own are leaving). */
+    char urls[4096] = "";
+    if (!ldm)
+        server_connect_urls(s, urls, sizeof urls);
     int n = snprintf(out, cap,
                      "INFO {\"server_id\":\"%s\",\"server_name\":%s,\"version\":\"%s\","
                      "\"proto\":1,\"go\":\"%s\",\"tern_version\":\"%s\",\"host\":%s,"
                      "\"port\":%d,\"headers\":%s,%s\"max_payload\":%lld,"
-                     "\"client_id\":%llu,\"client_ip\":\"%s\"%s} \r\n",
+                     "\"client_id\":%llu,\"client_ip\":\"%s\"%s%s%s} \r\n",
                      s->server_id, name, TERN_PROTO_VERSION, TERN_GO_FIELD, TERN_VERSION,
                      host, s->client_port, s->no_header_support ? "false" : "true",
                      auth_required(a) ? "\"auth_required\":true," : "",
                      (long long)atomic_load(&s->max_payload), (unsigned long long)c->cid,
-                     c->ip, ldm ? ",\"ldm\":true" : "");
+                     c->ip, cluster, urls, ldm ? ",\"ldm\":true" : "");
     if (n < 0 || (size_t)n >= cap)
         return 0;
     return (size_t)n;

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cluster/route.h"
 #include "server/auth.h"
 #include "server/client.h"
 #include "server/log.h"
@@ -103,7 +104,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         return;
     }
     unsigned idx = atomic_fetch_add(&s->next_worker, 1) % (unsigned)s->nworkers;
-    worker_add_socket(s->workers[idx], fd, sa, (socklen_t)len);
+    worker_add_socket(s->workers[idx], fd, sa, (socklen_t)len, CLIENT_KIND_CLIENT, -1);
 }
 
 static void on_accept_error(struct evconnlistener *l, void *arg)
@@ -386,6 +387,7 @@ int server_init(struct server *s, struct tern_opts *opts, int argc, char **argv)
     s->argc = argc;
     s->argv = argv;
     pthread_mutex_init(&s->registry_lock, NULL);
+    pthread_mutex_init(&s->urls_lock, NULL);
     atomic_init(&s->next_cid, 1);
     clock_gettime(CLOCK_REALTIME, &s->start_time);
     s->config_load_time = s->start_time;
@@ -422,6 +424,14 @@ int server_init(struct server *s, struct tern_opts *opts, int argc, char **argv)
         return -EADDRINUSE;
     evconnlistener_set_error_cb(s->listener, on_accept_error);
     LOG_INFO("Listening for client connections on %s:%d", s->client_host, s->client_port);
+    server_init_client_urls(s);
+    if (s->opts.cluster_host)
+        snprintf(s->cluster_name, sizeof s->cluster_name, "%s",
+                 s->opts.cluster_name ? s->opts.cluster_name : "");
+    int cerr = 0;
+    s->cluster = cluster_new(s, &cerr);
+    if (cerr < 0 || (s->cluster && cluster_start(s->cluster) < 0))
+        return -EINVAL;
     if (s->opts.http_port) {
         const char *mhost = s->opts.http_host ? s->opts.http_host : s->client_host;
         s->monitor = monitor_start(s, mhost, s->opts.http_port);
@@ -454,6 +464,7 @@ int server_run(struct server *s)
         evconnlistener_free(s->listener);
         s->listener = NULL;
     }
+    cluster_stop(s->cluster);
     stop_workers(s);
     LOG_INFO("Server Exiting..");
     return s->exit_code;
@@ -464,6 +475,7 @@ void server_destroy(struct server *s)
     if (s->listener)
         evconnlistener_free(s->listener);
     stop_workers(s);
+    cluster_free(s->cluster); /* after the loops: closing routes use it */
     monitor_stop(s->monitor);
     for (int i = 0; i < s->nworkers; i++)
         worker_free(s->workers[i]);
@@ -483,6 +495,8 @@ void server_destroy(struct server *s)
     if (s->opts.pid_file)
         unlink(s->opts.pid_file);
     free(s->closed);
+    server_free_urls(s);
+    pthread_mutex_destroy(&s->urls_lock);
     free(s->server_name);
     opts_free(&s->opts);
     pthread_mutex_destroy(&s->registry_lock);

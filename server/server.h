@@ -28,6 +28,8 @@ struct reclaim;
 struct worker;
 struct client;
 struct monitor;
+struct cluster;
+struct url_ref;
 
 /* What /connz shows of a connection, kept after it closes. */
 struct conn_record {
@@ -72,12 +74,14 @@ struct server {
     struct sublist *sublist;        /* owned */
     struct reclaim *reclaim;        /* owned */
     struct monitor *monitor;        /* owned; NULL when -m is off */
+    struct cluster *cluster;        /* owned; NULL when clustering is off */
     _Atomic(struct auth *) auth;    /* owned reference; swapped on reload */
 
     /* Settings loops read, fixed at start. The loops never read opts,
      * which a reload replaces on the main thread. */
     bool no_header_support;
     int64_t max_sub_tokens;
+    char cluster_name[128];         /* empty when clustering is off */
 
     /* Limits loops read per connection (changed by reload). */
     atomic_llong max_payload;
@@ -93,6 +97,14 @@ struct server {
     atomic_int num_clients;
     atomic_uint_fast64_t total_connections;
     atomic_uint_fast64_t slow_consumers;
+
+    /* Client URLs of this node and of every routed peer, as INFO's
+     * connect_urls fragment; NULL until the first change (a lone node sends
+     * none). Rebuilt by server_client_urls_changed. */
+    pthread_mutex_t urls_lock;
+    char own_client_urls[512];      /* immutable after start: "\"h:p\",..." */
+    char *connect_urls_json;        /* guarded by urls_lock; owned */
+    struct url_ref *peer_urls;      /* guarded by urls_lock; owned list */
 
     pthread_mutex_t registry_lock;
     struct client *clients;         /* guarded by registry_lock: open list */
@@ -113,6 +125,20 @@ void server_destroy(struct server *s);
 
 /* Record a closed connection for /connz?state=closed. Any thread. */
 void server_record_closed(struct server *s, const struct conn_record *rec);
+
+/* A peer's client URLs (a JSON array from its route INFO) join or leave
+ * the connect_urls clients are told about; clients that may hear async
+ * INFO get a fresh one. Any thread. */
+void server_peer_urls(struct server *s, const char *const *urls, size_t n, bool add);
+
+/* Compute this node's own client URLs (after the listener is bound);
+ * release the peer list at the end. */
+void server_init_client_urls(struct server *s);
+void server_free_urls(struct server *s);
+
+/* Copy the current connect_urls fragment (e.g. ,"connect_urls":[...]) into
+ * out; empty when there is none. */
+void server_connect_urls(struct server *s, char *out, size_t cap);
 
 /* Sum of the per-loop message counters. */
 struct server_counters {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/route.h"
 #include "server/log.h"
 #include "server/reclaim.h"
 #include "server/server.h"
@@ -110,6 +111,8 @@ void sub_retire(struct client *c, struct sub *s)
     s->dead = true;
     pthread_mutex_unlock(&c->out_lock);
     sublist_remove(c->srv->sublist, &s->base);
+    if (c->kind == CLIENT_KIND_CLIENT)
+        cluster_local_interest(c->srv->cluster, c->w, s, false);
     if (reclaim_retire(c->srv->reclaim, s, sub_free, NULL) < 0)
         LOG_ERROR("out of memory retiring a subscription; leaking it");
 }

@@ -53,7 +53,8 @@ static void arm_wake(struct worker *w)
     (void)n; /* an eventfd write only fails on counter overflow */
 }
 
-int worker_add_socket(struct worker *w, int fd, const struct sockaddr *sa, socklen_t len)
+int worker_add_socket(struct worker *w, int fd, const struct sockaddr *sa, socklen_t len,
+                      enum client_kind kind, int route_url)
 {
     pthread_mutex_lock(&w->inbox_lock);
     int rc = grow((void **)&w->accepts, &w->cap_accepts, w->naccepts + 1,
@@ -61,6 +62,8 @@ int worker_add_socket(struct worker *w, int fd, const struct sockaddr *sa, sockl
     if (rc == 0) {
         struct worker_accept *a = &w->accepts[w->naccepts++];
         a->fd = fd;
+        a->kind = kind;
+        a->route_url = route_url;
         memset(&a->addr, 0, sizeof a->addr);
         if (len > sizeof a->addr)
             len = sizeof a->addr;
@@ -78,6 +81,14 @@ void worker_announce_ldm(struct worker *w)
 {
     pthread_mutex_lock(&w->inbox_lock);
     w->announce_ldm = true;
+    arm_wake(w);
+    pthread_mutex_unlock(&w->inbox_lock);
+}
+
+void worker_announce_info(struct worker *w)
+{
+    pthread_mutex_lock(&w->inbox_lock);
+    w->announce_info = true;
     arm_wake(w);
     pthread_mutex_unlock(&w->inbox_lock);
 }
@@ -153,6 +164,8 @@ static void drain_inbox(struct worker *w)
     size_t nflushes = w->nflushes;
     bool stop = w->stop;
     bool announce_ldm = w->announce_ldm;
+    bool announce_info = w->announce_info;
+    w->announce_info = false;
     unsigned close_some = w->close_some;
     w->announce_ldm = false;
     w->close_some = 0;
@@ -174,12 +187,13 @@ static void drain_inbox(struct worker *w)
             continue;
         }
         client_accept(w, accepts[i].fd, (struct sockaddr *)&accepts[i].addr,
-                      accepts[i].addrlen);
+                      accepts[i].addrlen, accepts[i].kind, accepts[i].route_url);
     }
     free(accepts);
-    if (announce_ldm)
+    if (announce_ldm || announce_info)
         for (struct client *c = w->clients; c; c = c->loop_next)
-            client_send_async_info(c, true);
+            if (c->kind == CLIENT_KIND_CLIENT)
+                client_send_async_info(c, announce_ldm);
     while (close_some-- && w->clients)
         client_close(w->clients, "Server Shutdown", NULL);
     if (stop) {

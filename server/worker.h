@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "server/client.h"
+
 struct server;
 struct client;
 struct event_base;
@@ -30,6 +32,8 @@ struct sublist_cache;
 
 struct worker_accept {
     int fd;
+    enum client_kind kind;
+    int route_url;        /* configured route dialled, or -1 */
     struct sockaddr_storage addr;
     socklen_t addrlen;
 };
@@ -52,6 +56,7 @@ struct worker {
     size_t nflushes, cap_flushes;
     bool stop;                      /* guarded by inbox_lock */
     bool announce_ldm;              /* guarded: send the lame-duck INFO */
+    bool announce_info;             /* guarded: connect_urls changed */
     unsigned close_some;            /* guarded: clients to close (lame duck) */
     bool wake_armed;                /* guarded by inbox_lock: eventfd written */
 
@@ -76,10 +81,15 @@ void worker_free(struct worker *w);
  * loop's clients with an INFO carrying "ldm":true; later close them one by
  * one. Both only queue the request; the loop acts on its next wakeup. */
 void worker_announce_ldm(struct worker *w);
+/* Main or any thread: connect_urls changed; send eligible clients an INFO. */
+void worker_announce_info(struct worker *w);
 void worker_close_one(struct worker *w);
 
-/* Main thread: hand over an accepted socket. 0 or -ENOMEM (fd closed). */
-int worker_add_socket(struct worker *w, int fd, const struct sockaddr *sa, socklen_t len);
+/* Main thread: hand over a connected socket: a client, or a route
+ * (route_url: the configured route it was dialled for, -1 if accepted).
+ * 0 or -ENOMEM (fd closed). */
+int worker_add_socket(struct worker *w, int fd, const struct sockaddr *sa, socklen_t len,
+                      enum client_kind kind, int route_url);
 
 /* Loop thread: client c has new output; flush it at the end of this
  * iteration (directly when c is ours, else through c's worker inbox). */

@@ -1,0 +1,510 @@
+/*
+ * cluster/route.c — route listener, dialler, handshake and registry (see
+ * route.h). Forwarding and the route verbs are in cluster/route_ops.c.
+ *
+ * Dialling: each configured route has a state the main thread's one-second
+ * tick acts on (IDLE → dial). A dialled socket is handed to a loop like an
+ * accepted one. A route to ourselves (compose gives every node all three
+ * URLs) is recognised by its server_id and never dialled again. Between two
+ * nodes that dial each other, the connection dialled by the node with the
+ * smaller server_id is kept, so both sides keep the same one.
+ */
+#include "cluster/route.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cluster/interest.h"
+#include "cluster/route_impl.h"
+#include "server/client.h"
+#include "server/info.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/version.h"
+#include "server/worker.h"
+
+/* ---- configured routes ---- */
+
+static int parse_url(struct route_url *u, const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon) {
+            u->user = strndup(p, (size_t)(colon - p));
+            u->pass = strndup(colon + 1, (size_t)(at - colon - 1));
+        } else {
+            u->user = strndup(p, (size_t)(at - p));
+        }
+        p = at + 1;
+    }
+    const char *colon = strrchr(p, ':');
+    if (!colon)
+        return -EINVAL;
+    u->host = strndup(p, (size_t)(colon - p));
+    u->port = atoi(colon + 1);
+    char *slash = strchr(u->host, '/');
+    if (slash)
+        *slash = '\0';
+    return u->host && u->port > 0 ? 0 : -EINVAL;
+}
+
+static void on_dialled(evutil_socket_t fd, short what, void *arg)
+{
+    struct route_url *u = arg;
+    struct cluster *cl = u->cl;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (what & EV_TIMEOUT)
+        err = ETIMEDOUT;
+    else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    event_free(u->dial_ev);
+    u->dial_ev = NULL;
+    if (err) {
+        if (u->failures++ % 30 == 0)
+            LOG_DEBUG("Error trying to connect to route (attempt %d): dial %s:%d: %s",
+                      u->failures, u->host, u->port, strerror(err));
+        close(fd);
+        atomic_store(&u->state, URL_IDLE);
+        return;
+    }
+    u->failures = 0;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    getpeername(fd, (struct sockaddr *)&ss, &sl);
+    unsigned idx = atomic_fetch_add(&cl->next_worker, 1) % (unsigned)cl->srv->nworkers;
+    if (worker_add_socket(cl->srv->workers[idx], fd, (struct sockaddr *)&ss, sl,
+                          CLIENT_KIND_ROUTE, (int)(u - cl->urls)) < 0)
+        atomic_store(&u->state, URL_IDLE);
+}
+
+static void dial(struct cluster *cl, struct route_url *u)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *res = NULL;
+    char port[16];
+    snprintf(port, sizeof port, "%d", u->port);
+    if (getaddrinfo(u->host, port, &hints, &res) != 0)
+        return; /* name not resolvable yet (a container not up): next tick */
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto out_free;
+    if (connect(fd, res->ai_addr, res->ai_addrlen) < 0 && errno != EINPROGRESS) {
+        close(fd);
+        goto out_free;
+    }
+    u->dial_ev = event_new(cl->srv->main_base, fd, EV_WRITE, on_dialled, u);
+    struct timeval tv = { 1, 0 };
+    if (!u->dial_ev || event_add(u->dial_ev, &tv) < 0) {
+        close(fd);
+        goto out_free;
+    }
+    atomic_store(&u->state, URL_DIALLING);
+out_free:
+    freeaddrinfo(res);
+}
+
+/* A route to this URL's node may already exist (dialled by the peer). */
+static bool peer_connected(struct cluster *cl, const struct route_url *u)
+{
+    bool found = false;
+    pthread_rwlock_rdlock(&cl->lock);
+    for (size_t i = 0; i < cl->nroutes && u->remote_id[0]; i++)
+        found |= strcmp(cl->routes[i]->route->remote_id, u->remote_id) == 0;
+    pthread_rwlock_unlock(&cl->lock);
+    return found;
+}
+
+static void on_dial_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct cluster *cl = arg;
+    for (size_t i = 0; i < cl->nurls; i++) {
+        struct route_url *u = &cl->urls[i];
+        if (atomic_load(&u->state) == URL_IDLE && !peer_connected(cl, u))
+            dial(cl, u);
+    }
+}
+
+/* ---- listener ---- */
+
+static void on_route_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                            int len, void *arg)
+{
+    struct cluster *cl = arg;
+    unsigned idx = atomic_fetch_add(&cl->next_worker, 1) % (unsigned)cl->srv->nworkers;
+    worker_add_socket(cl->srv->workers[idx], fd, sa, (socklen_t)len, CLIENT_KIND_ROUTE, -1);
+}
+
+/* ---- lifecycle ---- */
+
+struct cluster *cluster_new(struct server *s, int *err)
+{
+    *err = 0;
+    if (!s->opts.cluster_host)
+        return NULL;
+    struct cluster *cl = calloc(1, sizeof *cl);
+    if (!cl) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    cl->srv = s;
+    pthread_rwlock_init(&cl->lock, NULL);
+    cl->interest = interest_new();
+    cl->urls = calloc(s->opts.nroutes ? s->opts.nroutes : 1, sizeof *cl->urls);
+    if (!cl->interest || !cl->urls)
+        goto err_after_alloc;
+    for (size_t i = 0; i < s->opts.nroutes; i++) {
+        cl->urls[i].cl = cl;
+        if (parse_url(&cl->urls[i], s->opts.routes[i]) < 0) {
+            LOG_FATAL("Error parsing route URL %s", s->opts.routes[i]);
+            *err = -EINVAL;
+            cl->nurls = i + 1;
+            goto err_after_alloc;
+        }
+        cl->nurls = i + 1;
+    }
+    snprintf(cl->name, sizeof cl->name, "%s",
+             s->opts.cluster_name ? s->opts.cluster_name : "");
+    cl->user = s->opts.cluster_user ? strdup(s->opts.cluster_user) : NULL;
+    cl->pass = s->opts.cluster_password ? strdup(s->opts.cluster_password) : NULL;
+    return cl;
+
+err_after_alloc:
+    if (!*err)
+        *err = -ENOMEM;
+    cluster_free(cl);
+    return NULL;
+}
+
+int cluster_start(struct cluster *cl)
+{
+    struct server *s = cl->srv;
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *res = NULL;
+    char port[16];
+    snprintf(port, sizeof port, "%d", s->opts.cluster_port < 0 ? 0 : s->opts.cluster_port);
+    if (getaddrinfo(s->opts.cluster_host, port, &hints, &res) != 0) {
+        LOG_FATAL("Error listening on router port: %s:%s", s->opts.cluster_host, port);
+        return -EINVAL;
+    }
+    cl->listener = evconnlistener_new_bind(s->main_base, on_route_accept, cl,
+                                           LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
+                                               LEV_OPT_CLOSE_ON_EXEC,
+                                           128, res->ai_addr, (int)res->ai_addrlen);
+    freeaddrinfo(res);
+    if (!cl->listener) {
+        LOG_FATAL("Error listening on router port: %s:%s: %s", s->opts.cluster_host, port,
+                  strerror(errno));
+        return -EADDRINUSE;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    cl->port = s->opts.cluster_port;
+    if (getsockname(evconnlistener_get_fd(cl->listener), (struct sockaddr *)&ss, &sl) == 0)
+        cl->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    snprintf(cl->host, sizeof cl->host, "%s", s->opts.cluster_host);
+    LOG_INFO("Cluster name is %s", cl->name[0] ? cl->name : "(none)");
+    LOG_INFO("Listening for route connections on %s:%d", cl->host, cl->port);
+    cl->dial_tick = event_new(s->main_base, -1, EV_PERSIST, on_dial_tick, cl);
+    struct timeval tv = { 1, 0 };
+    if (!cl->dial_tick || event_add(cl->dial_tick, &tv) < 0)
+        return -ENOMEM;
+    on_dial_tick(-1, 0, cl); /* dial at once, not a second from now */
+    return 0;
+}
+
+void cluster_stop(struct cluster *cl)
+{
+    if (!cl)
+        return;
+    if (cl->listener) {
+        evconnlistener_free(cl->listener);
+        cl->listener = NULL;
+    }
+    if (cl->dial_tick) {
+        event_free(cl->dial_tick);
+        cl->dial_tick = NULL;
+    }
+    for (size_t i = 0; i < cl->nurls; i++) {
+        if (cl->urls[i].dial_ev) {
+            close(event_get_fd(cl->urls[i].dial_ev));
+            event_free(cl->urls[i].dial_ev);
+            cl->urls[i].dial_ev = NULL;
+        }
+    }
+}
+
+void cluster_free(struct cluster *cl)
+{
+    if (!cl)
+        return;
+    cluster_stop(cl);
+    for (size_t i = 0; i < cl->nurls; i++) {
+        free(cl->urls[i].host);
+        free(cl->urls[i].user);
+        free(cl->urls[i].pass);
+    }
+    free(cl->urls);
+    free(cl->routes);
+    free(cl->user);
+    free(cl->pass);
+    interest_free(cl->interest);
+    pthread_rwlock_destroy(&cl->lock);
+    free(cl);
+}
+
+int cluster_port(const struct cluster *cl)
+{
+    return cl->port;
+}
+
+size_t cluster_route_count(struct cluster *cl)
+{
+    pthread_rwlock_rdlock(&cl->lock);
+    size_t n = cl->nroutes;
+    pthread_rwlock_unlock(&cl->lock);
+    return n;
+}
+
+/* ---- interest out ---- */
+
+struct emit_ctx {
+    struct cluster *cl;
+    struct worker *w;
+    struct client *only;   /* a new route's dump; NULL = every route */
+};
+
+static void emit_line(void *arg, const char *line, size_t len)
+{
+    struct emit_ctx *e = arg;
+    if (e->only) {
+        client_queue(e->w, e->only, line, len);
+        return;
+    }
+    pthread_rwlock_rdlock(&e->cl->lock);
+    for (size_t i = 0; i < e->cl->nroutes; i++)
+        client_queue(e->w, e->cl->routes[i], line, len);
+    pthread_rwlock_unlock(&e->cl->lock);
+}
+
+void cluster_local_interest(struct cluster *cl, struct worker *w, const struct sub *s,
+                            bool added)
+{
+    if (!cl)
+        return;
+    struct emit_ctx e = { cl, w, NULL };
+    if (added)
+        interest_add(cl->interest, "$G", s->subject, s->queue, emit_line, &e);
+    else
+        interest_remove(cl->interest, "$G", s->subject, s->queue, emit_line, &e);
+}
+
+/* ---- registry ---- */
+
+/* Which node dialled c: us (a configured route) or the peer. */
+static const char *dialled_by(const struct client *c)
+{
+    return c->route->url >= 0 ? c->srv->server_id : c->route->remote_id;
+}
+
+/* Register c after its INFO. Returns 0, or -EEXIST when c lost to an
+ * existing route to the same node and must close. */
+int route_register(struct client *c)
+{
+    struct cluster *cl = c->route->cl;
+    struct client *loser = NULL;
+    int rc = 0;
+    pthread_rwlock_wrlock(&cl->lock);
+    for (size_t i = 0; i < cl->nroutes; i++) {
+        struct client *e = cl->routes[i];
+        if (strcmp(e->route->remote_id, c->route->remote_id) != 0)
+            continue;
+        /* Both sides keep the connection dialled by the smaller id. */
+        const char *keep = strcmp(c->srv->server_id, c->route->remote_id) < 0
+                               ? c->srv->server_id : c->route->remote_id;
+        if (strcmp(dialled_by(e), keep) == 0 || strcmp(dialled_by(c), keep) != 0) {
+            rc = -EEXIST;
+            goto out_unlock;
+        }
+        loser = e;
+        cl->routes[i] = cl->routes[--cl->nroutes];
+        loser->route->registered = false;
+        break;
+    }
+    if (cl->nroutes == cl->cap) {
+        size_t cap = cl->cap ? cl->cap * 2 : 4;
+        struct client **n = realloc(cl->routes, cap * sizeof *n);
+        if (!n) {
+            rc = -ENOMEM;
+            goto out_unlock;
+        }
+        cl->routes = n;
+        cl->cap = cap;
+    }
+    cl->routes[cl->nroutes++] = c;
+    c->route->registered = true;
+out_unlock:
+    pthread_rwlock_unlock(&cl->lock);
+    if (loser) {
+        /* It belongs to another loop (maybe): its owner closes it. */
+        pthread_mutex_lock(&loser->out_lock);
+        if (!loser->kill_reason)
+            loser->kill_reason = "Duplicate Route";
+        loser->closing = true;
+        bool note = !loser->flush_queued;
+        loser->flush_queued = true;
+        pthread_mutex_unlock(&loser->out_lock);
+        if (note)
+            worker_note_output(c->w, loser);
+    }
+    if (loser && loser->route->npeer_urls)
+        server_peer_urls(c->srv, (const char *const *)loser->route->peer_urls,
+                         loser->route->npeer_urls, false);
+    if (rc == 0 && c->route->npeer_urls)
+        server_peer_urls(c->srv, (const char *const *)c->route->peer_urls,
+                         c->route->npeer_urls, true);
+    if (rc == 0) {
+        /* Registered first, then the dump: a change racing with it is sent
+         * twice at worst, which the peer ignores (spec §4.3). */
+        struct emit_ctx e = { cl, c->w, c };
+        interest_dump(cl->interest, emit_line, &e);
+        if (c->route->url >= 0) {
+            struct route_url *u = &cl->urls[c->route->url];
+            atomic_store(&u->state, URL_CONNECTED);
+        }
+        LOG_INFO("%s:%d - rid:%llu - Route connection created (%s, %s)", c->ip, c->port,
+                 (unsigned long long)c->cid, c->route->remote_name,
+                 c->route->url >= 0 ? "solicited" : "accepted");
+    }
+    return rc;
+}
+
+void route_closed(struct client *c, const char *reason)
+{
+    struct route_conn *r = c->route;
+    if (!r)
+        return;
+    struct cluster *cl = r->cl;
+    pthread_rwlock_wrlock(&cl->lock);
+    for (size_t i = 0; i < cl->nroutes; i++) {
+        if (cl->routes[i] == c) {
+            cl->routes[i] = cl->routes[--cl->nroutes];
+            break;
+        }
+    }
+    bool was_registered = r->registered;
+    r->registered = false;
+    pthread_rwlock_unlock(&cl->lock);
+    if (was_registered && r->npeer_urls)
+        server_peer_urls(c->srv, (const char *const *)r->peer_urls, r->npeer_urls, false);
+    if (r->url >= 0) {
+        struct route_url *u = &cl->urls[r->url];
+        if (r->is_self)
+            atomic_store(&u->state, URL_SELF);
+        else if (atomic_load(&u->state) != URL_SELF)
+            atomic_store(&u->state, URL_IDLE);
+    }
+    if (!r->is_self)
+        LOG_INFO("%s:%d - rid:%llu - Route connection closed: %s", c->ip, c->port,
+                 (unsigned long long)c->cid, reason);
+}
+
+/* ---- handshake out ---- */
+
+static size_t route_info(struct client *c, char *out, size_t cap)
+{
+    struct server *s = c->srv;
+    struct cluster *cl = c->route->cl;
+    char name[300], host[160], cname[300];
+    if (!info_json_string(name, sizeof name, s->server_name) ||
+        !info_json_string(host, sizeof host, cl->host) ||
+        !info_json_string(cname, sizeof cname, cl->name))
+        return 0;
+    int n = snprintf(out, cap,
+                     "INFO {\"server_id\":\"%s\",\"server_name\":%s,\"version\":\"%s\","
+                     "\"proto\":2,\"go\":\"%s\",\"host\":%s,\"port\":%d,\"headers\":true,"
+                     "%s\"max_payload\":%lld,\"cluster\":%s%s%s%s} \r\n",
+                     s->server_id, name, TERN_PROTO_VERSION, TERN_GO_FIELD, host, cl->port,
+                     cl->user ? "\"auth_required\":true," : "",
+                     (long long)atomic_load(&s->max_payload), cname,
+                     s->own_client_urls[0] ? ",\"connect_urls\":[" : "", s->own_client_urls,
+                     s->own_client_urls[0] ? "]" : "");
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+static size_t route_connect(struct client *c, char *out, size_t cap)
+{
+    struct server *s = c->srv;
+    struct cluster *cl = c->route->cl;
+    const struct route_url *u = &cl->urls[c->route->url];
+    const char *user = u->user ? u->user : cl->user;
+    const char *pass = u->pass ? u->pass : cl->pass;
+    json_t *o = json_object();
+    json_object_set_new(o, "echo", json_true());
+    json_object_set_new(o, "verbose", json_false());
+    json_object_set_new(o, "pedantic", json_false());
+    if (user)
+        json_object_set_new(o, "user", json_string(user));
+    if (pass)
+        json_object_set_new(o, "pass", json_string(pass));
+    json_object_set_new(o, "tls_required", json_false());
+    json_object_set_new(o, "headers", json_true());
+    json_object_set_new(o, "name", json_string(s->server_id));
+    json_object_set_new(o, "cluster", json_string(cl->name));
+    char *js = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    int n = js ? snprintf(out, cap, "CONNECT %s\r\n", js) : -1;
+    free(js);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+int route_init(struct client *c, int route_url)
+{
+    struct cluster *cl = c->srv->cluster;
+    if (!cl)
+        return -EINVAL;
+    c->route = calloc(1, sizeof *c->route);
+    if (!c->route)
+        return -ENOMEM;
+    c->route->cl = cl;
+    c->route->url = route_url;
+    proto_parser_init(&c->parser, PROTO_SIDE_ROUTE);
+    /* An accepted route must authenticate first when cluster auth is on. */
+    c->parser.require_connect = route_url < 0 && cl->user != NULL;
+    char line[4096];
+    if (route_url >= 0) {
+        size_t n = route_connect(c, line, sizeof line);
+        if (!n)
+            return -ENOMEM;
+        client_send(c, line, n);
+    }
+    size_t n = route_info(c, line, sizeof line);
+    if (!n)
+        return -ENOMEM;
+    client_send(c, line, n);
+    return 0;
+}
+
+void route_free(struct route_conn *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->npeer_urls; i++)
+        free(r->peer_urls[i]);
+    free(r->peer_urls);
+    free(r);
+}

@@ -1,0 +1,61 @@
+/*
+ * cluster/route.h — routes: connections between the nodes of a cluster.
+ *
+ * A route connection is a struct client of kind CLIENT_KIND_ROUTE, so it
+ * shares the I/O path (loop ownership, output buffers, direct flushes,
+ * reclamation); this module adds the route handshake, the registry of live
+ * routes, remote interest (RS+/RS-) kept in the shared subject index as
+ * subscriptions owned by the route, and forwarding (RMSG/HMSG).
+ * Wire rules: spec/cluster-protocol.md (2.9-style single route per pair).
+ * The main thread owns listening and dialling; everything per connection
+ * runs on the connection's loop.
+ */
+#ifndef TERN_CLUSTER_ROUTE_H
+#define TERN_CLUSTER_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "proto/parser.h"
+
+struct cluster;
+struct route_conn;
+struct server;
+struct client;
+struct worker;
+struct sub;
+
+/* Main thread. NULL when clustering is not configured (no cluster listen). */
+struct cluster *cluster_new(struct server *s, int *err);
+/* Bind the route listener and start dialling configured routes. 0 or <0. */
+int cluster_start(struct cluster *cl);
+/* Stop accepting and dialling (shutdown); routes close with the loops. */
+void cluster_stop(struct cluster *cl);
+void cluster_free(struct cluster *cl);
+/* The bound route port (for logs and /varz). */
+int cluster_port(const struct cluster *cl);
+/* Registered routes now (for /varz). */
+size_t cluster_route_count(struct cluster *cl);
+
+/* A local client's subscription appeared or went away: tell every route
+ * (RS+/RS-). No-op when cl is NULL or for route-owned subscriptions.
+ * w is the loop running this. */
+void cluster_local_interest(struct cluster *cl, struct worker *w, const struct sub *s,
+                            bool added);
+
+/* Loop of c: set up a new route connection (send INFO, and CONNECT when we
+ * dialled it). route_url: configured route index, or -1 when accepted. */
+int route_init(struct client *c, int route_url);
+/* Loop of c: c is closing; drop it from the registry, let the dialler retry. */
+void route_closed(struct client *c, const char *reason);
+void route_free(struct route_conn *r);
+
+extern const struct proto_handlers route_proto_handlers;
+
+/* Any loop: send one message to a route, with the queue groups (names
+ * separated by single spaces, qlen 0 for none) it must reach there.
+ * False when the route is closing or too slow. */
+bool route_forward(struct worker *w, struct client *route, const struct proto_msg *m,
+                   const char *queues, size_t qlen);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * cluster/route_impl.h — state shared by cluster/route.c (listener,
+ * dialler, registry) and cluster/route_ops.c (route verbs, forwarding).
+ * Private to cluster/.
+ */
+#ifndef TERN_CLUSTER_ROUTE_IMPL_H
+#define TERN_CLUSTER_ROUTE_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct server;
+struct client;
+struct event;
+struct evconnlistener;
+struct interest;
+struct cluster;
+
+enum route_url_state {
+    URL_IDLE = 0,      /* dial on the next tick */
+    URL_DIALLING,      /* TCP connect in progress (main thread) */
+    URL_CONNECTED,     /* handed to a loop, handshaking or registered */
+    URL_SELF,          /* it is us: never dial again */
+};
+
+/* One configured route (--routes / cluster.routes). Owned by the cluster. */
+struct route_url {
+    struct cluster *cl;       /* borrowed */
+    char *host, *user, *pass; /* owned */
+    int port;
+    atomic_int state;         /* enum route_url_state */
+    struct event *dial_ev;    /* owned; main thread */
+    int failures;             /* main thread */
+    char remote_id[64];       /* set by the loop that registered it; read
+                                 by the dialler under cl->lock */
+};
+
+struct cluster {
+    struct server *srv;               /* borrowed */
+    struct evconnlistener *listener;  /* owned; main thread */
+    struct event *dial_tick;          /* owned; main thread */
+    char host[64];
+    int port;
+    char name[128];
+    char *user, *pass;                /* owned: cluster authorization, copied
+                                         at start (loops never read opts) */
+    struct route_url *urls;           /* owned array of nurls */
+    size_t nurls;
+    struct interest *interest;        /* owned; thread-safe */
+    atomic_uint next_worker;
+    pthread_rwlock_t lock;            /* guards routes/nroutes/cap */
+    struct client **routes;           /* registered routes (borrowed) */
+    size_t nroutes, cap;
+};
+
+/* Per route connection. Owned by its struct client (freed with it). */
+struct route_conn {
+    struct cluster *cl;       /* borrowed */
+    int url;                  /* configured route index, -1 if accepted */
+    bool registered;          /* in cl->routes; written under cl->lock */
+    bool is_self;             /* the peer turned out to be us */
+    bool got_info;
+    bool headers;             /* both sides support HMSG */
+    char remote_id[64];
+    char remote_name[128];
+    char **peer_urls;         /* owned: the peer's connect_urls, added to
+                                 the server's list while registered */
+    size_t npeer_urls;
+};
+
+int route_register(struct client *c);
+
+#endif

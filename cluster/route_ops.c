@@ -1,0 +1,323 @@
+/*
+ * cluster/route_ops.c — the verbs a peer sends on a route, and forwarding
+ * a message to a route (spec/cluster-protocol.md §2-§5).
+ *
+ * Remote interest is kept as struct sub records owned by the route
+ * connection, keyed in its sid table by "subject[ queue]", so RS- and the
+ * route's close reuse the ordinary unsubscribe path. Only the global
+ * account ($G) exists in Tern; interest and messages for other accounts
+ * (a nats-server peer's $SYS traffic) are ignored.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/route.h"
+#include "cluster/route_impl.h"
+#include "server/buf.h"
+#include "server/client.h"
+#include "server/deliver.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/sublist.h"
+#include "server/subs.h"
+#include "server/worker.h"
+
+static bool is_global(struct proto_slice acc)
+{
+    return acc.len == 2 && memcmp(acc.ptr, "$G", 2) == 0;
+}
+
+static int stop_with(struct client *c, const char *reason, const char *err)
+{
+    client_close(c, reason, err);
+    return CLIENT_STOP;
+}
+
+/* ---- CONNECT: the dialling side introduces itself ---- */
+
+static bool secret_ok(const char *want, const char *got)
+{
+    if (!want)
+        return true;
+    if (!got || strlen(want) != strlen(got))
+        return false;
+    unsigned char diff = 0;
+    for (size_t i = 0; want[i]; i++)
+        diff |= (unsigned char)(want[i] ^ got[i]);
+    return diff == 0;
+}
+
+static int on_connect(void *ctx, struct proto_slice js)
+{
+    struct client *c = ctx;
+    json_error_t jerr;
+    json_t *o = json_loadb(js.ptr, js.len, 0, &jerr);
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        return stop_with(c, "Protocol Violation", NULL);
+    }
+    int rc = 0;
+    const char *cluster = json_string_value(json_object_get(o, "cluster"));
+    struct cluster *cl = c->route->cl;
+    if (json_object_get(o, "lang")) {
+        /* A client dialled the route port (spec §2.3). */
+        rc = stop_with(c, "Incorrect Port", "attempted to connect to route port");
+    } else if (!secret_ok(cl->user, json_string_value(json_object_get(o, "user"))) ||
+               !secret_ok(cl->pass, json_string_value(json_object_get(o, "pass")))) {
+        LOG_ERROR("%s:%d - rid:%llu - authentication error", c->ip, c->port,
+                  (unsigned long long)c->cid);
+        rc = stop_with(c, "Authentication Failure", "Authorization Violation");
+    } else if (cluster && cl->name[0] && strcmp(cluster, cl->name) != 0) {
+        LOG_ERROR("%s:%d - rid:%llu - Rejecting connection, cluster name \"%s\" does not "
+                  "match \"%s\"", c->ip, c->port, (unsigned long long)c->cid, cluster, cl->name);
+        rc = stop_with(c, "Cluster Name Conflict", NULL);
+    } else {
+        c->parser.require_connect = false;
+    }
+    json_decref(o);
+    return rc;
+}
+
+/* ---- INFO: the peer's identity (first one) or gossip (later ones) ---- */
+
+static int first_info(struct client *c, json_t *o)
+{
+    struct route_conn *r = c->route;
+    const char *id = json_string_value(json_object_get(o, "server_id"));
+    const char *name = json_string_value(json_object_get(o, "server_name"));
+    const char *cluster = json_string_value(json_object_get(o, "cluster"));
+    if (!id)
+        return stop_with(c, "Protocol Violation", NULL);
+    if (strcmp(id, c->srv->server_id) == 0) {
+        r->is_self = true; /* our own URL in the routes list */
+        return stop_with(c, "Duplicate Route", NULL);
+    }
+    if (cluster && r->cl->name[0] && strcmp(cluster, r->cl->name) != 0)
+        return stop_with(c, "Cluster Name Conflict", NULL);
+    snprintf(r->remote_id, sizeof r->remote_id, "%s", id);
+    snprintf(r->remote_name, sizeof r->remote_name, "%s", name ? name : id);
+    r->headers = json_is_true(json_object_get(o, "headers"));
+    r->got_info = true;
+    json_t *urls = json_object_get(o, "connect_urls");
+    size_t nurls = json_is_array(urls) ? json_array_size(urls) : 0;
+    r->peer_urls = nurls ? calloc(nurls, sizeof *r->peer_urls) : NULL;
+    for (size_t i = 0; r->peer_urls && i < nurls; i++) {
+        const char *u = json_string_value(json_array_get(urls, i));
+        if (u && (r->peer_urls[r->npeer_urls] = strdup(u)))
+            r->npeer_urls++;
+    }
+    if (r->url >= 0) {
+        pthread_rwlock_wrlock(&r->cl->lock);
+        snprintf(r->cl->urls[r->url].remote_id, sizeof r->cl->urls[r->url].remote_id, "%s", id);
+        pthread_rwlock_unlock(&r->cl->lock);
+    }
+    if (route_register(c) < 0)
+        return stop_with(c, "Duplicate Route", NULL);
+    return 0;
+}
+
+static int on_info(void *ctx, struct proto_slice js)
+{
+    struct client *c = ctx;
+    json_error_t jerr;
+    json_t *o = json_loadb(js.ptr, js.len, 0, &jerr);
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        return stop_with(c, "Protocol Violation", NULL);
+    }
+    /* Gossip of other nodes (spec §7) comes later: a configured full mesh
+     * needs none. */
+    int rc = c->route->got_info ? 0 : first_info(c, o);
+    json_decref(o);
+    return rc;
+}
+
+/* ---- RS+ / RS-: the peer's interest ---- */
+
+static size_t make_key(char *out, size_t cap, struct proto_slice subj, struct proto_slice q)
+{
+    if (subj.len + q.len + 2 > cap)
+        return 0;
+    memcpy(out, subj.ptr, subj.len);
+    size_t n = subj.len;
+    if (q.len) {
+        out[n++] = ' ';
+        memcpy(out + n, q.ptr, q.len);
+        n += q.len;
+    }
+    return n;
+}
+
+static int on_rs_plus(void *ctx, struct proto_slice acc, struct proto_slice subj,
+                      struct proto_slice q, int64_t weight)
+{
+    struct client *c = ctx;
+    char key[4096];
+    size_t klen = make_key(key, sizeof key, subj, q);
+    if (!c->route->registered || !is_global(acc) || !klen)
+        return 0;
+    struct sub *s = subs_find(c, key, klen);
+    if (s) {
+        if (q.len && s->base.weight != (uint32_t)weight) {
+            /* The index reads weights without a lock: re-insert. */
+            sublist_remove(c->srv->sublist, &s->base);
+            s->base.weight = (uint32_t)weight;
+            sublist_insert(c->srv->sublist, &s->base);
+        }
+        return 0;
+    }
+    s = sub_new(c, subj.ptr, subj.len, q.ptr, q.len, key, klen);
+    if (!s)
+        return stop_with(c, "Server Shutdown", NULL);
+    s->base.weight = (uint32_t)(weight > 0 ? weight : 1);
+    if (subs_add(c, s) < 0) {
+        sub_free(s);
+        return stop_with(c, "Server Shutdown", NULL);
+    }
+    if (sublist_insert(c->srv->sublist, &s->base) < 0) {
+        subs_remove(c, s);
+        sub_free(s); /* an invalid subject from the peer: ignore it */
+    }
+    return 0;
+}
+
+static int on_rs_minus(void *ctx, struct proto_slice acc, struct proto_slice subj,
+                       struct proto_slice q)
+{
+    struct client *c = ctx;
+    char key[4096];
+    size_t klen = make_key(key, sizeof key, subj, q);
+    if (!is_global(acc) || !klen)
+        return 0;
+    struct sub *s = subs_find(c, key, klen);
+    if (s)
+        sub_unsubscribe(c, s);
+    return 0;
+}
+
+/* ---- RMSG / HMSG: a message for our local subscribers ---- */
+
+static int on_msg(void *ctx, const struct proto_msg *m)
+{
+    struct client *c = ctx;
+    if (!c->route->registered || !is_global(m->account))
+        return 0;
+    worker_count(&c->in_msgs, 1);
+    worker_count(&c->in_bytes, m->total_len);
+    deliver_publish(c->w, c, m);
+    return 0;
+}
+
+static int on_ping(void *ctx)
+{
+    client_send(ctx, "PONG\r\n", 6);
+    return 0;
+}
+
+static int on_pong(void *ctx)
+{
+    ((struct client *)ctx)->pings_out = 0;
+    return 0;
+}
+
+static int on_err(void *ctx, struct proto_slice text)
+{
+    struct client *c = ctx;
+    LOG_ERROR("%s:%d - rid:%llu - Route error: %.*s", c->ip, c->port,
+              (unsigned long long)c->cid, (int)text.len, text.ptr);
+    return 0;
+}
+
+const struct proto_handlers route_proto_handlers = {
+    .on_connect = on_connect,
+    .on_info = on_info,
+    .on_msg = on_msg,
+    .on_rs_plus = on_rs_plus,
+    .on_rs_minus = on_rs_minus,
+    .on_ping = on_ping,
+    .on_pong = on_pong,
+    .on_err = on_err,
+};
+
+/* ---- forwarding (spec §5.1-§5.2) ---- */
+
+static size_t put(char *dst, const void *src, size_t n)
+{
+    memcpy(dst, src, n);
+    return n;
+}
+
+static size_t put_size(char *dst, struct proto_slice digits, size_t value)
+{
+    if (digits.len)
+        return put(dst, digits.ptr, digits.len);
+    return (size_t)sprintf(dst, "%zu", value);
+}
+
+bool route_forward(struct worker *w, struct client *rc, const struct proto_msg *m,
+                   const char *queues, size_t qlen)
+{
+    bool hmsg = m->has_headers && m->hdr_len > 0 && rc->route->headers;
+    size_t skip = m->has_headers && !hmsg ? m->hdr_len : 0;
+    size_t body = m->total_len - skip;
+    size_t bound = m->subject.len + m->reply.len + qlen + 80 + body;
+    bool queued = false, note = false;
+
+    pthread_mutex_lock(&rc->out_lock);
+    if (rc->closing)
+        goto out_unlock;
+    size_t pending = buf_pending(&rc->out) +
+                     atomic_load_explicit(&rc->wpending, memory_order_relaxed);
+    if ((int64_t)(pending + bound) > atomic_load(&rc->srv->max_pending)) {
+        rc->kill_reason = "Slow Consumer (Pending Bytes)";
+        rc->closing = true;
+        note = !rc->flush_queued;
+        rc->flush_queued = true;
+        goto out_unlock;
+    }
+    if (buf_reserve(&rc->out, bound) < 0)
+        goto out_unlock;
+    char *d = rc->out.data + rc->out.len;
+    size_t n = hmsg ? put(d, "HMSG $G ", 8) : put(d, "RMSG $G ", 8);
+    n += put(d + n, m->subject.ptr, m->subject.len);
+    d[n++] = ' ';
+    if (qlen) {
+        if (m->reply.len) {
+            n += put(d + n, "+ ", 2);
+            n += put(d + n, m->reply.ptr, m->reply.len);
+            d[n++] = ' ';
+        } else {
+            n += put(d + n, "| ", 2);
+        }
+        n += put(d + n, queues, qlen);
+        d[n++] = ' ';
+    } else if (m->reply.len) {
+        n += put(d + n, m->reply.ptr, m->reply.len);
+        d[n++] = ' ';
+    }
+    if (hmsg) {
+        n += put_size(d + n, m->hdr_arg, m->hdr_len);
+        d[n++] = ' ';
+        n += put_size(d + n, m->size_arg, m->total_len);
+    } else {
+        struct proto_slice none = { NULL, 0 };
+        n += put_size(d + n, skip ? none : m->size_arg, body);
+    }
+    n += put(d + n, "\r\n", 2);
+    n += put(d + n, m->data + skip, body);
+    n += put(d + n, "\r\n", 2);
+    rc->out.len += n;
+    rc->out_msgs++;
+    rc->out_bytes += body;
+    queued = true;
+    note = !rc->flush_queued;
+    rc->flush_queued = true;
+out_unlock:
+    pthread_mutex_unlock(&rc->out_lock);
+    if (note)
+        worker_note_output(w, rc);
+    return queued;
+}
