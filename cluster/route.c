@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -128,9 +129,67 @@ static bool peer_connected(struct cluster *cl, const struct route_url *u)
     return found;
 }
 
+/* Known already: a configured or implicit URL for the same node. */
+static bool known_url(struct cluster *cl, const char *id, const char *host, int port)
+{
+    for (size_t i = 0; i < cl->nurls; i++) {
+        struct route_url *u = &cl->urls[i];
+        if ((u->port == port && strcmp(u->host, host) == 0) || strcmp(u->remote_id, id) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Main thread: turn gossip the loops collected into implicit routes. */
+static void take_gossip(struct cluster *cl)
+{
+    char *items[CLUSTER_MAX_IMPLICIT * 2];
+    pthread_mutex_lock(&cl->gossip_lock);
+    size_t n = cl->ngossip;
+    memcpy(items, cl->gossip, n * sizeof *items);
+    cl->ngossip = 0;
+    pthread_mutex_unlock(&cl->gossip_lock);
+    for (size_t i = 0; i < n; i++) {
+        char id[64], host[256];
+        int port = 0;
+        if (sscanf(items[i], "%63s %255[^:]:%d", id, host, &port) == 3 &&
+            !known_url(cl, id, host, port) &&
+            cl->nurls < cl->srv->opts.nroutes + CLUSTER_MAX_IMPLICIT) {
+            struct route_url *u = &cl->urls[cl->nurls];
+            u->cl = cl;
+            u->host = strdup(host);
+            u->port = port;
+            u->implicit = true;
+            pthread_rwlock_wrlock(&cl->lock);
+            snprintf(u->remote_id, sizeof u->remote_id, "%s", id);
+            pthread_rwlock_unlock(&cl->lock);
+            if (u->host) {
+                cl->nurls++;
+                LOG_DEBUG("Learned route to %s at %s:%d by gossip", id, host, port);
+            }
+        }
+        free(items[i]);
+    }
+}
+
+void route_gossip_learned(struct cluster *cl, const char *id, const char *host, int port)
+{
+    char *item = NULL;
+    if (asprintf(&item, "%s %s:%d", id, host, port) < 0)
+        return;
+    pthread_mutex_lock(&cl->gossip_lock);
+    if (cl->ngossip < sizeof cl->gossip / sizeof cl->gossip[0]) {
+        cl->gossip[cl->ngossip++] = item;
+        item = NULL;
+    }
+    pthread_mutex_unlock(&cl->gossip_lock);
+    free(item);
+}
+
 static void on_dial_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct cluster *cl = arg;
+    take_gossip(cl);
     for (size_t i = 0; i < cl->nurls; i++) {
         struct route_url *u = &cl->urls[i];
         if (atomic_load(&u->state) == URL_IDLE && !peer_connected(cl, u))
@@ -163,7 +222,8 @@ struct cluster *cluster_new(struct server *s, int *err)
     cl->srv = s;
     pthread_rwlock_init(&cl->lock, NULL);
     cl->interest = interest_new();
-    cl->urls = calloc(s->opts.nroutes ? s->opts.nroutes : 1, sizeof *cl->urls);
+    cl->urls = calloc(s->opts.nroutes + CLUSTER_MAX_IMPLICIT, sizeof *cl->urls);
+    pthread_mutex_init(&cl->gossip_lock, NULL);
     if (!cl->interest || !cl->urls)
         goto err_after_alloc;
     for (size_t i = 0; i < s->opts.nroutes; i++) {
@@ -260,6 +320,9 @@ void cluster_free(struct cluster *cl)
     }
     free(cl->urls);
     free(cl->routes);
+    for (size_t i = 0; i < cl->ngossip; i++)
+        free(cl->gossip[i]);
+    pthread_mutex_destroy(&cl->gossip_lock);
     free(cl->user);
     free(cl->pass);
     interest_free(cl->interest);
@@ -270,6 +333,38 @@ void cluster_free(struct cluster *cl)
 int cluster_port(const struct cluster *cl)
 {
     return cl->port;
+}
+
+const char *cluster_name(const struct cluster *cl)
+{
+    return cl->name;
+}
+
+size_t cluster_routes_snapshot(struct cluster *cl, struct route_snapshot *out, size_t max)
+{
+    size_t n = 0;
+    pthread_rwlock_rdlock(&cl->lock);
+    for (size_t i = 0; i < cl->nroutes && n < max; i++, n++) {
+        struct client *c = cl->routes[i];
+        struct route_snapshot *r = &out[n];
+        memset(r, 0, sizeof *r);
+        r->rid = (unsigned long long)c->cid;
+        snprintf(r->remote_id, sizeof r->remote_id, "%s", c->route->remote_id);
+        snprintf(r->remote_name, sizeof r->remote_name, "%s", c->route->remote_name);
+        r->did_solicit = c->route->url >= 0;
+        r->is_configured = c->route->url >= 0 && !cl->urls[c->route->url].implicit;
+        snprintf(r->ip, sizeof r->ip, "%s", c->ip);
+        r->port = c->port;
+        r->in_msgs = atomic_load_explicit(&c->in_msgs, memory_order_relaxed);
+        r->in_bytes = atomic_load_explicit(&c->in_bytes, memory_order_relaxed);
+        pthread_mutex_lock(&c->out_lock);
+        r->out_msgs = c->out_msgs;
+        r->out_bytes = c->out_bytes;
+        pthread_mutex_unlock(&c->out_lock);
+        r->subs = atomic_load_explicit(&c->nsubs_pub, memory_order_relaxed);
+    }
+    pthread_rwlock_unlock(&cl->lock);
+    return n;
 }
 
 size_t cluster_route_count(struct cluster *cl)
@@ -357,6 +452,16 @@ int route_register(struct client *c)
     }
     cl->routes[cl->nroutes++] = c;
     c->route->registered = true;
+    c->route->registered_once = true;
+    /* Tell the other routes about the new peer (§7.1), so nodes that only
+     * know a seed reach the full mesh. */
+    if (c->route->info_json) {
+        for (size_t i = 0; i + 1 < cl->nroutes; i++) {
+            client_queue(c->w, cl->routes[i], "INFO ", 5);
+            client_queue(c->w, cl->routes[i], c->route->info_json, strlen(c->route->info_json));
+            client_queue(c->w, cl->routes[i], "\r\n", 2);
+        }
+    }
 out_unlock:
     pthread_rwlock_unlock(&cl->lock);
     if (loser) {
@@ -415,6 +520,8 @@ void route_closed(struct client *c, const char *reason)
         struct route_url *u = &cl->urls[r->url];
         if (r->is_self)
             atomic_store(&u->state, URL_SELF);
+        else if (u->implicit && r->registered_once)
+            atomic_store(&u->state, URL_DONE); /* implicit routes are not retried */
         else if (atomic_load(&u->state) != URL_SELF)
             atomic_store(&u->state, URL_IDLE);
     }
@@ -503,6 +610,7 @@ void route_free(struct route_conn *r)
 {
     if (!r)
         return;
+    free(r->info_json);
     for (size_t i = 0; i < r->npeer_urls; i++)
         free(r->peer_urls[i]);
     free(r->peer_urls);

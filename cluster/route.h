@@ -37,6 +37,22 @@ int cluster_port(const struct cluster *cl);
 /* Registered routes now (for /varz). */
 size_t cluster_route_count(struct cluster *cl);
 
+/* What /routez shows of one route. */
+struct route_snapshot {
+    unsigned long long rid;
+    char remote_id[64];
+    char remote_name[128];
+    bool did_solicit;
+    bool is_configured;
+    char ip[64];
+    int port;
+    unsigned long long in_msgs, out_msgs, in_bytes, out_bytes, subs;
+};
+
+/* Copy up to max registered routes; returns how many. Any thread. */
+size_t cluster_routes_snapshot(struct cluster *cl, struct route_snapshot *out, size_t max);
+const char *cluster_name(const struct cluster *cl);
+
 /* A local client's subscription appeared or went away: tell every route
  * (RS+/RS-). No-op when cl is NULL or for route-owned subscriptions.
  * w is the loop running this. */

@@ -22,7 +22,12 @@ enum route_url_state {
     URL_DIALLING,      /* TCP connect in progress (main thread) */
     URL_CONNECTED,     /* handed to a loop, handshaking or registered */
     URL_SELF,          /* it is us: never dial again */
+    URL_DONE,          /* an implicit route that closed: not redialled */
 };
+
+/* Configured routes plus room for implicit ones learned by gossip; the
+ * array never moves, so route_url pointers stay valid. */
+#define CLUSTER_MAX_IMPLICIT 32
 
 /* One configured route (--routes / cluster.routes). Owned by the cluster. */
 struct route_url {
@@ -32,6 +37,7 @@ struct route_url {
     atomic_int state;         /* enum route_url_state */
     struct event *dial_ev;    /* owned; main thread */
     int failures;             /* main thread */
+    bool implicit;            /* learned by gossip, not configured */
     char remote_id[64];       /* set by the loop that registered it; read
                                  by the dialler under cl->lock */
 };
@@ -45,8 +51,12 @@ struct cluster {
     char name[128];
     char *user, *pass;                /* owned: cluster authorization, copied
                                          at start (loops never read opts) */
-    struct route_url *urls;           /* owned array of nurls */
-    size_t nurls;
+    struct route_url *urls;           /* owned array, room for nurls +
+                                         CLUSTER_MAX_IMPLICIT */
+    size_t nurls;                     /* main thread (dialler) */
+    pthread_mutex_t gossip_lock;      /* guards gossip[] */
+    char *gossip[CLUSTER_MAX_IMPLICIT * 2]; /* owned "id host:port" to dial */
+    size_t ngossip;
     struct interest *interest;        /* owned; thread-safe */
     atomic_uint next_worker;
     pthread_rwlock_t lock;            /* guards routes/nroutes/cap */
@@ -59,16 +69,20 @@ struct route_conn {
     struct cluster *cl;       /* borrowed */
     int url;                  /* configured route index, -1 if accepted */
     bool registered;          /* in cl->routes; written under cl->lock */
+    bool registered_once;     /* written under cl->lock */
     bool is_self;             /* the peer turned out to be us */
     bool got_info;
     bool headers;             /* both sides support HMSG */
     char remote_id[64];
     char remote_name[128];
+    char *info_json;          /* owned: the peer's INFO as gossiped on (§7.1) */
     char **peer_urls;         /* owned: the peer's connect_urls, added to
                                  the server's list while registered */
     size_t npeer_urls;
 };
 
 int route_register(struct client *c);
+/* A gossiped INFO named node id at host:port: dial it unless known. */
+void route_gossip_learned(struct cluster *cl, const char *id, const char *host, int port);
 
 #endif

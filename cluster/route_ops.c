@@ -83,6 +83,71 @@ static int on_connect(void *ctx, struct proto_slice js)
 
 /* ---- INFO: the peer's identity (first one) or gossip (later ones) ---- */
 
+/* The peer's INFO as other routes should hear it: "ip" names where to
+ * dial it (its own host, or the address it came from when it listens on
+ * all addresses), and the nonce is dropped (spec §7.1). */
+static char *gossip_form(struct client *c, json_t *o)
+{
+    json_t *g = json_deep_copy(o);
+    if (!g)
+        return NULL;
+    json_object_del(g, "nonce");
+    if (!json_string_value(json_object_get(g, "ip"))) {
+        const char *host = json_string_value(json_object_get(g, "host"));
+        json_int_t port = json_integer_value(json_object_get(g, "port"));
+        if (!host || !*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
+            host = c->ip;
+        char ip[300];
+        snprintf(ip, sizeof ip, "nats-route://%s:%lld/", host, (long long)port);
+        json_object_set_new(g, "ip", json_string(ip));
+    }
+    char *text = json_dumps(g, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(g);
+    return text;
+}
+
+/* host and port to dial from a gossiped INFO's "ip" (or host/port). */
+static bool gossip_address(json_t *o, char *host, size_t cap, int *port)
+{
+    const char *ip = json_string_value(json_object_get(o, "ip"));
+    if (ip) {
+        const char *p = strstr(ip, "://");
+        p = p ? p + 3 : ip;
+        const char *colon = strrchr(p, ':');
+        if (!colon || (size_t)(colon - p) >= cap)
+            return false;
+        memcpy(host, p, (size_t)(colon - p));
+        host[colon - p] = '\0';
+        *port = atoi(colon + 1);
+        return *port > 0;
+    }
+    const char *h = json_string_value(json_object_get(o, "host"));
+    *port = (int)json_integer_value(json_object_get(o, "port"));
+    if (!h || *port <= 0)
+        return false;
+    snprintf(host, cap, "%s", h);
+    return true;
+}
+
+/* A later INFO on a registered route: an update from the peer itself, or
+ * gossip about another node (§7.2). */
+static void later_info(struct client *c, json_t *o)
+{
+    struct cluster *cl = c->route->cl;
+    const char *id = json_string_value(json_object_get(o, "server_id"));
+    if (!id || !strcmp(id, c->route->remote_id) || !strcmp(id, c->srv->server_id))
+        return;
+    bool known = false;
+    pthread_rwlock_rdlock(&cl->lock);
+    for (size_t i = 0; i < cl->nroutes; i++)
+        known |= strcmp(cl->routes[i]->route->remote_id, id) == 0;
+    pthread_rwlock_unlock(&cl->lock);
+    char host[256];
+    int port;
+    if (!known && gossip_address(o, host, sizeof host, &port))
+        route_gossip_learned(cl, id, host, port);
+}
+
 static int first_info(struct client *c, json_t *o)
 {
     struct route_conn *r = c->route;
@@ -101,6 +166,7 @@ static int first_info(struct client *c, json_t *o)
     snprintf(r->remote_name, sizeof r->remote_name, "%s", name ? name : id);
     r->headers = json_is_true(json_object_get(o, "headers"));
     r->got_info = true;
+    r->info_json = gossip_form(c, o);
     json_t *urls = json_object_get(o, "connect_urls");
     size_t nurls = json_is_array(urls) ? json_array_size(urls) : 0;
     r->peer_urls = nurls ? calloc(nurls, sizeof *r->peer_urls) : NULL;
@@ -128,9 +194,11 @@ static int on_info(void *ctx, struct proto_slice js)
         json_decref(o);
         return stop_with(c, "Protocol Violation", NULL);
     }
-    /* Gossip of other nodes (spec §7) comes later: a configured full mesh
-     * needs none. */
-    int rc = c->route->got_info ? 0 : first_info(c, o);
+    int rc = 0;
+    if (!c->route->got_info)
+        rc = first_info(c, o);
+    else if (c->route->registered)
+        later_info(c, o);
     json_decref(o);
     return rc;
 }

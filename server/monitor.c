@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cluster/route.h"
 #include "server/client.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -206,7 +207,14 @@ static json_t *varz(struct monitor *m)
     json_object_set_new(o, "max_control_line", json_integer(atomic_load(&s->max_control_line)));
     json_object_set_new(o, "max_payload", json_integer(atomic_load(&s->max_payload)));
     json_object_set_new(o, "max_pending", json_integer(atomic_load(&s->max_pending)));
-    json_object_set_new(o, "cluster", json_object());
+    json_t *cluster = json_object();
+    if (s->cluster) {
+        json_object_set_new(cluster, "name", json_string(cluster_name(s->cluster)));
+        json_object_set_new(cluster, "addr", json_string(s->opts.cluster_host));
+        json_object_set_new(cluster, "cluster_port", json_integer(cluster_port(s->cluster)));
+        json_object_set_new(cluster, "auth_timeout", json_integer(2));
+    }
+    json_object_set_new(o, "cluster", cluster);
     json_object_set_new(o, "gateway", json_object());
     json_object_set_new(o, "leaf", json_object());
     json_object_set_new(o, "mqtt", json_object());
@@ -223,8 +231,9 @@ static json_t *varz(struct monitor *m)
     json_object_set_new(o, "cpu", json_real(0));
     json_object_set_new(o, "connections", json_integer(atomic_load(&s->num_clients)));
     json_object_set_new(o, "total_connections", json_integer((json_int_t)atomic_load(&s->total_connections)));
-    json_object_set_new(o, "routes", json_integer(0));
-    json_object_set_new(o, "remotes", json_integer(0));
+    size_t nroutes = s->cluster ? cluster_route_count(s->cluster) : 0;
+    json_object_set_new(o, "routes", json_integer((json_int_t)nroutes));
+    json_object_set_new(o, "remotes", json_integer((json_int_t)nroutes));
     json_object_set_new(o, "leafnodes", json_integer(0));
     json_object_set_new(o, "in_msgs", json_integer((json_int_t)ctr.in_msgs));
     json_object_set_new(o, "out_msgs", json_integer((json_int_t)ctr.out_msgs));
@@ -548,8 +557,29 @@ static json_t *subsz(struct monitor *m)
 static json_t *routez(struct monitor *m)
 {
     json_t *o = header_object(m);
-    json_object_set_new(o, "num_routes", json_integer(0));
-    json_object_set_new(o, "routes", json_array());
+    json_t *arr = json_array();
+    struct route_snapshot rs[64];
+    size_t n = m->srv->cluster ? cluster_routes_snapshot(m->srv->cluster, rs, 64) : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = json_object();
+        json_object_set_new(r, "rid", json_integer((json_int_t)rs[i].rid));
+        json_object_set_new(r, "remote_id", json_string(rs[i].remote_id));
+        json_object_set_new(r, "remote_name", json_string(rs[i].remote_name));
+        json_object_set_new(r, "did_solicit", json_boolean(rs[i].did_solicit));
+        json_object_set_new(r, "is_configured", json_boolean(rs[i].is_configured));
+        json_object_set_new(r, "ip", json_string(rs[i].ip));
+        json_object_set_new(r, "port", json_integer(rs[i].port));
+        json_object_set_new(r, "pending_size", json_integer(0));
+        json_object_set_new(r, "in_msgs", json_integer((json_int_t)rs[i].in_msgs));
+        json_object_set_new(r, "out_msgs", json_integer((json_int_t)rs[i].out_msgs));
+        json_object_set_new(r, "in_bytes", json_integer((json_int_t)rs[i].in_bytes));
+        json_object_set_new(r, "out_bytes", json_integer((json_int_t)rs[i].out_bytes));
+        json_object_set_new(r, "subscriptions", json_integer((json_int_t)rs[i].subs));
+        json_array_append_new(arr, r);
+    }
+    json_object_set_new(o, "server_name", json_string(m->srv->server_name));
+    json_object_set_new(o, "num_routes", json_integer((json_int_t)n));
+    json_object_set_new(o, "routes", arr);
     return o;
 }
 
