@@ -238,6 +238,16 @@ struct cluster *cluster_new(struct server *s, int *err)
     }
     snprintf(cl->name, sizeof cl->name, "%s",
              s->opts.cluster_name ? s->opts.cluster_name : "");
+    cl->no_advertise = s->opts.no_advertise;
+    if (s->opts.cluster_advertise) {
+        /* host:port (a bare host keeps the listen port) */
+        snprintf(cl->advertise_host, sizeof cl->advertise_host, "%s", s->opts.cluster_advertise);
+        char *colon = strrchr(cl->advertise_host, ':');
+        if (colon) {
+            *colon = '\0';
+            cl->advertise_port = atoi(colon + 1);
+        }
+    }
     cl->user = s->opts.cluster_user ? strdup(s->opts.cluster_user) : NULL;
     cl->pass = s->opts.cluster_password ? strdup(s->opts.cluster_password) : NULL;
     return cl;
@@ -476,10 +486,10 @@ out_unlock:
         if (note)
             worker_note_output(c->w, loser);
     }
-    if (loser && loser->route->npeer_urls)
+    if (loser && loser->route->npeer_urls && !cl->no_advertise)
         server_peer_urls(c->srv, (const char *const *)loser->route->peer_urls,
                          loser->route->npeer_urls, false);
-    if (rc == 0 && c->route->npeer_urls)
+    if (rc == 0 && c->route->npeer_urls && !cl->no_advertise)
         server_peer_urls(c->srv, (const char *const *)c->route->peer_urls,
                          c->route->npeer_urls, true);
     if (rc == 0) {
@@ -514,7 +524,7 @@ void route_closed(struct client *c, const char *reason)
     bool was_registered = r->registered;
     r->registered = false;
     pthread_rwlock_unlock(&cl->lock);
-    if (was_registered && r->npeer_urls)
+    if (was_registered && r->npeer_urls && !cl->no_advertise)
         server_peer_urls(c->srv, (const char *const *)r->peer_urls, r->npeer_urls, false);
     if (r->url >= 0) {
         struct route_url *u = &cl->urls[r->url];
@@ -537,15 +547,17 @@ static size_t route_info(struct client *c, char *out, size_t cap)
     struct server *s = c->srv;
     struct cluster *cl = c->route->cl;
     char name[300], host[160], cname[300];
+    const char *ahost = cl->advertise_host[0] ? cl->advertise_host : cl->host;
+    int aport = cl->advertise_port > 0 ? cl->advertise_port : cl->port;
     if (!info_json_string(name, sizeof name, s->server_name) ||
-        !info_json_string(host, sizeof host, cl->host) ||
+        !info_json_string(host, sizeof host, ahost) ||
         !info_json_string(cname, sizeof cname, cl->name))
         return 0;
     int n = snprintf(out, cap,
                      "INFO {\"server_id\":\"%s\",\"server_name\":%s,\"version\":\"%s\","
                      "\"proto\":2,\"go\":\"%s\",\"host\":%s,\"port\":%d,\"headers\":true,"
                      "%s\"max_payload\":%lld,\"cluster\":%s%s%s%s} \r\n",
-                     s->server_id, name, TERN_PROTO_VERSION, TERN_GO_FIELD, host, cl->port,
+                     s->server_id, name, TERN_PROTO_VERSION, TERN_GO_FIELD, host, aport,
                      cl->user ? "\"auth_required\":true," : "",
                      (long long)atomic_load(&s->max_payload), cname,
                      s->own_client_urls[0] ? ",\"connect_urls\":[" : "", s->own_client_urls,

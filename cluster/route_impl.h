@@ -49,6 +49,9 @@ struct cluster {
     char host[64];
     int port;
     char name[128];
+    bool no_advertise;                /* keep peers out of client connect_urls */
+    char advertise_host[256];         /* what peers dial, when advertised */
+    int advertise_port;
     char *user, *pass;                /* owned: cluster authorization, copied
                                          at start (loops never read opts) */
     struct route_url *urls;           /* owned array, room for nurls +
