@@ -53,9 +53,11 @@ size_t info_build_client(struct server *s, struct client *c, char *out, size_t c
         !info_json_string(host, sizeof host, s->client_host))
         return 0;
     struct auth *a = c->auth;
-    /* Lame duck: no URLs to offer when alone (this node's own are leaving). */
+    /* In lame duck mode a node offers the other nodes only (§2.3). */
     char urls[4096] = "";
-    if (!ldm)
+    if (ldm)
+        server_peer_connect_urls(s, urls, sizeof urls);
+    else
         server_connect_urls(s, urls, sizeof urls);
     int n = snprintf(out, cap,
                      "INFO {\"server_id\":\"%s\",\"server_name\":%s,\"version\":\"%s\","

@@ -139,6 +139,9 @@ void server_free_urls(struct server *s);
 /* Copy the current connect_urls fragment (e.g. ,"connect_urls":[...]) into
  * out; empty when there is none. */
 void server_connect_urls(struct server *s, char *out, size_t cap);
+/* The same with only the peers' URLs (a node in lame duck mode offers the
+ * others, not itself); empty when alone. */
+void server_peer_connect_urls(struct server *s, char *out, size_t cap);
 
 /* Sum of the per-loop message counters. */
 struct server_counters {

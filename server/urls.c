@@ -136,6 +136,19 @@ void server_connect_urls(struct server *s, char *out, size_t cap)
     pthread_mutex_unlock(&s->urls_lock);
 }
 
+void server_peer_connect_urls(struct server *s, char *out, size_t cap)
+{
+    char list[4096] = "";
+    pthread_mutex_lock(&s->urls_lock);
+    for (struct url_ref *r = s->peer_urls; r; r = r->next)
+        append_url(list, sizeof list, r->url);
+    pthread_mutex_unlock(&s->urls_lock);
+    if (list[0])
+        snprintf(out, cap, ",\"connect_urls\":[%s]", list);
+    else if (cap)
+        out[0] = '\0';
+}
+
 void server_free_urls(struct server *s)
 {
     while (s->peer_urls) {
