@@ -372,9 +372,29 @@ size_t cluster_routes_snapshot(struct cluster *cl, struct route_snapshot *out, s
         r->out_bytes = c->out_bytes;
         pthread_mutex_unlock(&c->out_lock);
         r->subs = atomic_load_explicit(&c->nsubs_pub, memory_order_relaxed);
+        r->start = c->start;
+        r->last_activity_ns = atomic_load_explicit(&c->last_activity_ns, memory_order_relaxed);
     }
     pthread_rwlock_unlock(&cl->lock);
     return n;
+}
+
+bool cluster_route_each_sub(struct cluster *cl, unsigned long long rid,
+                            void (*fn)(void *arg, const struct sub *s), void *arg)
+{
+    bool found = false;
+    /* Holding the registry lock keeps the route from being freed; its own
+     * subs_lock (taken by client_each_sub) keeps the table stable. No path
+     * takes cl->lock while holding a subs_lock, so the order is safe. */
+    pthread_rwlock_rdlock(&cl->lock);
+    for (size_t i = 0; i < cl->nroutes && !found; i++) {
+        if ((unsigned long long)cl->routes[i]->cid == rid) {
+            client_each_sub(cl->routes[i], fn, arg);
+            found = true;
+        }
+    }
+    pthread_rwlock_unlock(&cl->lock);
+    return found;
 }
 
 size_t cluster_route_count(struct cluster *cl)

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "proto/parser.h"
 
@@ -47,10 +48,18 @@ struct route_snapshot {
     char ip[64];
     int port;
     unsigned long long in_msgs, out_msgs, in_bytes, out_bytes, subs;
+    struct timespec start;      /* wall clock: the connection was made */
+    long long last_activity_ns; /* wall clock of the last read */
 };
 
 /* Copy up to max registered routes; returns how many. Any thread. */
 size_t cluster_routes_snapshot(struct cluster *cl, struct route_snapshot *out, size_t max);
+/* Call fn for each interest the peer of route rid announced (its RS+ as
+ * route-owned subscriptions), for /routez?subs. Any thread; fn runs under
+ * the registry and subscription locks, so it must not call back in.
+ * Returns false when no route rid is registered. */
+bool cluster_route_each_sub(struct cluster *cl, unsigned long long rid,
+                            void (*fn)(void *arg, const struct sub *s), void *arg);
 const char *cluster_name(const struct cluster *cl);
 
 /* A local client's subscription appeared or went away: tell every route

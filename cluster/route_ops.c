@@ -64,6 +64,8 @@ static int on_connect(void *ctx, struct proto_slice js)
     struct cluster *cl = c->route->cl;
     if (json_object_get(o, "lang")) {
         /* A client dialled the route port (spec §2.3). */
+        LOG_ERROR("%s:%d - rid:%llu - attempted to connect to route port", c->ip, c->port,
+                  (unsigned long long)c->cid);
         rc = stop_with(c, "Incorrect Port", "attempted to connect to route port");
     } else if (!secret_ok(cl->user, json_string_value(json_object_get(o, "user"))) ||
                !secret_ok(cl->pass, json_string_value(json_object_get(o, "pass")))) {
@@ -71,9 +73,12 @@ static int on_connect(void *ctx, struct proto_slice js)
                   (unsigned long long)c->cid);
         rc = stop_with(c, "Authentication Failure", "Authorization Violation");
     } else if (cluster && cl->name[0] && strcmp(cluster, cl->name) != 0) {
-        LOG_ERROR("%s:%d - rid:%llu - Rejecting connection, cluster name \"%s\" does not "
-                  "match \"%s\"", c->ip, c->port, (unsigned long long)c->cid, cluster, cl->name);
-        rc = stop_with(c, "Cluster Name Conflict", NULL);
+        /* The dialler is told why (spec §2.3), so its log names the clash. */
+        char err[400];
+        snprintf(err, sizeof err, "Rejecting connection, cluster name \"%.128s\" does not "
+                 "match \"%s\"", cluster, cl->name);
+        LOG_ERROR("%s:%d - rid:%llu - %s", c->ip, c->port, (unsigned long long)c->cid, err);
+        rc = stop_with(c, "Cluster Name Conflict", err);
     } else {
         c->parser.require_connect = false;
     }
@@ -296,7 +301,9 @@ static int on_err(void *ctx, struct proto_slice text)
     struct client *c = ctx;
     LOG_ERROR("%s:%d - rid:%llu - Route error: %.*s", c->ip, c->port,
               (unsigned long long)c->cid, (int)text.len, text.ptr);
-    return 0;
+    /* A peer only sends -ERR on a route it is about to drop (spec §10.4):
+     * close our side now rather than wait for its FIN. */
+    return stop_with(c, "Route Error", NULL);
 }
 
 const struct proto_handlers route_proto_handlers = {

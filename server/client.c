@@ -457,8 +457,15 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     else if (rc == PROTO_E_CLIENT_ERR)
         reason = "Parse Error";
     if (rc < 0) {
-        LOG_DEBUG("%s:%d - cid:%llu - Client parser error: %s", c->ip, c->port,
-                  (unsigned long long)c->cid, proto_strerror(rc) ? proto_strerror(rc) : reason);
+        const char *why = proto_strerror(rc) ? proto_strerror(rc) : reason;
+        /* A peer node never sends bad protocol: on the route port it is an
+         * error worth an operator's attention; a client's is routine. */
+        if (c->kind == CLIENT_KIND_ROUTE)
+            LOG_ERROR("%s:%d - rid:%llu - Route parser error: %s", c->ip, c->port,
+                      (unsigned long long)c->cid, why);
+        else
+            LOG_DEBUG("%s:%d - cid:%llu - Client parser error: %s", c->ip, c->port,
+                      (unsigned long long)c->cid, why);
         client_close(c, reason, proto_strerror(rc));
     }
 }

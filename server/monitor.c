@@ -554,10 +554,14 @@ static json_t *subsz(struct monitor *m)
     return o;
 }
 
-static json_t *routez(struct monitor *m)
+/* subs: 0 none, 1 subjects ("subscriptions_list"), 2 detail
+ * ("subscriptions_list_detail"): what each peer announced over its route. */
+static json_t *routez(struct monitor *m, int subs)
 {
     json_t *o = header_object(m);
     json_t *arr = json_array();
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
     struct route_snapshot rs[64];
     size_t n = m->srv->cluster ? cluster_routes_snapshot(m->srv->cluster, rs, 64) : 0;
     for (size_t i = 0; i < n; i++) {
@@ -569,12 +573,31 @@ static json_t *routez(struct monitor *m)
         json_object_set_new(r, "is_configured", json_boolean(rs[i].is_configured));
         json_object_set_new(r, "ip", json_string(rs[i].ip));
         json_object_set_new(r, "port", json_integer(rs[i].port));
+        struct timespec last = { (time_t)(rs[i].last_activity_ns / 1000000000),
+                                 (long)(rs[i].last_activity_ns % 1000000000) };
+        char up[64], idle[64];
+        fmt_uptime(up, sizeof up, secs_between(&rs[i].start, &now));
+        fmt_uptime(idle, sizeof idle, secs_between(&last, &now));
+        json_object_set_new(r, "start", jtime(&rs[i].start));
+        json_object_set_new(r, "last_activity", jtime(&last));
+        json_object_set_new(r, "rtt", json_string("0s"));
+        json_object_set_new(r, "uptime", json_string(up));
+        json_object_set_new(r, "idle", json_string(idle));
         json_object_set_new(r, "pending_size", json_integer(0));
         json_object_set_new(r, "in_msgs", json_integer((json_int_t)rs[i].in_msgs));
         json_object_set_new(r, "out_msgs", json_integer((json_int_t)rs[i].out_msgs));
         json_object_set_new(r, "in_bytes", json_integer((json_int_t)rs[i].in_bytes));
         json_object_set_new(r, "out_bytes", json_integer((json_int_t)rs[i].out_bytes));
         json_object_set_new(r, "subscriptions", json_integer((json_int_t)rs[i].subs));
+        if (subs == 1) {
+            json_t *list = json_array();
+            cluster_route_each_sub(m->srv->cluster, rs[i].rid, add_sub_name, list);
+            json_object_set_new(r, "subscriptions_list", list);
+        } else if (subs == 2) {
+            struct detail_ctx d = { json_array(), rs[i].rid };
+            cluster_route_each_sub(m->srv->cluster, rs[i].rid, add_sub_detail, &d);
+            json_object_set_new(r, "subscriptions_list_detail", d.arr);
+        }
         json_array_append_new(arr, r);
     }
     json_object_set_new(o, "server_name", json_string(m->srv->server_name));
@@ -610,8 +633,23 @@ static void on_subsz(struct evhttp_request *req, void *arg)
 static void on_routez(struct evhttp_request *req, void *arg)
 {
     struct monitor *m = arg;
+    struct evkeyvalq q;
     m->req_routez++;
-    serve_json(req, m, false, routez);
+    parse_query(req, &q);
+    int subs = 0;
+    const char *v = qparam(&q, "subs");
+    if (v) {
+        subs = !strcmp(v, "detail") ? 2 : parse_bool(v);
+        if (subs < 0) {
+            char err[256];
+            snprintf(err, sizeof err, "Error decoding subs for %s", v);
+            reply_text(req, 400, err);
+            evhttp_clear_headers(&q);
+            return;
+        }
+    }
+    reply_json(req, 200, routez(m, subs), false, &q);
+    evhttp_clear_headers(&q);
 }
 
 static void on_accountz(struct evhttp_request *req, void *arg)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command that installs what is needed and runs every test:
-#   tests/run-all.sh            install deps, build with -Werror, unit +
-#                               integration tests, then the same tests under
+#   tests/run-all.sh            install deps, build with -Werror, unit,
+#                               integration and cluster tests, then the same tests under
 #                               AddressSanitizer + UndefinedBehaviorSanitizer
 #   tests/run-all.sh --no-install   skip the apt-get/pip step
 #   tests/run-all.sh --no-asan      skip the sanitizer passes (ASan+UBSan,
@@ -51,12 +51,17 @@ summarize() {  # build dir
     e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
     passed=$((passed + n - f - e)); failed=$((failed + f + e))
   done
-  while read -r line; do
-    echo "  integration: $line"
-    n=$({ grep -oE '[0-9]+ passed' <<<"$line" || true; } | awk '{s += $1} END {print s + 0}')
-    f=$({ grep -oE '[0-9]+ (failed|errors?)' <<<"$line" || true; } | awk '{s += $1} END {print s + 0}')
-    passed=$((passed + n)); failed=$((failed + ${f:-0}))
-  done < <(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$dir/tests/integration/run.sh.log" 2>/dev/null)
+  local suite
+  for suite in integration cluster; do
+    while read -r line; do
+      echo "  $suite: $line"
+      n=$({ grep -oE '[0-9]+ passed' <<<"$line" || true; } | awk '{s += $1} END {print s + 0}')
+      f=$({ grep -oE '[0-9]+ (failed|errors?)' <<<"$line" || true; } | awk '{s += $1} END {print s + 0}')
+      passed=$((passed + n)); failed=$((failed + ${f:-0}))
+    done < <(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$dir/tests/$suite/run.sh.log" 2>/dev/null)
+    # Measurements a suite reports (the cluster suite's failover time).
+    grep -E '^tern-cluster: ' "$dir/tests/$suite/run.sh.log" 2>/dev/null | sed 's/^/  /' || true
+  done
 }
 
 run_suite() {  # dir, configure flags...
@@ -73,7 +78,7 @@ run_suite() {  # dir, configure flags...
   fi
 }
 
-echo "== build with warnings as errors; unit and integration tests"
+echo "== build with warnings as errors; unit, integration and cluster tests"
 run_suite build
 
 echo "== fuzz targets replay their seed corpora (open-ended fuzzing: tests/fuzz/run.sh)"

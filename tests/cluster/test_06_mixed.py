@@ -1,0 +1,122 @@
+"""Mixed cluster: one ternd node (B) between two nats-server nodes (A, C).
+
+Under TERN_REFERENCE=1 all three nodes are nats-server, which validates the
+tests themselves. The nats-server nodes keep their system account here (no
+`quiet`), so the ternd node also has to cope with the `$SYS` interest and
+events real nodes exchange.
+"""
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from conftest import (DEFAULT_KIND, NATS_KIND, Inbox, settle, wait_interest)
+
+
+@pytest.fixture
+def mixed(cluster):
+    kinds = [NATS_KIND, DEFAULT_KIND, NATS_KIND]
+    return cluster.start(3, kinds=kinds, quiet=False)
+
+
+async def test_mixed_pubsub_every_direction(mixed, client):
+    nodes = mixed
+    boxes = {}
+    for node in nodes:
+        nc = await client(node)
+        box = Inbox()
+        await nc.subscribe(f"mixed.{node.name}.*", cb=box.cb)
+        await nc.subscribe(f"mixed.{node.name}.hdr.>", cb=box.cb)
+        await settle(nc)
+        boxes[node.name] = box
+    for dst in nodes:
+        for src in nodes:
+            if src is not dst:
+                wait_interest(src, dst, {f"mixed.{dst.name}.*", f"mixed.{dst.name}.hdr.>"})
+
+    pubs = {n.name: await client(n) for n in nodes}
+    for src in nodes:
+        for dst in nodes:
+            nc = pubs[src.name]
+            for i in range(10):
+                await nc.publish(f"mixed.{dst.name}.{src.name}", b"%s%d" % (src.name.encode(), i))
+            await nc.publish(f"mixed.{dst.name}.hdr.{src.name}", b"h",
+                             headers={"From": src.name}, reply=f"r.{src.name}")
+        await settle(pubs[src.name])
+    for dst in nodes:
+        box = boxes[dst.name]
+        await box.wait_count(33)
+        for src in nodes:
+            plain = [m.data for m in box.msgs if m.subject == f"mixed.{dst.name}.{src.name}"]
+            assert plain == [b"%s%d" % (src.name.encode(), i) for i in range(10)], (src, dst)
+            hdr = [m for m in box.msgs if m.subject == f"mixed.{dst.name}.hdr.{src.name}"]
+            assert len(hdr) == 1, (src, dst)
+            assert hdr[0].headers == {"From": src.name} and hdr[0].reply == f"r.{src.name}"
+        assert len(box.msgs) == 33
+
+
+async def test_mixed_queue_group(mixed, client):
+    nodes = mixed
+    handled = {}
+    for node in nodes:
+        for k in range(2):
+            member = f"{node.name}{k}"
+            handled[member] = []
+            nc = await client(node)
+
+            async def cb(msg, member=member):
+                handled[member].append(msg.data)
+                await msg.respond(member.encode())
+
+            await nc.subscribe("mixed.work", queue="grp", cb=cb)
+            await settle(nc)
+    for node in nodes:
+        for origin in nodes:
+            if origin is not node:
+                wait_interest(node, origin, ("mixed.work", "grp"))
+
+    async def requester(node, count):
+        nc = await client(node)
+        sem = asyncio.Semaphore(50)
+
+        async def one(i):
+            async with sem:
+                resp = await nc.request("mixed.work", f"{node.name}-{i}".encode(), timeout=5)
+            return f"{node.name}-{i}".encode(), resp.data.decode()
+
+        return await asyncio.gather(*(one(i) for i in range(count)))
+
+    results = [r for part in await asyncio.gather(*(requester(n, 300) for n in nodes))
+               for r in part]
+    assert len(results) == 900
+    for body, member in results:
+        assert body in handled[member]
+    seen = Counter(p for got in handled.values() for p in got)
+    assert len(seen) == 900 and max(seen.values()) == 1
+    assert all(handled.values()), {m: len(g) for m, g in handled.items()}
+
+
+async def test_mixed_request_reply(mixed, client):
+    nodes = mixed
+    for svc_node in nodes:
+        svc = await client(svc_node)
+
+        async def handler(msg, name=svc_node.name):
+            await msg.respond(name.encode() + b":" + msg.data)
+
+        subject = f"mixed.svc.{svc_node.name}"
+        await svc.subscribe(subject, cb=handler)
+        await settle(svc)
+        for other in nodes:
+            if other is not svc_node:
+                wait_interest(other, svc_node, subject)
+        for req_node in nodes:
+            if req_node is svc_node:
+                continue
+            req = await client(req_node)
+            for i in range(10):
+                resp = await req.request(subject, b"%d" % i, timeout=3)
+                assert resp.data == svc_node.name.encode() + b":%d" % i
+            resp = await req.request(subject, b"hh", headers={"A": "b"}, timeout=3)
+            assert resp.data == svc_node.name.encode() + b":hh"
