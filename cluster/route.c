@@ -4,8 +4,11 @@
  *
  * Dialling: each configured route has a state the main thread's one-second
  * tick acts on (IDLE → dial). A dialled socket is handed to a loop like an
- * accepted one. A route to ourselves (compose gives every node all three
- * URLs) is recognised by its server_id and never dialled again. Between two
+ * accepted one. Configured routes are redialled every second forever;
+ * routes learned by gossip get 1 + --connect_retries dials each time they
+ * are learned or lost, as nats-server's (a peer that is gone for good is
+ * not dialled forever). A route to ourselves (compose gives every node all
+ * three URLs) is recognised by its server_id and never dialled again. Between two
  * nodes that dial each other, the connection dialled by the node with the
  * smaller server_id is kept, so both sides keep the same one.
  */
@@ -62,6 +65,17 @@ static int parse_url(struct route_url *u, const char *url)
     return u->host && u->port > 0 ? 0 : -EINVAL;
 }
 
+/* Any thread: a dial or handshake for u failed. A configured route is
+ * dialled again on the next tick; an implicit one only while it has tries
+ * left, then it waits for gossip to name it again (take_gossip). */
+static void dial_failed(struct route_url *u)
+{
+    if (u->implicit && atomic_fetch_sub(&u->tries_left, 1) <= 1)
+        atomic_store(&u->state, URL_DONE);
+    else
+        atomic_store(&u->state, URL_IDLE);
+}
+
 static void on_dialled(evutil_socket_t fd, short what, void *arg)
 {
     struct route_url *u = arg;
@@ -79,7 +93,7 @@ static void on_dialled(evutil_socket_t fd, short what, void *arg)
             LOG_DEBUG("Error trying to connect to route (attempt %d): dial %s:%d: %s",
                       u->failures, u->host, u->port, strerror(err));
         close(fd);
-        atomic_store(&u->state, URL_IDLE);
+        dial_failed(u);
         return;
     }
     u->failures = 0;
@@ -89,7 +103,7 @@ static void on_dialled(evutil_socket_t fd, short what, void *arg)
     unsigned idx = atomic_fetch_add(&cl->next_worker, 1) % (unsigned)cl->srv->nworkers;
     if (worker_add_socket(cl->srv->workers[idx], fd, (struct sockaddr *)&ss, sl,
                           CLIENT_KIND_ROUTE, (int)(u - cl->urls)) < 0)
-        atomic_store(&u->state, URL_IDLE);
+        dial_failed(u);
 }
 
 static void dial(struct cluster *cl, struct route_url *u)
@@ -98,24 +112,34 @@ static void dial(struct cluster *cl, struct route_url *u)
     struct addrinfo *res = NULL;
     char port[16];
     snprintf(port, sizeof port, "%d", u->port);
-    if (getaddrinfo(u->host, port, &hints, &res) != 0)
-        return; /* name not resolvable yet (a container not up): next tick */
+    if (getaddrinfo(u->host, port, &hints, &res) != 0) {
+        /* Name not resolvable yet (a container not up): a configured route
+         * tries again next tick. */
+        dial_failed(u);
+        return;
+    }
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        goto out_free;
-    if (connect(fd, res->ai_addr, res->ai_addrlen) < 0 && errno != EINPROGRESS) {
-        close(fd);
-        goto out_free;
-    }
+        goto err_after_resolve;
+    if (connect(fd, res->ai_addr, res->ai_addrlen) < 0 && errno != EINPROGRESS)
+        goto err_after_socket;
     u->dial_ev = event_new(cl->srv->main_base, fd, EV_WRITE, on_dialled, u);
     struct timeval tv = { 1, 0 };
     if (!u->dial_ev || event_add(u->dial_ev, &tv) < 0) {
-        close(fd);
-        goto out_free;
+        if (u->dial_ev)
+            event_free(u->dial_ev);
+        u->dial_ev = NULL;
+        goto err_after_socket;
     }
     atomic_store(&u->state, URL_DIALLING);
-out_free:
     freeaddrinfo(res);
+    return;
+
+err_after_socket:
+    close(fd);
+err_after_resolve:
+    freeaddrinfo(res);
+    dial_failed(u);
 }
 
 /* A route to this URL's node may already exist (dialled by the peer). */
@@ -129,15 +153,16 @@ static bool peer_connected(struct cluster *cl, const struct route_url *u)
     return found;
 }
 
-/* Known already: a configured or implicit URL for the same node. */
-static bool known_url(struct cluster *cl, const char *id, const char *host, int port)
+/* A configured or implicit URL for the same node, or NULL. */
+static struct route_url *known_url(struct cluster *cl, const char *id, const char *host,
+                                   int port)
 {
     for (size_t i = 0; i < cl->nurls; i++) {
         struct route_url *u = &cl->urls[i];
         if ((u->port == port && strcmp(u->host, host) == 0) || strcmp(u->remote_id, id) == 0)
-            return true;
+            return u;
     }
-    return false;
+    return NULL;
 }
 
 /* Main thread: turn gossip the loops collected into implicit routes. */
@@ -152,14 +177,26 @@ static void take_gossip(struct cluster *cl)
     for (size_t i = 0; i < n; i++) {
         char id[64], host[256];
         int port = 0;
-        if (sscanf(items[i], "%63s %255[^:]:%d", id, host, &port) == 3 &&
-            !known_url(cl, id, host, port) &&
-            cl->nurls < cl->srv->opts.nroutes + CLUSTER_MAX_IMPLICIT) {
-            struct route_url *u = &cl->urls[cl->nurls];
+        if (sscanf(items[i], "%63s %255[^:]:%d", id, host, &port) != 3) {
+            free(items[i]);
+            continue;
+        }
+        struct route_url *u = known_url(cl, id, host, port);
+        if (u && u->implicit && atomic_load(&u->state) == URL_DONE) {
+            /* Out of tries, and a peer names it again (it rejoined): a
+             * fresh round of dials, to whatever id it has now. */
+            pthread_rwlock_wrlock(&cl->lock);
+            snprintf(u->remote_id, sizeof u->remote_id, "%s", id);
+            pthread_rwlock_unlock(&cl->lock);
+            atomic_store(&u->tries_left, 1 + cl->connect_retries);
+            atomic_store(&u->state, URL_IDLE);
+        } else if (!u && cl->nurls < cl->srv->opts.nroutes + CLUSTER_MAX_IMPLICIT) {
+            u = &cl->urls[cl->nurls];
             u->cl = cl;
             u->host = strdup(host);
             u->port = port;
             u->implicit = true;
+            atomic_store(&u->tries_left, 1 + cl->connect_retries);
             pthread_rwlock_wrlock(&cl->lock);
             snprintf(u->remote_id, sizeof u->remote_id, "%s", id);
             pthread_rwlock_unlock(&cl->lock);
@@ -248,6 +285,8 @@ struct cluster *cluster_new(struct server *s, int *err)
             cl->advertise_port = atoi(colon + 1);
         }
     }
+    cl->connect_retries = s->opts.connect_retries > 0 && s->opts.connect_retries < 1000000
+                              ? (int)s->opts.connect_retries : 0;
     cl->user = s->opts.cluster_user ? strdup(s->opts.cluster_user) : NULL;
     cl->pass = s->opts.cluster_password ? strdup(s->opts.cluster_password) : NULL;
     return cl;
@@ -548,12 +587,20 @@ void route_closed(struct client *c, const char *reason)
         server_peer_urls(c->srv, (const char *const *)r->peer_urls, r->npeer_urls, false);
     if (r->url >= 0) {
         struct route_url *u = &cl->urls[r->url];
-        if (r->is_self)
+        if (r->is_self) {
             atomic_store(&u->state, URL_SELF);
-        else if (u->implicit && r->registered_once)
-            atomic_store(&u->state, URL_DONE); /* implicit routes are not retried */
-        else if (atomic_load(&u->state) != URL_SELF)
+        } else if (atomic_load(&u->state) == URL_SELF) {
+            /* stays: another connection found it is us */
+        } else if (u->implicit && !r->registered_once && !r->duplicate) {
+            dial_failed(u); /* refused or broken in the handshake */
+        } else {
+            /* A lost route (or one that lost to a duplicate, so the peer
+             * was reached): an implicit one gets a fresh round of tries.
+             * The tick dials only while no other route reaches the peer. */
+            if (u->implicit)
+                atomic_store(&u->tries_left, 1 + cl->connect_retries);
             atomic_store(&u->state, URL_IDLE);
+        }
     }
     if (!r->is_self)
         LOG_INFO("%s:%d - rid:%llu - Route connection closed: %s", c->ip, c->port,

@@ -22,7 +22,8 @@ enum route_url_state {
     URL_DIALLING,      /* TCP connect in progress (main thread) */
     URL_CONNECTED,     /* handed to a loop, handshaking or registered */
     URL_SELF,          /* it is us: never dial again */
-    URL_DONE,          /* an implicit route that closed: not redialled */
+    URL_DONE,          /* an implicit route out of tries: dialled again
+                          only when gossip names it anew */
 };
 
 /* Configured routes plus room for implicit ones learned by gossip; the
@@ -38,6 +39,9 @@ struct route_url {
     struct event *dial_ev;    /* owned; main thread */
     int failures;             /* main thread */
     bool implicit;            /* learned by gossip, not configured */
+    atomic_int tries_left;    /* implicit only: dials left before giving
+                                 up, 1 + connect_retries when learned or
+                                 lost (spec/cluster-protocol.md §10.1) */
     char remote_id[64];       /* set by the loop that registered it; read
                                  by the dialler under cl->lock */
 };
@@ -54,6 +58,7 @@ struct cluster {
     int advertise_port;
     char *user, *pass;                /* owned: cluster authorization, copied
                                          at start (loops never read opts) */
+    int connect_retries;              /* --connect_retries, for implicit routes */
     struct route_url *urls;           /* owned array, room for nurls +
                                          CLUSTER_MAX_IMPLICIT */
     size_t nurls;                     /* main thread (dialler) */
@@ -74,6 +79,7 @@ struct route_conn {
     bool registered;          /* in cl->routes; written under cl->lock */
     bool registered_once;     /* written under cl->lock */
     bool is_self;             /* the peer turned out to be us */
+    bool duplicate;           /* lost to another route to the same peer */
     bool got_info;
     bool headers;             /* both sides support HMSG */
     char remote_id[64];

@@ -185,8 +185,10 @@ static int first_info(struct client *c, json_t *o)
         snprintf(r->cl->urls[r->url].remote_id, sizeof r->cl->urls[r->url].remote_id, "%s", id);
         pthread_rwlock_unlock(&r->cl->lock);
     }
-    if (route_register(c) < 0)
+    if (route_register(c) < 0) {
+        r->duplicate = true; /* the peer was reached: not a failed dial */
         return stop_with(c, "Duplicate Route", NULL);
+    }
     return 0;
 }
 

@@ -194,6 +194,23 @@ class RawConn:
             pass
 
 
+def route_connect(name="NFAKEROUTE", cluster=CLUSTER_NAME, **extra):
+    """A route CONNECT line as a node dialling a route sends it."""
+    obj = {"echo": True, "verbose": False, "pedantic": False, "tls_required": False,
+           "headers": True, "name": name, "cluster": cluster}
+    obj.update(extra)
+    return b"CONNECT " + json.dumps(obj).encode() + b"\r\n"
+
+
+def fake_info(server_id="NFAKEROUTE", cluster_name=CLUSTER_NAME, port=1, **extra):
+    """A route INFO line for a node that does not exist."""
+    obj = {"server_id": server_id, "server_name": "fake", "version": "2.9.10",
+           "proto": 2, "go": "x", "host": "127.0.0.1", "port": port, "headers": True,
+           "max_payload": 1048576, "cluster": cluster_name}
+    obj.update(extra)
+    return b"INFO " + json.dumps(obj).encode() + b"\r\n"
+
+
 @pytest.fixture
 def raw():
     """Factory for RawConn connections to a port, closed at teardown."""

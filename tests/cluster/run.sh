@@ -55,7 +55,7 @@ rc=$?
 if [ $rc -ne 0 ]; then
     cat "$log"
 else
-    grep -E '^tern-cluster: |^(FAILED|ERROR) |^=+ .* in [0-9.]+s|^[0-9]+ (passed|failed|error|skipped).* in [0-9.]+s' "$log"
+    grep -E '^tern-cluster: |^(FAILED|ERROR|SKIPPED) |^=+ .* in [0-9.]+s|^[0-9]+ (passed|failed|error|skipped).* in [0-9.]+s' "$log"
 fi
 rm -f "$log"
 [ $rc -eq 0 ]

@@ -1,9 +1,12 @@
 """Discovery: routes learned from gossip, self/duplicate routes, connect_urls."""
 
+import socket
 import time
 
-from conftest import (Inbox, async_wait_for, mesh_state, settle, wait_interest,
-                      wait_mesh)
+import pytest
+
+from conftest import (REFERENCE, Inbox, async_wait_for, fake_info, mesh_state,
+                      route_connect, settle, wait_for, wait_interest, wait_mesh)
 
 
 async def test_seed_only_node_routes_to_peer(cluster, client, raw):
@@ -97,3 +100,63 @@ async def test_late_joiner_updates_existing_clients(cluster, client):
     await async_wait_for(
         lambda: c.client_hostport in {f"{u.hostname}:{u.port}" for u in nc.discovered_servers},
         what=lambda: f"C's URL in {nc.discovered_servers}")
+
+
+class CountingListener:
+    """A TCP port that accepts connections, counts them and closes each at
+    once: a gossiped route that can never complete its handshake."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+
+    def poll(self):
+        """Accept whatever is waiting; return the count so far."""
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except (socket.timeout, BlockingIOError):
+                return self.accepted
+            conn.close()
+            self.accepted += 1
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.mark.skipif(REFERENCE, reason="tern-only: nats-server counts only failed TCP "
+                    "dials against connect_retries, so this accept-then-close peer "
+                    "is redialled without limit there")
+@pytest.mark.parametrize("retries", [0, 2])
+async def test_gossiped_route_dialled_connect_retries_times(cluster, raw, retries):
+    """A node told about a peer by gossip dials it once, plus
+    --connect_retries more times when that fails, then stops (configured
+    routes are the ones retried forever)."""
+    a = cluster.start(1)[0]
+    b = cluster.new_node("B")
+    b.routes = [a.route_url()]
+    b.extra_args = ["--connect_retries", str(retries)]
+    b.start()
+    wait_mesh([a, b])
+    dead = CountingListener()
+    try:
+        # A fake node registers a route with A; A gossips its INFO (with
+        # the address to dial, the dead port) to B.
+        conn = raw(a.cluster_port)
+        conn.read_info()
+        conn.send(route_connect("NFAKEGOSSIP") + fake_info(
+            "NFAKEGOSSIP", port=dead.port, ip=f"nats-route://127.0.0.1:{dead.port}/"))
+        want = 1 + retries
+        wait_for(lambda: dead.poll() >= want, timeout=want + 5,
+                 what=lambda: f"{want} dials from B, got {dead.accepted}")
+        # Proving B gave up needs a wait: 2.5 s is over two of B's 1 s
+        # dial ticks, so a further dial would have arrived.
+        time.sleep(2.5)
+        assert dead.poll() == want, f"B dialled {dead.accepted} times, want {want}"
+        assert b.routez()["num_routes"] == 1
+    finally:
+        dead.close()

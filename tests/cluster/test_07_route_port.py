@@ -6,26 +6,10 @@ connection, and the node keeps serving clients and its existing route.
 Teardown fails the test if a node crashed.
 """
 
-import json
-
 import pytest
 
-from conftest import (CLUSTER_NAME, ROUTE_PASS, ROUTE_USER, Inbox, mesh_state, settle,
-                      wait_interest, wait_mesh)
-
-
-def route_connect(name="NFAKEROUTE", cluster=CLUSTER_NAME, **extra):
-    obj = {"echo": True, "verbose": False, "pedantic": False, "tls_required": False,
-           "headers": True, "name": name, "cluster": cluster}
-    obj.update(extra)
-    return b"CONNECT " + json.dumps(obj).encode() + b"\r\n"
-
-
-def fake_info(cluster=CLUSTER_NAME):
-    obj = {"server_id": "NFAKEROUTE", "server_name": "fake", "version": "2.9.10",
-           "proto": 2, "go": "x", "host": "127.0.0.1", "port": 1, "headers": True,
-           "max_payload": 1048576, "cluster": cluster}
-    return b"INFO " + json.dumps(obj).encode() + b"\r\n"
+from conftest import (CLUSTER_NAME, ROUTE_PASS, ROUTE_USER, Inbox, fake_info, mesh_state,
+                      route_connect, settle, wait_interest, wait_mesh)
 
 
 def assert_logged(node, conn):
@@ -88,7 +72,7 @@ async def test_bad_message_size_closes(cluster, client, raw):
 async def test_wrong_cluster_name_is_refused(cluster, client, raw):
     a, b = cluster.start(2)
     conn, _ = open_route_port(raw, a)
-    conn.send(route_connect(cluster="WRONG") + fake_info(cluster="WRONG"))
+    conn.send(route_connect(cluster="WRONG") + fake_info(cluster_name="WRONG"))
     data = conn.read_until_closed()
     assert data == (b"-ERR 'Rejecting connection, cluster name \"WRONG\" does not match \"%s\"'\r\n"
                     % CLUSTER_NAME.encode())
