@@ -181,14 +181,14 @@ int conn_flush(struct conn *c, int timeout_ms)
     return conn_wait(c, &c->pongs, c->pings, timeout_ms, "PONG");
 }
 
-static int dial(const struct bench_opts *o, int *fd_out)
+static int dial(const char *host, const char *port, int *fd_out)
 {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    int rc = getaddrinfo(o->host, o->port, &hints, &res);
+    int rc = getaddrinfo(host, port, &hints, &res);
     if (rc) {
-        fprintf(stderr, "tern-bench: %s:%s: %s\n", o->host, o->port, gai_strerror(rc));
+        fprintf(stderr, "tern-bench: %s:%s: %s\n", host, port, gai_strerror(rc));
         return -EINVAL;
     }
     int fd = -1, err = ECONNREFUSED;
@@ -202,7 +202,7 @@ static int dial(const struct bench_opts *o, int *fd_out)
     }
     freeaddrinfo(res);
     if (fd < 0) {
-        fprintf(stderr, "tern-bench: connect %s:%s: %s\n", o->host, o->port, strerror(err));
+        fprintf(stderr, "tern-bench: connect %s:%s: %s\n", host, port, strerror(err));
         return -err;
     }
     /* Small requests and replies must leave at once (reqrep latency). */
@@ -224,9 +224,15 @@ void conn_close(struct conn *c)
     free(c);
 }
 
-/* Connect and handshake: INFO, then CONNECT + PING, then wait for PONG. */
 int conn_open(const struct bench_opts *o, const struct proto_handlers *h, void *role,
               struct conn **out)
+{
+    return conn_open_at(o, o->host, o->port, h, role, out);
+}
+
+/* Connect and handshake: INFO, then CONNECT + PING, then wait for PONG. */
+int conn_open_at(const struct bench_opts *o, const char *host, const char *port,
+                 const struct proto_handlers *h, void *role, struct conn **out)
 {
     struct conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -235,7 +241,7 @@ int conn_open(const struct bench_opts *o, const struct proto_handlers *h, void *
     c->h = h;
     c->role = role;
     proto_parser_init(&c->parser, PROTO_SIDE_CLIENT);
-    int rc = dial(o, &c->fd);
+    int rc = dial(host, port, &c->fd);
     if (rc)
         goto err_after_alloc;
     rc = conn_wait(c, &c->infos, 1, o->timeout_ms, "INFO");

@@ -43,6 +43,9 @@ int64_t bench_now_ns(void);
  * h and role are borrowed for the connection's life. */
 int conn_open(const struct bench_opts *o, const struct proto_handlers *h, void *role,
               struct conn **out);
+/* The same, to host:port instead (receivers on another cluster node). */
+int conn_open_at(const struct bench_opts *o, const char *host, const char *port,
+                 const struct proto_handlers *h, void *role, struct conn **out);
 void conn_close(struct conn *c); /* NULL is fine */
 
 /* Output: append to the buffer (nothing is written until conn_send). */

@@ -17,6 +17,8 @@ struct bench_opts {
     const char *mode;
     char host[256];
     char port[16];
+    char sub_host[256];   /* pubsub/queue receivers connect here (--sub-server; */
+    char sub_port[16];    /* default: host and port, the publisher's server) */
     uint64_t msgs;        /* pub/pubsub/queue: messages; reqrep: requests (0 = use duration) */
     size_t size;          /* payload bytes */
     int subs;             /* pubsub subscribers / queue members */

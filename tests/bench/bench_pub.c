@@ -7,6 +7,8 @@
  * (inbound backlog) and messages ahead of the slowest receiver (outbound;
  * struct pub_window, fed by the receiver thread). While a window is full
  * the publisher sleeps in poll() on its socket and the receiver's eventfd.
+ * Before a cross-node run, pub_await_interest() probes until the
+ * subscribers' interest has crossed the route.
  */
 #include <errno.h>
 #include <poll.h>
@@ -109,6 +111,102 @@ static int pub_wait(const struct bench_opts *o, struct conn *c, struct pub_windo
             return rc;
     }
     return 0;
+}
+
+/* ---- waiting for interest across a route ---- */
+
+#define PROBE_WAIT_MS 50  /* no 503 this long after a probe: it was routed */
+#define PROBE_RETRY_MS 10 /* pause after a 503 before the next probe */
+#define PROBE_SID 1       /* the inbox subscription; the publisher has no other */
+
+/* The probing connection's role: the inbox and the 503s seen on it. */
+struct probe {
+    char inbox[64];
+    uint64_t no_responders;
+};
+
+/* Only the server's 503 status (HMSG <inbox> <sid> 16 16) may arrive. */
+static int on_probe_msg(void *ctx, const struct proto_msg *m)
+{
+    struct conn *c = ctx;
+    struct probe *p = c->role;
+    static const char status[] = "NATS/1.0 503";
+    if (m->subject.len == strlen(p->inbox) && !memcmp(m->subject.ptr, p->inbox, m->subject.len) &&
+        m->hdr_len >= sizeof status - 1 && !memcmp(m->data, status, sizeof status - 1)) {
+        p->no_responders++;
+        return 0;
+    }
+    fprintf(stderr, "tern-bench: unexpected MSG on %.*s while probing for interest\n",
+            (int)m->subject.len, m->subject.ptr);
+    return conn_fail(c, -EPROTO);
+}
+
+static const struct proto_handlers probe_handlers = CONN_HANDLERS(on_probe_msg);
+
+/* Send one probe; 1 if a 503 came back, 0 if none came within PROBE_WAIT_MS
+ * nor before the PONG that follows (the server sends a 503 before it). */
+static int probe_once(const struct bench_opts *o, struct conn *c, struct probe *p,
+                      const struct pub_frame *f)
+{
+    uint64_t before = p->no_responders;
+    int rc = conn_append(c, f->buf, f->len);
+    int64_t deadline = bench_now_ns() + (int64_t)PROBE_WAIT_MS * 1000000;
+    while (!rc && p->no_responders == before) {
+        int sr = conn_send(c);
+        if (sr < 0)
+            return sr;
+        int left = (int)((deadline - bench_now_ns()) / 1000000);
+        if (left <= 0) {
+            rc = conn_flush(c, o->timeout_ms);
+            return rc ? rc : p->no_responders != before;
+        }
+        struct pollfd pf = {c->fd, (short)(POLLIN | (sr ? POLLOUT : 0)), 0};
+        if (poll(&pf, 1, left) < 0 && errno != EINTR)
+            return -errno;
+        if ((pf.revents & (POLLIN | POLLHUP | POLLERR)) && (rc = conn_read(c)) > 0)
+            rc = 0;
+    }
+    return rc ? rc : 1;
+}
+
+/* Probe `PUB subject inbox 0` until c's server stops answering 503 (no
+ * responders): then a route carries the receivers' interest. Receivers
+ * ignore the probes that get through, as they carry a reply subject. */
+int pub_await_interest(const struct bench_opts *o, struct conn *c)
+{
+    const struct proto_handlers *h = c->h;
+    void *role = c->role;
+    struct probe p = {0};
+    struct pub_frame f = {0};
+    snprintf(p.inbox, sizeof p.inbox, "_INBOX.bench.probe.%ld", (long)getpid());
+    c->h = &probe_handlers;
+    c->role = &p;
+    int rc = conn_subscribe(c, p.inbox, NULL, PROBE_SID);
+    if (!rc)
+        rc = conn_flush(c, o->timeout_ms);
+    if (!rc)
+        rc = pub_frame_build(&f, o->subject, p.inbox, 0);
+    int64_t deadline = bench_now_ns() + (int64_t)PUB_INTEREST_WAIT_MS * 1000000;
+    while (!rc && (rc = probe_once(o, c, &p, &f)) == 1) {
+        if (bench_now_ns() >= deadline) {
+            fprintf(stderr, "tern-bench: no interest in %s at %s:%s after %d ms "
+                    "(%llu no-responders replies)\n", o->subject, o->host, o->port,
+                    PUB_INTEREST_WAIT_MS, (unsigned long long)p.no_responders);
+            rc = -ETIMEDOUT;
+            break;
+        }
+        poll(NULL, 0, PROBE_RETRY_MS);
+        rc = 0;
+    }
+    /* Drop the inbox; after this PONG no late 503 can reach the run. */
+    char unsub[32];
+    int n = snprintf(unsub, sizeof unsub, "UNSUB %d\r\n", PROBE_SID);
+    if (!rc && !(rc = conn_append(c, unsub, (size_t)n)))
+        rc = conn_flush(c, o->timeout_ms);
+    free(f.buf);
+    c->h = h;
+    c->role = role;
+    return rc;
 }
 
 /* Publish o->msgs messages, end with PING/PONG; *elapsed covers both. */

@@ -62,6 +62,13 @@ struct pub_frame {
 /* Build "PUB subject [reply] size" with a size-byte payload (sequence 0). */
 int pub_frame_build(struct pub_frame *f, const char *subject, const char *reply, size_t size);
 
+/* Receivers on another cluster node: block until c's server has their
+ * interest in o->subject, probing with no-responders requests (0 when it
+ * has, -ETIMEDOUT after PUB_INTEREST_WAIT_MS). c must be idle and have no
+ * subscriptions; its handlers are restored before returning. */
+#define PUB_INTEREST_WAIT_MS 10000
+int pub_await_interest(const struct bench_opts *o, struct conn *c);
+
 /* Publish o->msgs messages to o->subject on c, end with PING/PONG;
  * *elapsed covers both. w is NULL when no receivers bound the window. */
 int pub_publish(const struct bench_opts *o, struct conn *c, struct pub_window *w,

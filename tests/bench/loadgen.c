@@ -1,11 +1,13 @@
 /*
  * tests/bench/loadgen.c — tern-bench, the Tern benchmark's load generator.
  *
- * Speaks the raw NATS client protocol to one server and prints one JSON
- * result line (errors: stderr, exit 1). Modes pub, pubsub, queue, reqrep,
- * conns, subs: see tests/bench/README.md. This file holds the modes, their
- * checks and results, and the command line; connections live in
- * bench_conn.c, the windowed publisher in bench_pub.c. One thread per role:
+ * Speaks the raw NATS client protocol to one server (pubsub and queue, with
+ * --sub-server: the publisher to one cluster node, the receivers to
+ * another) and prints one JSON result line (errors: stderr, exit 1). Modes
+ * pub, pubsub, queue, reqrep, conns, subs: see tests/bench/README.md. This
+ * file holds the modes, their checks and results, and the command line;
+ * connections live in bench_conn.c, the windowed publisher in bench_pub.c
+ * (and the cross-node interest probe). One thread per role:
  * the publisher on the main thread, all subscribers on one epoll thread.
  */
 #include <errno.h>
@@ -104,6 +106,8 @@ static int on_sub_msg(void *ctx, const struct proto_msg *m)
     struct conn *c = ctx;
     struct sub *s = c->role;
     struct fanout *f = s->f;
+    if (m->reply.len) /* an interest probe (pub_await_interest); real ones have none */
+        return 0;
     if (m->total_len != f->o->size || m->hdr_len != 0)
         return sub_fail(s, "message of wrong size", 0);
     uint64_t seq = s->count;
@@ -265,7 +269,7 @@ static int fanout_setup(struct fanout *f)
     for (int i = 0; i < o->subs; i++) {
         struct sub *s = &f->subs[i];
         s->f = f;
-        int rc = conn_open(o, &sub_handlers, s, &s->c);
+        int rc = conn_open_at(o, o->sub_host, o->sub_port, &sub_handlers, s, &s->c);
         if (!rc)
             rc = conn_subscribe(s->c, o->subject, f->queue ? "bench.q" : NULL, 1);
         if (!rc) /* the PONG proves the SUB is registered */
@@ -299,6 +303,10 @@ static int run_fanout(const struct bench_opts *o, bool queue)
     int rc = fanout_setup(&f);
     if (!rc)
         rc = conn_open(o, &conn_plain_handlers, NULL, &pub);
+    /* Receivers on another node: their interest crosses a route on its own
+     * time, so wait until the publisher's node has it. */
+    if (!rc && (strcmp(o->host, o->sub_host) || strcmp(o->port, o->sub_port)))
+        rc = pub_await_interest(o, pub);
     if (rc)
         goto out;
     pthread_t th;
@@ -580,6 +588,8 @@ static void usage(FILE *out)
             "usage: tern-bench MODE [options]\n"
             "modes: pub | pubsub | queue | reqrep | conns | subs\n"
             "  -s, --server HOST:PORT   server address (127.0.0.1:4222)\n"
+            "      --sub-server HOST:PORT  pubsub/queue receivers connect here (-s); when it\n"
+            "                           differs, first wait for their interest at -s (10 s)\n"
             "  -n, --msgs N             messages (pub/pubsub/queue), requests (reqrep)\n"
             "  -z, --size BYTES         payload size (128)\n"
             "  -k, --subs K             subscribers (pubsub) / queue members (queue)\n"
@@ -596,6 +606,17 @@ static void usage(FILE *out)
             "      --hold SEC           conns/subs: hold SEC seconds, not until stdin EOF\n");
 }
 
+/* "HOST:PORT" (the last colon splits) into host and port. */
+static int parse_hostport(const char *arg, char *host, size_t hsz, char *port, size_t psz)
+{
+    const char *colon = strrchr(arg, ':');
+    if (!colon || colon == arg)
+        return -EINVAL;
+    snprintf(host, hsz, "%.*s", (int)(colon - arg), arg);
+    snprintf(port, psz, "%s", colon + 1);
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, struct bench_opts *o)
 {
     static const struct option lo[] = {
@@ -603,7 +624,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         {"subs", 1, 0, 'k'}, {"duration", 1, 0, 'd'}, {"conns", 1, 0, 'c'},
         {"nsubs", 1, 0, 'm'}, {"subject", 1, 0, 'S'}, {"ping-every", 1, 0, 'P'},
         {"max-pings", 1, 0, 'M'}, {"window", 1, 0, 'W'}, {"window-bytes", 1, 0, 'B'},
-        {"warmup", 1, 0, 'U'},
+        {"warmup", 1, 0, 'U'}, {"sub-server", 1, 0, 'R'},
         {"timeout", 1, 0, 'T'}, {"hold", 1, 0, 'H'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     *o = (struct bench_opts){.msgs = 0, .size = 128, .subs = 1, .duration = 5, .conns = 1000,
                        .nsubs = 100000, .ping_every = 8192, .max_pings = 4,
@@ -622,14 +643,15 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
     optind = 2;
     while ((ch = getopt_long(argc, argv, "s:n:z:k:d:c:m:h", lo, NULL)) != -1) {
         switch (ch) {
-        case 's': {
-            const char *colon = strrchr(optarg, ':');
-            if (!colon || colon == optarg)
+        case 's':
+            if (parse_hostport(optarg, o->host, sizeof o->host, o->port, sizeof o->port))
                 return -EINVAL;
-            snprintf(o->host, sizeof o->host, "%.*s", (int)(colon - optarg), optarg);
-            snprintf(o->port, sizeof o->port, "%s", colon + 1);
             break;
-        }
+        case 'R':
+            if (parse_hostport(optarg, o->sub_host, sizeof o->sub_host, o->sub_port,
+                               sizeof o->sub_port))
+                return -EINVAL;
+            break;
         case 'n': o->msgs = strtoull(optarg, NULL, 10); break;
         case 'z': o->size = strtoull(optarg, NULL, 10); break;
         case 'k': o->subs = atoi(optarg); break;
@@ -652,6 +674,10 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         !o->max_pings || o->timeout_ms <= 0) {
         usage(stderr);
         return -EINVAL;
+    }
+    if (!o->sub_host[0]) { /* no --sub-server: everything on -s */
+        snprintf(o->sub_host, sizeof o->sub_host, "%s", o->host);
+        snprintf(o->sub_port, sizeof o->sub_port, "%s", o->port);
     }
     return 0;
 }

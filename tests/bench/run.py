@@ -5,8 +5,10 @@ Every measurement gets a fresh server on a free loopback port; each round
 runs every case on both servers, swapping which goes first on odd rounds so
 slow drift of the machine hits both alike. The load comes from tern-bench
 (tests/bench/loadgen.c) with the same flow-control settings for both
-servers. Prints a markdown table of medians; exits non-zero when a server
-dies, a loadgen count check fails, or anything else goes wrong.
+servers. Cluster cases start two servers of the same kind, routed together,
+with the publisher on one and the subscribers on the other. Prints a markdown
+table of medians; exits non-zero when a server dies, a loadgen count check
+fails, or anything else goes wrong.
 """
 import argparse
 import datetime
@@ -46,6 +48,9 @@ CASES = [
      [("recv_msgs_per_sec", "msgs/s delivered", True)]),
     ("pubsub_128x4", "pubsub 128 B, 4 subs", "load",
      ["pubsub", "-z", "128", "-k", "4", "-n", "1500000"],
+     [("recv_msgs_per_sec", "msgs/s delivered", True)]),
+    ("cross_128x1", "cross-node pubsub 128 B, 1 sub", "cluster",
+     ["pubsub", "-z", "128", "-k", "1", "-n", "3000000"],
      [("recv_msgs_per_sec", "msgs/s delivered", True)]),
     ("queue_128x4", "queue group of 4, 128 B", "load",
      ["queue", "-z", "128", "-k", "4", "-n", "2000000"],
@@ -101,12 +106,13 @@ def rss_kib(server):
 class Server:
     """One server process on a free port; started fresh per measurement."""
 
-    def __init__(self, name, cmd, logdir):
+    def __init__(self, name, cmd, logdir, extra=()):
         self.name = name
         self.port = free_port()
-        self.log_path = os.path.join(logdir, f"{name}-{self.port}.log")
+        self.log_path = os.path.join(logdir, f"{name.replace(' ', '-')}-{self.port}.log")
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd + ["-a", "127.0.0.1", "-p", str(self.port)],
+        self.proc = subprocess.Popen(cmd + ["-a", "127.0.0.1", "-p", str(self.port)]
+                                     + list(extra),
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         try:
@@ -167,15 +173,52 @@ class Server:
             raise BenchError(f"{self.name} died of signal {-rc} while stopping")
 
 
-def loadgen(opts, server, args, timeout):
-    """Run tern-bench to completion; return its JSON result line."""
-    cmd = [opts.loadgen] + args + ["-s", f"127.0.0.1:{server.port}"] + opts.flow
+def check_all_alive(servers, when):
+    for srv in servers:
+        srv.check_alive(when)
+
+
+def start_cluster(server_name, cmd, logdir):
+    """Two servers of one kind in cluster "bench": node 2 routes to node 1."""
+    route = free_port()
+    nodes = [Server(f"{server_name} node 1", cmd, logdir,
+                    ["--cluster", f"nats://127.0.0.1:{route}", "--cluster_name", "bench"])]
+    try:
+        nodes.append(Server(f"{server_name} node 2", cmd, logdir,
+                            ["--cluster", f"nats://127.0.0.1:{free_port()}",
+                             "--cluster_name", "bench", "--routes", f"nats://127.0.0.1:{route}"]))
+        # No wait for the route here: tern-bench probes node 1 until it has
+        # the subscribers' interest (up to 10 s), which covers the route
+        # forming too.
+        check_all_alive(nodes, "while forming the cluster")
+    except BaseException:
+        stop_all(nodes, quiet=True)
+        raise
+    return nodes
+
+
+def stop_all(servers, quiet=False):
+    """Stop every server; raise the first failure afterwards unless quiet."""
+    first = None
+    for srv in servers:
+        try:
+            srv.stop()
+        except BenchError as e:
+            first = first or e
+    if first and not quiet:
+        raise first
+
+
+def loadgen(opts, servers, args, timeout):
+    """Run tern-bench against servers[0] to completion (any other servers
+    only have to stay alive); return its JSON result line."""
+    cmd = [opts.loadgen] + args + ["-s", f"127.0.0.1:{servers[0].port}"] + opts.flow
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        server.check_alive("during the run")
+        check_all_alive(servers, "during the run")
         raise BenchError(f"tern-bench {' '.join(args)} took over {timeout} s")
-    server.check_alive("during the run")
+    check_all_alive(servers, "during the run")
     if p.returncode != 0:
         raise BenchError(f"tern-bench {' '.join(args)} failed (status {p.returncode}):\n"
                          + p.stderr.strip())
@@ -220,23 +263,27 @@ def measure(opts, server_name, cmd, case):
     name, _label, kind, args, _metrics = case
     if opts.quick:
         args = quick_args(args)
-    srv = Server(server_name, cmd, opts.logdir)
+    if kind == "cluster":
+        srvs = start_cluster(server_name, cmd, opts.logdir)
+    else:
+        srvs = [Server(server_name, cmd, opts.logdir)]
+    srv = srvs[0]
     try:
         if kind == "idle":
             time.sleep(0.5)
             result = {"rss_kib": rss_kib(srv)}
         elif kind == "hold":
             result = hold_rss(opts, srv, args)
+        elif kind == "cluster":  # publisher on node 1, subscribers on node 2
+            result = loadgen(opts, srvs, args + ["--sub-server", f"127.0.0.1:{srvs[1].port}"],
+                             timeout=120)
         else:
-            result = loadgen(opts, srv, args, timeout=120)
-        srv.check_alive("after the run")
+            result = loadgen(opts, srvs, args, timeout=120)
+        check_all_alive(srvs, "after the run")
     except BaseException:
-        try:
-            srv.stop()
-        except BenchError:
-            pass  # the first error is the one to report
+        stop_all(srvs, quiet=True)  # the first error is the one to report
         raise
-    srv.stop()
+    stop_all(srvs)
     return result
 
 
