@@ -50,6 +50,7 @@ struct sub {
 enum client_kind {
     CLIENT_KIND_CLIENT = 0,
     CLIENT_KIND_ROUTE = 1,
+    CLIENT_KIND_INTERNAL = 2,  /* a subscriber inside the server (JetStream) */
 };
 
 struct route_conn;
@@ -119,6 +120,12 @@ struct client {
     atomic_uint_fast64_t in_msgs, in_bytes;   /* loop writes, monitor reads */
     atomic_uint_fast64_t nsubs_pub;           /* nsubs for the monitor */
     atomic_int_fast64_t last_activity_ns;     /* wall clock of the last read */
+
+    /* CLIENT_KIND_INTERNAL only: a delivery to one of its subscriptions
+     * calls this on the publisher's loop instead of writing to a socket.
+     * It must copy what it keeps and be thread-safe. */
+    bool (*internal_deliver)(void *arg, const struct sub *s, const struct proto_msg *m);
+    void *internal_arg;        /* borrowed: the engine behind it */
 };
 
 /* Loop thread: adopt an accepted socket (sends INFO, arms timers).

@@ -113,6 +113,8 @@ bool deliver_to_sub(struct worker *w, struct sub *s, const struct proto_msg *m)
     size_t body = 0;
     bool queued = false, note = false;
 
+    if (c->kind == CLIENT_KIND_INTERNAL)
+        return c->internal_deliver(c->internal_arg, s, m);
     pthread_mutex_lock(&c->out_lock);
     if (c->closing || s->dead || (s->max && s->delivered >= s->max))
         goto out_unlock;

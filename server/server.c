@@ -25,6 +25,7 @@
 #include "cluster/route.h"
 #include "server/auth.h"
 #include "server/client.h"
+#include "server/jetstream.h"
 #include "server/log.h"
 #include "server/monitor.h"
 #include "server/reclaim.h"
@@ -344,7 +345,9 @@ static int start_workers(struct server *s)
     if (n < 1)
         n = 1;
     s->workers = calloc((size_t)n, sizeof *s->workers);
-    s->reclaim = reclaim_new(n);
+    /* One more reclaim slot for the JetStream loop, which reads shared
+     * subscriptions too. */
+    s->reclaim = reclaim_new(n + (s->opts.jetstream ? 1 : 0));
     if (!s->workers || !s->reclaim)
         return -ENOMEM;
     s->nworkers = n;
@@ -402,6 +405,7 @@ int server_init(struct server *s, struct tern_opts *opts, int argc, char **argv)
     snprintf(s->client_host, sizeof s->client_host, "%s", s->opts.host ? s->opts.host : "0.0.0.0");
     load_limits(s, &s->opts);
     s->no_header_support = s->opts.no_header_support;
+    s->jetstream_on = s->opts.jetstream;
     s->max_sub_tokens = s->opts.max_sub_tokens;
     s->closed_cap = s->opts.max_closed_clients > 0 ? (size_t)s->opts.max_closed_clients : 0;
     s->closed = s->closed_cap ? calloc(s->closed_cap, sizeof *s->closed) : NULL;
@@ -432,6 +436,8 @@ int server_init(struct server *s, struct tern_opts *opts, int argc, char **argv)
     s->cluster = cluster_new(s, &cerr);
     if (cerr < 0 || (s->cluster && cluster_start(s->cluster) < 0))
         return -EINVAL;
+    if (s->opts.jetstream && jetstream_start(s, s->nworkers, &s->jetstream) < 0)
+        return -EIO;
     if (s->opts.http_port) {
         const char *mhost = s->opts.http_host ? s->opts.http_host : s->client_host;
         s->monitor = monitor_start(s, mhost, s->opts.http_port);
@@ -465,6 +471,7 @@ int server_run(struct server *s)
         s->listener = NULL;
     }
     cluster_stop(s->cluster);
+    jetstream_stop(s->jetstream);
     stop_workers(s);
     LOG_INFO("Server Exiting..");
     return s->exit_code;
@@ -474,7 +481,10 @@ void server_destroy(struct server *s)
 {
     if (s->listener)
         evconnlistener_free(s->listener);
+    jetstream_stop(s->jetstream);
     stop_workers(s);
+    jetstream_free(s->jetstream);
+    s->jetstream = NULL;
     cluster_free(s->cluster); /* after the loops: closing routes use it */
     monitor_stop(s->monitor);
     for (int i = 0; i < s->nworkers; i++)

@@ -30,6 +30,7 @@ struct client;
 struct monitor;
 struct cluster;
 struct url_ref;
+struct jetstream;
 
 /* What /connz shows of a connection, kept after it closes. */
 struct conn_record {
@@ -75,11 +76,13 @@ struct server {
     struct reclaim *reclaim;        /* owned */
     struct monitor *monitor;        /* owned; NULL when -m is off */
     struct cluster *cluster;        /* owned; NULL when clustering is off */
+    struct jetstream *jetstream;    /* owned; NULL when JetStream is off */
     _Atomic(struct auth *) auth;    /* owned reference; swapped on reload */
 
     /* Settings loops read, fixed at start. The loops never read opts,
      * which a reload replaces on the main thread. */
     bool no_header_support;
+    bool jetstream_on;              /* INFO "jetstream":true */
     int64_t max_sub_tokens;
     char cluster_name[128];         /* empty when clustering is off */
 

@@ -10,7 +10,9 @@
 #define TERN_SERVER_VERSION_H
 
 #define TERN_VERSION "0.1.0"
-#define TERN_PROTO_VERSION "2.10.0"
+/* 2.9.x, not 2.10: clients switch on 2.10-only JetStream requests (multiple
+ * filter subjects, ...) when they see it (spec/jetstream.md §1). */
+#define TERN_PROTO_VERSION "2.9.10"
 #define TERN_GO_FIELD "go1.21.0" /* INFO "go": clients ignore it, but expect the key */
 
 #endif

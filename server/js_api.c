@@ -1,0 +1,560 @@
+/*
+ * server/js_api.c — the JetStream API requests about the account, streams
+ * and single messages ($JS.API.INFO, STREAM.*, DIRECT.GET.*), with the
+ * replies of spec/jetstream.md §4, §5, §7. Consumer requests are
+ * js_consumer_api's.
+ *
+ * Each handler parses the request, validates what needs no state, calls
+ * the apply function of the matching command, and answers. A request to
+ * an unknown endpoint gets no reply at all, as nats-server's catch-all
+ * subscription does (§2). Runs only on the JetStream loop.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/subject.h"
+#include "server/js_internal.h"
+#include "server/log.h"
+
+#define T_PREFIX "io.nats.jetstream.api.v1."
+#define NAMES_LIMIT 1024
+#define LIST_LIMIT 256
+#define SUBJECTS_LIMIT 100000
+
+/* ---- small builders ---- */
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->failed = true;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+static void sb_fmt(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_fmt(struct sbuf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        b->failed = true;
+        return;
+    }
+    sb_add(b, tmp, (size_t)n);
+}
+
+/* A JSON string literal of s (quotes and escapes), appended. */
+static void sb_json_str(struct sbuf *b, const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    if (t)
+        sb_str(b, t);
+    else
+        b->failed = true;
+    free(t);
+    json_decref(j);
+}
+
+static void sb_b64(struct sbuf *b, const char *bin, size_t n)
+{
+    size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+    char *t = malloc(cap);
+    if (!t) {
+        b->failed = true;
+        return;
+    }
+    sodium_bin2base64(t, cap, (const unsigned char *)bin, n, sodium_base64_VARIANT_ORIGINAL);
+    sb_str(b, t);
+    free(t);
+}
+
+static void reply_sb(struct js *js, const struct js_inmsg *m, struct sbuf *b)
+{
+    if (!b->failed)
+        js_reply(js, m, b->p);
+    free(b->p);
+}
+
+static void fail(struct js *js, const struct js_inmsg *m, const char *type, int code,
+                 const char *fmt)
+{
+    struct js_err e;
+    js_err_set(&e, code, fmt);
+    js_reply_error(js, m, type, &e);
+}
+
+/* The request body as JSON: NULL for an empty body (*bad false) or for
+ * unparsable JSON (*bad true). */
+static json_t *body_json(const struct js_inmsg *m, bool *bad)
+{
+    *bad = false;
+    if (!m->data_len)
+        return NULL;
+    json_error_t err;
+    json_t *j = json_loadb(m->data, m->data_len, 0, &err);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        *bad = true;
+        return NULL;
+    }
+    return j;
+}
+
+/* A stream name taken from the subject: one token, nothing after it. */
+static bool single_token(const char *s)
+{
+    return *s && !strchr(s, '.');
+}
+
+/* ---- stream info bodies ---- */
+
+static void append_stream_body(struct sbuf *b, struct js_stream *st, const char *subjects,
+                               const char *deleted)
+{
+    char *cfg = js_stream_config_to_json(&st->cfg);
+    char *state = js_stream_state_json(st, subjects, deleted);
+    char created[48];
+    js_time_format(st->created, created, sizeof created);
+    if (!cfg || !state)
+        b->failed = true;
+    else
+        sb_fmt(b, "\"config\":%s,\"created\":\"%s\",\"state\":", cfg, created);
+    if (state)
+        sb_str(b, state);
+    free(cfg);
+    free(state);
+}
+
+struct subj_collect {
+    struct sbuf b;
+    uint64_t total;
+};
+
+static int collect_subject(void *arg, const char *subject, size_t len,
+                           const struct store_subject_state *ss)
+{
+    struct subj_collect *c = arg;
+    if (c->total >= SUBJECTS_LIMIT)
+        return 1;
+    sb_str(&c->b, c->total ? "," : "{");
+    sb_json_str(&c->b, subject, len);
+    sb_fmt(&c->b, ":%" PRIu64, ss->msgs);
+    c->total++;
+    return 0;
+}
+
+/* ---- endpoints ---- */
+
+static void account_info(struct js *js, const struct js_inmsg *m)
+{
+    uint64_t mem = 0, disk = 0, consumers = 0;
+    for (struct js_stream *st = js->streams; st; st = st->next) {
+        struct store_state s;
+        store_get_state(st->store, &s);
+        if (st->cfg.storage == JS_STORAGE_MEMORY)
+            mem += s.bytes;
+        else
+            disk += s.bytes;
+        consumers += st->nconsumers;
+    }
+    char buf[768];
+    snprintf(buf, sizeof buf,
+             "{\"type\":\"" T_PREFIX "account_info_response\",\"memory\":%" PRIu64
+             ",\"storage\":%" PRIu64 ",\"streams\":%zu,\"consumers\":%" PRIu64
+             ",\"limits\":{\"max_memory\":%lld,\"max_storage\":%lld,\"max_streams\":-1,"
+             "\"max_consumers\":-1,\"max_ack_pending\":-1,\"memory_max_stream_bytes\":-1,"
+             "\"storage_max_stream_bytes\":-1,\"max_bytes_required\":false},"
+             "\"api\":{\"total\":%" PRIu64 ",\"errors\":%" PRIu64 "}}",
+             mem, disk, js->nstreams, consumers, (long long)js->max_memory,
+             (long long)js->max_store, js->api_total, js->api_errors);
+    js_reply(js, m, buf);
+}
+
+static void stream_create_or_update(struct js *js, const struct js_inmsg *m, const char *name,
+                                    bool create)
+{
+    const char *type = create ? "stream_create_response" : "stream_update_response";
+    struct js_stream_config cfg = { 0 };
+    struct js_err e = { 0 };
+    if (js_stream_config_parse(m->data, m->data_len, name, create, false, 1, &cfg, &e) < 0) {
+        js_stream_config_free(&cfg);
+        js_reply_error(js, m, type, &e);
+        return;
+    }
+    struct js_stream *st = NULL;
+    int rc;
+    if (create) {
+        rc = js_apply_stream_create(js, &cfg, js_now(), &st, &e);
+    } else {
+        st = js_stream_find(js, name, strlen(name));
+        rc = st ? js_apply_stream_update(js, st, &cfg, &e) : js_err_set(&e, 10059, NULL);
+    }
+    js_stream_config_free(&cfg);
+    if (rc < 0) {
+        js_reply_error(js, m, type, &e);
+        return;
+    }
+    struct sbuf b = { 0 };
+    sb_fmt(&b, "{\"type\":\"" T_PREFIX "%s\",", type);
+    append_stream_body(&b, st, NULL, NULL);
+    sb_str(&b, create ? ",\"did_create\":true}" : "}");
+    reply_sb(js, m, &b);
+}
+
+static void stream_info(struct js *js, const struct js_inmsg *m, const char *name)
+{
+    const char *type = "stream_info_response";
+    struct js_stream *st = js_stream_find(js, name, strlen(name));
+    if (!st)
+        { fail(js, m, type, 10059, NULL); return; }
+    bool bad;
+    json_t *req = body_json(m, &bad);
+    if (bad)
+        { fail(js, m, type, 10025, NULL); return; }
+    const char *filter = req ? json_string_value(json_object_get(req, "subjects_filter")) : NULL;
+    bool details = req && json_is_true(json_object_get(req, "deleted_details"));
+    struct subj_collect sc = { 0 };
+    if (filter) {
+        store_each_subject(st->store, strcmp(filter, ">") ? filter : NULL,
+                           strcmp(filter, ">") ? strlen(filter) : 0, collect_subject, &sc);
+        sb_str(&sc.b, sc.total ? "}" : "{}");
+    }
+    struct sbuf del = { 0 };
+    if (details) {
+        struct store_state s;
+        store_get_state(st->store, &s);
+        uint64_t *seqs = s.num_deleted ? calloc(s.num_deleted, sizeof *seqs) : NULL;
+        uint64_t n = seqs ? store_deleted(st->store, seqs, s.num_deleted) : 0;
+        sb_str(&del, "[");
+        for (uint64_t i = 0; i < n && i < s.num_deleted; i++)
+            sb_fmt(&del, "%s%" PRIu64, i ? "," : "", seqs[i]);
+        sb_str(&del, "]");
+        free(seqs);
+    }
+    struct sbuf b = { 0 };
+    sb_fmt(&b, "{\"type\":\"" T_PREFIX "%s\",\"total\":%" PRIu64 ",\"offset\":0,\"limit\":%d,",
+           type, sc.total, filter ? SUBJECTS_LIMIT : 0);
+    append_stream_body(&b, st, filter ? sc.b.p : NULL, details ? del.p : NULL);
+    sb_str(&b, "}");
+    reply_sb(js, m, &b);
+    free(sc.b.p);
+    free(del.p);
+    json_decref(req);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    const struct js_stream *x = *(struct js_stream *const *)a;
+    const struct js_stream *y = *(struct js_stream *const *)b;
+    return strcmp(x->cfg.name, y->cfg.name);
+}
+
+static bool stream_takes(const struct js_stream *st, const char *subject)
+{
+    size_t len = strlen(subject);
+    for (size_t i = 0; i < st->cfg.nsubjects; i++) {
+        const char *p = st->cfg.subjects[i];
+        if (subject_match(p, strlen(p), subject, len) || subject_match(subject, len, p, strlen(p)))
+            return true;
+    }
+    return false;
+}
+
+/* STREAM.NAMES and STREAM.LIST: sorted, filtered by subject, paged. */
+static void stream_names_or_list(struct js *js, const struct js_inmsg *m, bool list)
+{
+    const char *type = list ? "stream_list_response" : "stream_names_response";
+    bool bad;
+    json_t *req = body_json(m, &bad);
+    if (bad)
+        { fail(js, m, type, 10025, NULL); return; }
+    const char *subject = req ? json_string_value(json_object_get(req, "subject")) : NULL;
+    json_int_t offset = req ? json_integer_value(json_object_get(req, "offset")) : 0;
+    if (offset < 0)
+        offset = 0;
+    struct js_stream **all = calloc(js->nstreams + 1, sizeof *all);
+    size_t n = 0;
+    for (struct js_stream *st = js->streams; all && st; st = st->next)
+        if (!subject || stream_takes(st, subject))
+            all[n++] = st;
+    qsort(all, n, sizeof *all, cmp_names);
+    int limit = list ? LIST_LIMIT : NAMES_LIMIT;
+    struct sbuf b = { 0 };
+    sb_fmt(&b, "{\"type\":\"" T_PREFIX "%s\",\"total\":%zu,\"offset\":%lld,\"limit\":%d,"
+               "\"streams\":",
+           type, n, (long long)offset, limit);
+    size_t shown = 0;
+    for (size_t i = (size_t)offset; i < n && shown < (size_t)limit; i++, shown++) {
+        sb_str(&b, shown ? "," : "[");
+        if (list) {
+            sb_str(&b, "{");
+            append_stream_body(&b, all[i], NULL, NULL);
+            sb_str(&b, "}");
+        } else {
+            sb_json_str(&b, all[i]->cfg.name, strlen(all[i]->cfg.name));
+        }
+    }
+    sb_str(&b, shown ? "]}" : list ? "[]}" : "null}");
+    reply_sb(js, m, &b);
+    free(all);
+    json_decref(req);
+}
+
+static void stream_delete(struct js *js, const struct js_inmsg *m, const char *name)
+{
+    const char *type = "stream_delete_response";
+    struct js_stream *st = js_stream_find(js, name, strlen(name));
+    if (!st)
+        { fail(js, m, type, 10059, NULL); return; }
+    js_apply_stream_delete(js, st);
+    js_reply(js, m, "{\"type\":\"" T_PREFIX "stream_delete_response\",\"success\":true}");
+}
+
+static void stream_purge(struct js *js, const struct js_inmsg *m, const char *name)
+{
+    const char *type = "stream_purge_response";
+    struct js_stream *st = js_stream_find(js, name, strlen(name));
+    if (!st)
+        { fail(js, m, type, 10059, NULL); return; }
+    bool bad;
+    json_t *req = body_json(m, &bad);
+    if (bad)
+        { fail(js, m, type, 10025, NULL); return; }
+    const char *filter = req ? json_string_value(json_object_get(req, "filter")) : NULL;
+    json_t *jseq = req ? json_object_get(req, "seq") : NULL;
+    json_t *jkeep = req ? json_object_get(req, "keep") : NULL;
+    uint64_t seq = jseq ? (uint64_t)json_integer_value(jseq) : 0;
+    uint64_t keep = jkeep ? (uint64_t)json_integer_value(jkeep) : 0;
+    if (seq && keep) {
+        json_decref(req);
+        { fail(js, m, type, 10003, NULL); return; }
+    }
+    if (filter && (!*filter || !strcmp(filter, ">")))
+        filter = NULL;
+    struct js_err e = { 0 };
+    uint64_t purged = 0;
+    if (js_apply_stream_purge(st, filter, seq, keep, &purged, &e) < 0) {
+        js_reply_error(js, m, type, &e);
+    } else {
+        char buf[160];
+        snprintf(buf, sizeof buf,
+                 "{\"type\":\"" T_PREFIX "stream_purge_response\",\"success\":true,"
+                 "\"purged\":%" PRIu64 "}",
+                 purged);
+        js_reply(js, m, buf);
+    }
+    json_decref(req);
+}
+
+static void msg_delete(struct js *js, const struct js_inmsg *m, const char *name)
+{
+    const char *type = "stream_msg_delete_response";
+    struct js_stream *st = js_stream_find(js, name, strlen(name));
+    if (!st)
+        { fail(js, m, type, 10059, NULL); return; }
+    bool bad;
+    json_t *req = body_json(m, &bad);
+    if (bad || !req) {
+        json_decref(req);
+        { fail(js, m, type, bad ? 10025 : 10003, NULL); return; }
+    }
+    uint64_t seq = (uint64_t)json_integer_value(json_object_get(req, "seq"));
+    json_decref(req);
+    struct js_err e = { 0 };
+    if (js_apply_msg_delete(st, seq, &e) < 0)
+        { js_reply_error(js, m, type, &e); return; }
+    js_reply(js, m, "{\"type\":\"" T_PREFIX "stream_msg_delete_response\",\"success\":true}");
+}
+
+/* A get request's target (§7.1): by seq, last on a subject, or the next
+ * on a subject from seq. 0 with *msg filled, -ENOENT, or -EINVAL (bad
+ * combination). */
+static int find_msg(struct js_stream *st, json_t *req, struct store_msg *msg)
+{
+    json_t *jseq = json_object_get(req, "seq");
+    const char *last = json_string_value(json_object_get(req, "last_by_subj"));
+    const char *next = json_string_value(json_object_get(req, "next_by_subj"));
+    uint64_t seq = jseq ? (uint64_t)json_integer_value(jseq) : 0;
+    if ((seq && last) || (last && next) || (!seq && !last && !next))
+        return -EINVAL;
+    if (last)
+        return store_load_last(st->store, last, strlen(last), msg);
+    if (next)
+        return store_load_next(st->store, seq ? seq : 1, next, strlen(next), msg);
+    return store_load(st->store, seq, msg);
+}
+
+static void msg_get(struct js *js, const struct js_inmsg *m, const char *name)
+{
+    const char *type = "stream_msg_get_response";
+    struct js_stream *st = js_stream_find(js, name, strlen(name));
+    if (!st)
+        { fail(js, m, type, 10059, NULL); return; }
+    bool bad;
+    json_t *req = body_json(m, &bad);
+    if (bad)
+        { fail(js, m, type, 10025, NULL); return; }
+    if (!req)
+        { fail(js, m, type, 10003, NULL); return; }
+    struct store_msg msg = { 0 };
+    int rc = find_msg(st, req, &msg);
+    json_decref(req);
+    if (rc == -EINVAL) {
+        store_msg_free(&msg);
+        { fail(js, m, type, 10003, NULL); return; }
+    }
+    if (rc < 0) {
+        store_msg_free(&msg);
+        { fail(js, m, type, 10037, NULL); return; }
+    }
+    char ts[48];
+    js_time_format(msg.ts, ts, sizeof ts);
+    struct sbuf b = { 0 };
+    sb_str(&b, "{\"type\":\"" T_PREFIX "stream_msg_get_response\",\"message\":{\"subject\":");
+    sb_json_str(&b, msg.subject, msg.subject_len);
+    sb_fmt(&b, ",\"seq\":%" PRIu64, msg.seq);
+    if (msg.hdr_len) {
+        sb_str(&b, ",\"hdrs\":\"");
+        sb_b64(&b, msg.hdr, msg.hdr_len);
+        sb_str(&b, "\"");
+    }
+    if (msg.data_len) {
+        sb_str(&b, ",\"data\":\"");
+        sb_b64(&b, msg.data, msg.data_len);
+        sb_str(&b, "\"");
+    }
+    sb_fmt(&b, ",\"time\":\"%s\"}}", ts);
+    reply_sb(js, m, &b);
+    store_msg_free(&msg);
+}
+
+/* The raw reply of a direct get (§7.2): stored headers plus four more. */
+static void direct_reply(struct js *js, const struct js_inmsg *m, struct js_stream *st,
+                         const struct store_msg *msg)
+{
+    struct sbuf h = { 0 };
+    if (msg->hdr_len > 4 && memcmp(msg->hdr + msg->hdr_len - 4, "\r\n\r\n", 4) == 0)
+        sb_add(&h, msg->hdr, msg->hdr_len - 2); /* drop the blank line */
+    else
+        sb_str(&h, "NATS/1.0\r\n");
+    char ts[48];
+    js_time_format(msg->ts, ts, sizeof ts);
+    sb_fmt(&h, "Nats-Stream: %s\r\nNats-Subject: ", st->cfg.name);
+    sb_add(&h, msg->subject, msg->subject_len);
+    sb_fmt(&h, "\r\nNats-Sequence: %" PRIu64 "\r\nNats-Time-Stamp: %s\r\n\r\n", msg->seq, ts);
+    if (!h.failed)
+        js_send(js, m->reply, m->reply_len, NULL, 0, h.p, h.len, msg->data, msg->data_len);
+    free(h.p);
+}
+
+static void direct_get(struct js *js, const struct js_inmsg *m, const char *rest)
+{
+    if (!m->reply)
+        return;
+    const char *dot = strchr(rest, '.');
+    size_t nlen = dot ? (size_t)(dot - rest) : strlen(rest);
+    struct js_stream *st = js_stream_find(js, rest, nlen);
+    if (!st || !st->cfg.allow_direct)
+        return; /* no reply at all, as 2.9 */
+    struct store_msg msg = { 0 };
+    int rc;
+    if (dot) {
+        if (m->data_len) {
+            js_send_status(js, m->reply, m->reply_len, "NATS/1.0 408 Bad Request\r\n\r\n");
+            return;
+        }
+        rc = store_load_last(st->store, dot + 1, strlen(dot + 1), &msg);
+    } else {
+        bool bad;
+        json_t *req = body_json(m, &bad);
+        if (!req) {
+            js_send_status(js, m->reply, m->reply_len,
+                           bad ? "NATS/1.0 408 Malformed Request\r\n\r\n"
+                               : "NATS/1.0 408 Empty Request\r\n\r\n");
+            return;
+        }
+        rc = find_msg(st, req, &msg);
+        json_decref(req);
+        if (rc == -EINVAL) {
+            store_msg_free(&msg);
+            js_send_status(js, m->reply, m->reply_len, "NATS/1.0 408 Bad Request\r\n\r\n");
+            return;
+        }
+    }
+    if (rc < 0)
+        js_send_status(js, m->reply, m->reply_len, "NATS/1.0 404 Message Not Found\r\n\r\n");
+    else
+        direct_reply(js, m, st, &msg);
+    store_msg_free(&msg);
+}
+
+/* Longest prefix first where one is a prefix of another. */
+static const char *after(const char *s, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
+void js_api_dispatch(struct js *js, const struct js_inmsg *m)
+{
+    const char *s = after(m->subject, "$JS.API.");
+    const char *a;
+    if (!s)
+        return;
+    if (!strcmp(s, "INFO"))
+        account_info(js, m);
+    else if ((a = after(s, "STREAM.CREATE.")) && single_token(a))
+        stream_create_or_update(js, m, a, true);
+    else if ((a = after(s, "STREAM.UPDATE.")) && single_token(a))
+        stream_create_or_update(js, m, a, false);
+    else if ((a = after(s, "STREAM.INFO.")) && single_token(a))
+        stream_info(js, m, a);
+    else if ((a = after(s, "STREAM.DELETE.")) && single_token(a))
+        stream_delete(js, m, a);
+    else if ((a = after(s, "STREAM.PURGE.")) && single_token(a))
+        stream_purge(js, m, a);
+    else if ((a = after(s, "STREAM.MSG.GET.")) && single_token(a))
+        msg_get(js, m, a);
+    else if ((a = after(s, "STREAM.MSG.DELETE.")) && single_token(a))
+        msg_delete(js, m, a);
+    else if (!strcmp(s, "STREAM.NAMES"))
+        stream_names_or_list(js, m, false);
+    else if (!strcmp(s, "STREAM.LIST"))
+        stream_names_or_list(js, m, true);
+    else if ((a = after(s, "DIRECT.GET.")) && *a)
+        direct_get(js, m, a);
+}
