@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "tests/bench/bench_conn.h"
+#include "tests/bench/bench_js.h"
 #include "tests/bench/bench_opts.h"
 #include "tests/bench/bench_pub.h"
 
@@ -586,7 +587,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: tern-bench MODE [options]\n"
-            "modes: pub | pubsub | queue | reqrep | conns | subs\n"
+            "modes: pub | pubsub | queue | reqrep | conns | subs | jspub | jssync | jsfetch\n"
+            "       (js*: JetStream, see tests/bench/bench_js.h; --window = PubAcks in flight)\n"
             "  -s, --server HOST:PORT   server address (127.0.0.1:4222)\n"
             "      --sub-server HOST:PORT  pubsub/queue receivers connect here (-s); when it\n"
             "                           differs, first wait for their interest at -s (10 s)\n"
@@ -712,6 +714,8 @@ int main(int argc, char **argv)
         rc = run_conns(&o);
     else if (!strcmp(o.mode, "subs"))
         rc = run_subs(&o);
+    else if (!strncmp(o.mode, "js", 2))
+        rc = bench_js_run(&o);
     else {
         usage(stderr);
         return 2;

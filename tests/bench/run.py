@@ -58,6 +58,17 @@ CASES = [
     ("reqrep_128", "request/reply 128 B", "load", ["reqrep", "-z", "128", "-d", "3"],
      [("p50_us", "p50 µs", False), ("p99_us", "p99 µs", False),
       ("req_per_sec", "req/s", True)]),
+    # JetStream: a file stream on a fresh store directory; Tern syncs to disk
+    # before every PubAck, nats-server (by default) does not.
+    ("js_pub_async", "JetStream async publish 128 B, 1000 in flight", "js",
+     ["jspub", "-z", "128", "-n", "200000", "--window", "1000"],
+     [("msgs_per_sec", "msgs/s acked", True)]),
+    ("js_pub_sync", "JetStream sync publish 128 B", "js",
+     ["jssync", "-z", "128", "-n", "1000"],
+     [("p50_us", "p50 µs", False), ("p99_us", "p99 µs", False)]),
+    ("js_fetch", "JetStream pull consume + ack 128 B, batch 256", "js",
+     ["jsfetch", "-z", "128", "-n", "200000", "--window", "1000"],
+     [("msgs_per_sec", "msgs/s acked", True)]),
     ("rss_idle", "idle server RSS", "idle", [],
      [("rss_kib", "KiB", False)]),
     ("rss_conn", "RSS per idle connection (1000)", "hold", ["conns", "-c", "1000"],
@@ -209,10 +220,12 @@ def stop_all(servers, quiet=False):
         raise first
 
 
-def loadgen(opts, servers, args, timeout):
+def loadgen(opts, servers, args, timeout, flow=True):
     """Run tern-bench against servers[0] to completion (any other servers
-    only have to stay alive); return its JSON result line."""
-    cmd = [opts.loadgen] + args + ["-s", f"127.0.0.1:{servers[0].port}"] + opts.flow
+    only have to stay alive); return its JSON result line. JetStream cases
+    bring their own window (PubAcks in flight), so they skip opts.flow."""
+    cmd = [opts.loadgen] + args + ["-s", f"127.0.0.1:{servers[0].port}"] + \
+        (opts.flow if flow else [])
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -265,6 +278,9 @@ def measure(opts, server_name, cmd, case):
         args = quick_args(args)
     if kind == "cluster":
         srvs = start_cluster(server_name, cmd, opts.logdir)
+    elif kind == "js":
+        store = tempfile.mkdtemp(prefix="bench-js-", dir=opts.logdir)
+        srvs = [Server(server_name, cmd, opts.logdir, ["-js", "-sd", store])]
     else:
         srvs = [Server(server_name, cmd, opts.logdir)]
     srv = srvs[0]
@@ -278,7 +294,7 @@ def measure(opts, server_name, cmd, case):
             result = loadgen(opts, srvs, args + ["--sub-server", f"127.0.0.1:{srvs[1].port}"],
                              timeout=120)
         else:
-            result = loadgen(opts, srvs, args, timeout=120)
+            result = loadgen(opts, srvs, args, timeout=120, flow=kind != "js")
         check_all_alive(srvs, "after the run")
     except BaseException:
         stop_all(srvs, quiet=True)  # the first error is the one to report
