@@ -1,0 +1,934 @@
+/*
+ * server/js_consumer.c — one consumer's state machine (spec/jetstream.md
+ * §8.4–§8.6): where it starts, which message goes next, what is pending,
+ * how acks settle it and when unacknowledged messages come back.
+ *
+ * The read position (sseq) only moves forward. Delivered, unsettled
+ * messages sit in c->pend, sorted by stream sequence because a new delivery
+ * always comes from further along the stream; settled entries stay there
+ * until everything before them is settled too, so the array is exactly
+ * "pending and acked above the floor" (a CONSUMER_ACKS command). One timer
+ * per consumer fires at the earliest ack deadline; expired entries join a
+ * FIFO redelivery queue that goes before new messages. Delivery (pull or
+ * push) runs in a deferred "kick", so acks, publishes and stream changes
+ * never re-enter it. Runs only on the JetStream loop; never blocks.
+ */
+#include "server/js_consumer.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/subject.h"
+#include "server/log.h"
+#include "server/worker.h"
+
+#define NS_PER_MS 1000000LL
+#define DEFAULT_ACK_WAIT (30LL * 1000 * NS_PER_MS)
+#define MAX_TOKENS 64
+
+static struct timeval tv_from_ns(int64_t ns)
+{
+    if (ns < NS_PER_MS)
+        ns = NS_PER_MS; /* never spin on a zero timeout */
+    struct timeval tv = { .tv_sec = ns / 1000000000LL, .tv_usec = (ns % 1000000000LL) / 1000 };
+    return tv;
+}
+
+static bool tok_is(const struct proto_slice *t, char c)
+{
+    return t->len == 1 && t->ptr[0] == c;
+}
+
+bool js_subject_covers(const char *p, const char *s)
+{
+    struct proto_slice pt[MAX_TOKENS], sv[MAX_TOKENS];
+    size_t np = subject_tokenize(p, strlen(p), pt, MAX_TOKENS);
+    size_t ns = subject_tokenize(s, strlen(s), sv, MAX_TOKENS);
+    if (np > MAX_TOKENS || ns > MAX_TOKENS)
+        return false;
+    for (size_t i = 0; i < np; i++) {
+        if (tok_is(&pt[i], '>'))
+            return i < ns;
+        if (i >= ns || tok_is(&sv[i], '>'))
+            return false;
+        if (tok_is(&pt[i], '*'))
+            continue;
+        if (tok_is(&sv[i], '*') || pt[i].len != sv[i].len ||
+            memcmp(pt[i].ptr, sv[i].ptr, pt[i].len) != 0)
+            return false;
+    }
+    return np == ns;
+}
+
+/* The store is asked with no filter when the consumer's filter takes all
+ * the stream's subjects anyway (every KV watchall): counting and scanning
+ * unfiltered is O(1) per step in the store. */
+static void set_filter(struct js_consumer *c)
+{
+    const char *f = c->cfg.filter_subject;
+    c->filter = NULL;
+    c->filter_len = 0;
+    if (!f || !*f)
+        return;
+    const struct js_stream_config *sc = &c->st->cfg;
+    bool all = sc->nsubjects > 0;
+    for (size_t i = 0; all && i < sc->nsubjects; i++)
+        all = js_subject_covers(f, sc->subjects[i]);
+    if (!all) {
+        c->filter = f;
+        c->filter_len = strlen(f);
+    }
+}
+
+static uint64_t count_from(struct js_consumer *c, uint64_t start)
+{
+    return store_count_from(c->st->store, start, c->filter, c->filter_len);
+}
+
+/* ---- the pending array and the redelivery queue ---- */
+
+static struct js_pending *pend_find(struct js_consumer *c, uint64_t sseq)
+{
+    size_t lo = c->pend_off, hi = c->pend_off + c->pend_len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->pend[mid].sseq < sseq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < c->pend_off + c->pend_len && c->pend[lo].sseq == sseq)
+        return &c->pend[lo];
+    return NULL;
+}
+
+int js_consumer_pend_add(struct js_consumer *c, uint64_t sseq, uint64_t cseq, uint32_t dc,
+                         enum js_pend_state state)
+{
+    if (c->pend_off + c->pend_len == c->pend_cap) {
+        if (c->pend_off > c->pend_cap / 2) {
+            memmove(c->pend, c->pend + c->pend_off, c->pend_len * sizeof *c->pend);
+            c->pend_off = 0;
+        } else {
+            size_t cap = c->pend_cap ? c->pend_cap * 2 : 64;
+            struct js_pending *p = realloc(c->pend, cap * sizeof *p);
+            if (!p)
+                return -ENOMEM;
+            c->pend = p;
+            c->pend_cap = cap;
+        }
+    }
+    struct js_pending *p = &c->pend[c->pend_off + c->pend_len++];
+    p->sseq = sseq;
+    p->cseq = cseq;
+    p->dc = dc;
+    p->state = (uint8_t)state;
+    p->deadline = 0;
+    if (state != JS_PEND_DONE) {
+        c->npending++;
+        if (dc > 1)
+            c->nredelivered++;
+    }
+    if (state == JS_PEND_LIVE) {
+        p->deadline = js_now() + js_consumer_ack_wait(c, dc);
+        js_consumer_arm_ack(c, p->deadline);
+    }
+    return 0;
+}
+
+static void pend_done(struct js_consumer *c, struct js_pending *p)
+{
+    if (p->state == JS_PEND_DONE)
+        return;
+    c->npending--;
+    if (p->dc > 1)
+        c->nredelivered--;
+    p->state = JS_PEND_DONE;
+}
+
+static int rdq_push(struct js_consumer *c, uint64_t sseq)
+{
+    if (c->rdq_len == c->rdq_cap) {
+        size_t cap = c->rdq_cap ? c->rdq_cap * 2 : 16;
+        uint64_t *q = malloc(cap * sizeof *q);
+        if (!q)
+            return -ENOMEM;
+        for (size_t i = 0; i < c->rdq_len; i++)
+            q[i] = c->rdq[(c->rdq_head + i) % c->rdq_cap];
+        free(c->rdq);
+        c->rdq = q;
+        c->rdq_cap = cap;
+        c->rdq_head = 0;
+    }
+    c->rdq[(c->rdq_head + c->rdq_len++) % c->rdq_cap] = sseq;
+    return 0;
+}
+
+static void rdq_pop(struct js_consumer *c)
+{
+    c->rdq_head = (c->rdq_head + 1) % c->rdq_cap;
+    c->rdq_len--;
+}
+
+/* Queue p for redelivery, or drop it when max_deliver is used up (§8.6). */
+static bool requeue(struct js_consumer *c, struct js_pending *p)
+{
+    if (c->cfg.max_deliver > 0 && p->dc >= (uint64_t)c->cfg.max_deliver) {
+        pend_done(c, p);
+        return false;
+    }
+    if (rdq_push(c, p->sseq) < 0)
+        return false; /* stays LIVE; the next timer run retries */
+    p->state = JS_PEND_QUEUED;
+    return true;
+}
+
+void js_consumer_settle(struct js_consumer *c)
+{
+    while (c->pend_len && c->pend[c->pend_off].state == JS_PEND_DONE) {
+        c->pend_off++;
+        c->pend_len--;
+    }
+    uint64_t fs, fc;
+    if (!c->pend_len) {
+        c->pend_off = 0;
+        fs = c->sseq ? c->sseq - 1 : 0;
+        fc = c->dseq;
+    } else {
+        const struct js_pending *p = &c->pend[c->pend_off];
+        fs = p->sseq - 1;
+        fc = p->cseq ? p->cseq - 1 : 0;
+    }
+    /* A redelivered head carries a late consumer sequence: keep the floor
+     * monotonic (nats-server: adflr = p.Sequence - 1). */
+    if (fs > c->floor_sseq)
+        c->floor_sseq = fs;
+    if (fc > c->floor_cseq)
+        c->floor_cseq = fc;
+}
+
+int64_t js_consumer_ack_wait(const struct js_consumer *c, uint32_t dc)
+{
+    if (c->cfg.nbackoff) {
+        size_t i = dc ? dc - 1 : 0;
+        if (i >= c->cfg.nbackoff)
+            i = c->cfg.nbackoff - 1;
+        return c->cfg.backoff[i];
+    }
+    return c->cfg.ack_wait > 0 ? c->cfg.ack_wait : DEFAULT_ACK_WAIT;
+}
+
+void js_consumer_arm_ack(struct js_consumer *c, int64_t deadline)
+{
+    if (c->ack_at && c->ack_at <= deadline)
+        return;
+    c->ack_at = deadline;
+    struct timeval tv = tv_from_ns(deadline - js_now());
+    event_add(c->ack_ev, &tv);
+}
+
+/* Ack deadlines passed: those messages go to the redelivery queue. */
+static void on_ack_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct js_consumer *c = arg;
+    (void)fd;
+    (void)what;
+    c->ack_at = 0;
+    int64_t now = js_now(), next = 0;
+    bool queued = false, dropped = false;
+    for (size_t i = c->pend_off; i < c->pend_off + c->pend_len; i++) {
+        struct js_pending *p = &c->pend[i];
+        if (p->state != JS_PEND_LIVE)
+            continue;
+        if (p->deadline <= now) {
+            if (requeue(c, p))
+                queued = true;
+            else
+                dropped = p->state == JS_PEND_DONE;
+        } else if (!next || p->deadline < next) {
+            next = p->deadline;
+        }
+    }
+    if (dropped) {
+        js_consumer_settle(c);
+        js_consumer_mark_dirty(c);
+    }
+    if (next)
+        js_consumer_arm_ack(c, next);
+    if (queued)
+        js_consumer_kick(c);
+}
+
+/* ---- start position (§8.4) ---- */
+
+struct lps_acc {
+    uint64_t *seqs;
+    size_t n, cap;
+    int err;
+};
+
+static int lps_add(void *arg, const char *subject, size_t len,
+                   const struct store_subject_state *ss)
+{
+    struct lps_acc *a = arg;
+    (void)subject;
+    (void)len;
+    if (!ss->msgs)
+        return 0;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 64;
+        uint64_t *s = realloc(a->seqs, cap * sizeof *s);
+        if (!s) {
+            a->err = -ENOMEM;
+            return 1;
+        }
+        a->seqs = s;
+        a->cap = cap;
+    }
+    a->seqs[a->n++] = ss->last_seq;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void lps_finish(struct js_consumer *c)
+{
+    if (c->sseq < c->lps_resume)
+        c->sseq = c->lps_resume;
+    free(c->lps);
+    c->lps = NULL;
+    c->lps_len = c->lps_pos = 0;
+}
+
+/* nats-server's selectStartingSeqNo. */
+static int select_start(struct js_consumer *c)
+{
+    struct store *store = c->st->store;
+    struct store_state s;
+    store_get_state(store, &s);
+    uint64_t seq = s.first_seq;
+    switch (c->cfg.deliver_policy) {
+    case JS_DELIVER_ALL:
+        break;
+    case JS_DELIVER_LAST:
+        seq = s.last_seq;
+        if (c->filter) {
+            struct lps_acc a = { 0 };
+            store_each_subject(store, c->filter, c->filter_len, lps_add, &a);
+            seq = 0;
+            for (size_t i = 0; i < a.n; i++)
+                if (a.seqs[i] > seq)
+                    seq = a.seqs[i];
+            free(a.seqs);
+        }
+        break;
+    case JS_DELIVER_NEW:
+        seq = s.last_seq + 1;
+        break;
+    case JS_DELIVER_BY_START_SEQ:
+        seq = c->cfg.opt_start_seq;
+        break;
+    case JS_DELIVER_BY_START_TIME:
+        seq = store_seq_at_time(store, c->cfg.opt_start_time);
+        if (!seq)
+            seq = s.last_seq + 1;
+        break;
+    case JS_DELIVER_LAST_PER_SUBJECT: {
+        struct lps_acc a = { 0 };
+        store_each_subject(store, c->filter, c->filter_len, lps_add, &a);
+        if (a.err) {
+            free(a.seqs);
+            return a.err;
+        }
+        seq = s.last_seq + 1;
+        if (a.n) {
+            qsort(a.seqs, a.n, sizeof *a.seqs, cmp_u64);
+            c->lps = a.seqs;
+            c->lps_len = a.n;
+            c->lps_resume = s.last_seq + 1;
+            seq = a.seqs[0];
+        } else {
+            free(a.seqs);
+        }
+        break;
+    }
+    }
+    if (seq < s.first_seq)
+        seq = s.first_seq;
+    else if (seq > s.last_seq)
+        seq = s.last_seq + 1;
+    if (!seq)
+        seq = 1;
+    c->sseq = seq;
+    c->dseq = 0;
+    /* last_per_subject: nats-server reports the floor from before it
+     * jumped to the first subject's message. */
+    c->floor_sseq = c->lps ? (s.first_seq ? s.first_seq - 1 : 0) : seq - 1;
+    c->floor_cseq = 0;
+    c->np_valid = false;
+    return 0;
+}
+
+/* ---- num_pending ---- */
+
+uint64_t js_consumer_num_pending(struct js_consumer *c)
+{
+    struct store_state s;
+    store_get_state(c->st->store, &s);
+    if (!c->np_valid) {
+        if (c->lps)
+            c->np = (c->lps_len - c->lps_pos) + count_from(c, c->lps_resume);
+        else
+            c->np = count_from(c, c->sseq);
+        c->np_last = s.last_seq;
+        c->np_valid = true;
+    } else if (s.last_seq > c->np_last) {
+        c->np += count_from(c, c->np_last + 1);
+        c->np_last = s.last_seq;
+    }
+    return c->np;
+}
+
+uint64_t js_consumer_available(struct js_consumer *c)
+{
+    return js_consumer_num_pending(c) + c->rdq_len;
+}
+
+/* ---- choosing and accounting a delivery ---- */
+
+static size_t digits(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+static void fill_next(struct js_consumer *c, struct js_cnext *n)
+{
+    const struct store_msg *m = n->msg;
+    int len = snprintf(n->ack, sizeof n->ack, "$JS.ACK.%s.%s.%" PRIu32 ".%" PRIu64 ".%" PRIu64
+                       ".%" PRId64 ".%" PRIu64,
+                       c->st->cfg.name, c->name, n->dc, m->seq, n->cseq, m->ts, n->pending);
+    n->ack_len = len < 0 ? 0 : (size_t)len >= sizeof n->ack ? sizeof n->ack - 1 : (size_t)len;
+    size_t body = m->hdr_len + m->data_len;
+    if (c->cfg.headers_only) /* headers + "Nats-Msg-Size: N\r\n", no payload */
+        body = (m->hdr_len ? m->hdr_len : 12) + 17 + digits(m->data_len);
+    n->size = m->subject_len + n->ack_len + body;
+}
+
+int js_consumer_peek(struct js_consumer *c, struct js_cnext *n)
+{
+    struct store *store = c->st->store;
+    bool settled = false;
+    int rc = -ENOENT;
+    n->msg = &c->scratch;
+    /* Redeliveries go before new messages (§8.6). */
+    while (c->rdq_len) {
+        struct js_pending *p = pend_find(c, c->rdq[c->rdq_head]);
+        if (!p || p->state != JS_PEND_QUEUED) {
+            rdq_pop(c);
+            continue;
+        }
+        if (c->cfg.max_deliver > 0 && p->dc >= (uint64_t)c->cfg.max_deliver) {
+            rdq_pop(c);
+            pend_done(c, p);
+            settled = true;
+            continue;
+        }
+        if (store_load(store, p->sseq, &c->scratch) < 0) {
+            rdq_pop(c); /* gone from the stream: nothing left to redeliver */
+            pend_done(c, p);
+            settled = true;
+            continue;
+        }
+        n->redelivery = true;
+        n->pidx = (size_t)(p - c->pend);
+        n->dc = p->dc + 1;
+        n->cseq = c->dseq + 1;
+        n->pending = js_consumer_num_pending(c);
+        fill_next(c, n);
+        rc = 0;
+        goto out;
+    }
+    if (c->cfg.ack_policy != JS_ACK_NONE && c->cfg.max_ack_pending > 0 &&
+        c->npending >= (size_t)c->cfg.max_ack_pending) {
+        rc = -EAGAIN;
+        goto out;
+    }
+    bool found = false;
+    while (c->lps && c->lps_pos < c->lps_len) {
+        if (store_load(store, c->lps[c->lps_pos], &c->scratch) == 0) {
+            found = true;
+            break;
+        }
+        c->lps_pos++;
+    }
+    if (c->lps && !found)
+        lps_finish(c);
+    if (!found && store_load_next(store, c->sseq, c->filter, c->filter_len, &c->scratch) < 0)
+        goto out;
+    if (c->cfg.replay_policy == JS_REPLAY_ORIGINAL && c->replay_wall) {
+        int64_t due = c->replay_wall + (c->scratch.ts - c->replay_ts);
+        if (due > js_now() + NS_PER_MS) {
+            js_consumer_kick_at(c, due);
+            rc = -EBUSY;
+            goto out;
+        }
+    }
+    n->redelivery = false;
+    n->dc = 1;
+    n->cseq = c->dseq + 1;
+    uint64_t np = js_consumer_num_pending(c);
+    n->pending = np ? np - 1 : 0;
+    fill_next(c, n);
+    rc = 0;
+out:
+    if (settled) {
+        js_consumer_settle(c);
+        js_consumer_mark_dirty(c);
+    }
+    return rc;
+}
+
+void js_consumer_take(struct js_consumer *c, struct js_cnext *n)
+{
+    int64_t now = js_now();
+    uint64_t seq = n->msg->seq;
+    c->dseq = n->cseq;
+    if (n->redelivery) {
+        rdq_pop(c);
+        struct js_pending *p = &c->pend[n->pidx];
+        if (p->dc == 1)
+            c->nredelivered++;
+        p->dc = n->dc;
+        p->cseq = n->cseq;
+        p->state = JS_PEND_LIVE;
+        p->deadline = now + js_consumer_ack_wait(c, p->dc);
+        js_consumer_arm_ack(c, p->deadline);
+    } else {
+        js_consumer_num_pending(c);
+        if (c->np)
+            c->np--;
+        c->sseq = seq + 1;
+        if (c->lps) {
+            c->lps_pos++;
+            if (c->lps_pos >= c->lps_len)
+                lps_finish(c);
+        }
+        if (c->cfg.replay_policy == JS_REPLAY_ORIGINAL) {
+            c->replay_ts = n->msg->ts;
+            c->replay_wall = now;
+        }
+        if (c->cfg.ack_policy == JS_ACK_NONE) {
+            c->floor_sseq = seq;
+            c->floor_cseq = c->dseq;
+        } else if (js_consumer_pend_add(c, seq, n->cseq, 1, JS_PEND_LIVE) < 0) {
+            LOG_ERROR("JetStream: consumer '%s > %s': out of memory tracking a delivery",
+                      c->st->cfg.name, c->name);
+        }
+    }
+    c->last_delivered = now;
+    c->active_at = now;
+    js_consumer_mark_dirty(c);
+    /* Ack none counts as acknowledged on delivery: interest and work-queue
+     * streams may drop the message now (our copy is in c->scratch). */
+    if (c->cfg.ack_policy == JS_ACK_NONE && !n->redelivery &&
+        c->st->cfg.retention != JS_RETAIN_LIMITS)
+        js_stream_acked(c->st, c, seq);
+}
+
+void js_consumer_emit(struct js_consumer *c, const struct js_cnext *n, const char *to,
+                      size_t tolen)
+{
+    const struct store_msg *m = n->msg;
+    const char *hdr = m->hdr, *data = m->data;
+    size_t hlen = m->hdr_len, dlen = m->data_len;
+    char small[512];
+    char *big = NULL;
+    if (c->cfg.headers_only) {
+        /* §8.5: the stored headers plus Nats-Msg-Size, no payload. */
+        size_t keep = hlen >= 4 ? hlen - 2 : 0; /* drop the final CRLF */
+        size_t need = (keep ? keep : 10) + 48;
+        char *h = need <= sizeof small ? small : (big = malloc(need));
+        if (!h)
+            return;
+        size_t o = 0;
+        if (keep) {
+            memcpy(h, m->hdr, keep);
+            o = keep;
+        } else {
+            memcpy(h, "NATS/1.0\r\n", 10);
+            o = 10;
+        }
+        o += (size_t)snprintf(h + o, need - o, "Nats-Msg-Size: %zu\r\n\r\n", m->data_len);
+        hdr = h;
+        hlen = o;
+        data = NULL;
+        dlen = 0;
+    }
+    js_consumer_send(c->st->js, to, tolen, m->subject, m->subject_len, n->ack, n->ack_len, hdr,
+                     hlen, data, dlen);
+    c->last_emit = js_now();
+    free(big);
+}
+
+void js_consumer_heartbeat(struct js_consumer *c, const char *to, size_t tolen)
+{
+    char hdr[512];
+    int n = snprintf(hdr, sizeof hdr,
+                     "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: %" PRIu64
+                     "\r\nNats-Last-Stream: %" PRIu64 "\r\n%s%s%s\r\n",
+                     c->dseq, c->sseq ? c->sseq - 1 : 0,
+                     c->fc_reply[0] ? "Nats-Consumer-Stalled: " : "", c->fc_reply,
+                     c->fc_reply[0] ? "\r\n" : "");
+    if (n > 0 && (size_t)n < sizeof hdr)
+        js_send_status(c->st->js, to, tolen, hdr);
+    c->last_emit = js_now();
+}
+
+/* ---- acks (§8.6) ---- */
+
+static void settle_acked(struct js_consumer *c, struct js_pending *p)
+{
+    pend_done(c, p);
+    if (c->st->cfg.retention != JS_RETAIN_LIMITS)
+        js_stream_acked(c->st, c, p->sseq);
+}
+
+static void after_ack(struct js_consumer *c)
+{
+    int64_t now = js_now();
+    c->last_acked = now;
+    c->active_at = now;
+    js_consumer_settle(c);
+    js_consumer_mark_dirty(c);
+    js_consumer_kick(c); /* max_ack_pending may have made room */
+}
+
+void js_consumer_apply_ack(struct js_consumer *c, uint64_t sseq, uint64_t cseq)
+{
+    (void)cseq;
+    if (c->cfg.ack_policy == JS_ACK_NONE)
+        return;
+    if (c->cfg.ack_policy == JS_ACK_ALL) {
+        bool any = false;
+        for (size_t i = c->pend_off; i < c->pend_off + c->pend_len && c->pend[i].sseq <= sseq;
+             i++) {
+            if (c->pend[i].state != JS_PEND_DONE) {
+                settle_acked(c, &c->pend[i]);
+                any = true;
+            }
+        }
+        if (any)
+            after_ack(c);
+        return;
+    }
+    struct js_pending *p = pend_find(c, sseq);
+    if (!p || p->state == JS_PEND_DONE)
+        return;
+    settle_acked(c, p);
+    after_ack(c);
+}
+
+void js_consumer_apply_nak(struct js_consumer *c, uint64_t sseq, int64_t delay)
+{
+    struct js_pending *p = c->cfg.ack_policy == JS_ACK_NONE ? NULL : pend_find(c, sseq);
+    if (!p || p->state != JS_PEND_LIVE)
+        return;
+    c->active_at = js_now();
+    if (delay > 0) {
+        p->deadline = c->active_at + delay;
+        js_consumer_arm_ack(c, p->deadline);
+        return;
+    }
+    if (!requeue(c, p)) {
+        js_consumer_settle(c);
+        js_consumer_mark_dirty(c);
+    }
+    js_consumer_kick(c);
+}
+
+void js_consumer_apply_progress(struct js_consumer *c, uint64_t sseq)
+{
+    struct js_pending *p = c->cfg.ack_policy == JS_ACK_NONE ? NULL : pend_find(c, sseq);
+    if (!p || p->state == JS_PEND_DONE)
+        return;
+    /* A queued one is taken back: the rdq entry is skipped when reached. */
+    p->state = JS_PEND_LIVE;
+    c->active_at = js_now();
+    p->deadline = c->active_at + js_consumer_ack_wait(c, p->dc);
+    js_consumer_arm_ack(c, p->deadline);
+}
+
+void js_consumer_apply_term(struct js_consumer *c, uint64_t sseq)
+{
+    struct js_pending *p = c->cfg.ack_policy == JS_ACK_NONE ? NULL : pend_find(c, sseq);
+    if (!p || p->state == JS_PEND_DONE)
+        return;
+    settle_acked(c, p);
+    after_ack(c);
+}
+
+bool js_consumer_acked(const struct js_consumer *c, uint64_t seq)
+{
+    if (seq <= c->floor_sseq)
+        return true;
+    if (seq >= c->sseq)
+        return false; /* not reached yet */
+    if (c->cfg.ack_policy == JS_ACK_NONE)
+        return true;
+    /* Between the floor and the read position: either tracked, or skipped
+     * (filtered out, or passed over by last_per_subject). */
+    const struct js_pending *p = pend_find((struct js_consumer *)c, seq);
+    return !p || p->state == JS_PEND_DONE;
+}
+
+bool js_consumer_wants(const struct js_consumer *c, const char *subject, size_t len)
+{
+    const char *f = c->cfg.filter_subject;
+    if (!f || !*f)
+        return true;
+    return subject_match(f, strlen(f), subject, len);
+}
+
+/* ---- scheduling ---- */
+
+/* The stream removed messages (purge, delete, limits, retention): skip
+ * the read position past them and forget pending ones that are gone. */
+static void handle_removed(struct js_consumer *c)
+{
+    c->removed = false;
+    c->np_valid = false;
+    struct store_state s;
+    store_get_state(c->st->store, &s);
+    if (c->sseq < s.first_seq)
+        c->sseq = s.first_seq;
+    bool any = false;
+    for (size_t i = c->pend_off; i < c->pend_off + c->pend_len && c->pend[i].sseq < s.first_seq;
+         i++) {
+        if (c->pend[i].state != JS_PEND_DONE) {
+            pend_done(c, &c->pend[i]);
+            any = true;
+        }
+    }
+    js_consumer_settle(c);
+    if (any || c->floor_sseq + 1 < s.first_seq)
+        js_consumer_mark_dirty(c);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    struct js_consumer *c = arg;
+    (void)fd;
+    (void)what;
+    if (c->removed)
+        handle_removed(c);
+    if (c->push)
+        js_push_deliver(c);
+    else
+        js_pull_deliver(c);
+}
+
+void js_consumer_kick(struct js_consumer *c)
+{
+    event_active(c->kick_ev, EV_TIMEOUT, 0);
+}
+
+void js_consumer_kick_at(struct js_consumer *c, int64_t when)
+{
+    struct timeval tv = tv_from_ns(when - js_now());
+    event_add(c->kick_ev, &tv);
+}
+
+void js_consumer_touch(struct js_consumer *c)
+{
+    c->active_at = js_now();
+}
+
+/* Pull consumers with an inactive_threshold go once nothing has waited
+ * on them and nobody has acked for that long (§8.1); push ones are
+ * watched by js_push.c through their interest. */
+static void on_inactive(evutil_socket_t fd, short what, void *arg)
+{
+    struct js_consumer *c = arg;
+    (void)fd;
+    (void)what;
+    int64_t thr = c->cfg.inactive_threshold;
+    if (thr <= 0 || c->push)
+        return;
+    int64_t now = js_now();
+    if (c->nwaiting)
+        c->active_at = now;
+    if (now >= c->active_at + thr) {
+        LOG_DEBUG("JetStream: consumer '%s > %s' inactive, deleted", c->st->cfg.name, c->name);
+        js_consumer_apply_delete(c, true, true);
+        return;
+    }
+    struct timeval tv = tv_from_ns(c->active_at + thr - now);
+    event_add(c->inact_ev, &tv);
+}
+
+static void arm_inactive(struct js_consumer *c)
+{
+    if (c->push || c->cfg.inactive_threshold <= 0) {
+        event_del(c->inact_ev);
+        return;
+    }
+    struct timeval tv = tv_from_ns(c->cfg.inactive_threshold);
+    event_add(c->inact_ev, &tv);
+}
+
+void js_consumer_stream_appended(struct js_stream *st)
+{
+    for (struct js_consumer *c = st->consumers; c; c = c->next)
+        js_consumer_kick(c);
+}
+
+void js_consumer_stream_removed(struct js_stream *st)
+{
+    /* Called from deep inside the stream (even from js_stream_acked on our
+     * own ack path): only note it; the kick adjusts. */
+    for (struct js_consumer *c = st->consumers; c; c = c->next) {
+        c->removed = true;
+        c->np_valid = false;
+        js_consumer_kick(c);
+    }
+}
+
+struct js_consumer *js_consumer_next(const struct js_consumer *c)
+{
+    return c->next;
+}
+
+struct js_consumer *js_consumer_find(struct js_stream *st, const char *name, size_t len)
+{
+    for (struct js_consumer *c = st->consumers; c; c = c->next)
+        if (strlen(c->name) == len && memcmp(c->name, name, len) == 0)
+            return c;
+    return NULL;
+}
+
+/* ---- life cycle ---- */
+
+static void consumer_free(struct js_consumer *c)
+{
+    struct event *evs[] = { c->kick_ev, c->ack_ev, c->inact_ev, c->flush_ev,
+                            c->pull_ev, c->tick_ev, c->hb_ev };
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        if (evs[i])
+            event_free(evs[i]);
+    js_pull_cancel_all(c, false);
+    free(c->pend);
+    free(c->rdq);
+    free(c->lps);
+    free(c->meta);
+    free(c->name);
+    js_consumer_config_free(&c->cfg);
+    store_msg_free(&c->scratch);
+    free(c);
+}
+
+int js_consumer_apply_create(struct js_stream *st, const char *name,
+                             const struct js_consumer_config *cfg, int64_t created,
+                             struct js_consumer **out)
+{
+    struct event_base *base = st->js->w->base;
+    struct js_consumer *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->st = st;
+    c->created = created;
+    c->name = strdup(name);
+    if (!c->name || js_consumer_config_copy(&c->cfg, cfg) < 0)
+        goto err_free;
+    c->durable = js_consumer_is_durable(&c->cfg);
+    c->push = c->cfg.deliver_subject && *c->cfg.deliver_subject;
+    c->kick_ev = evtimer_new(base, on_kick, c);
+    c->ack_ev = evtimer_new(base, on_ack_timer, c);
+    c->inact_ev = evtimer_new(base, on_inactive, c);
+    if (!c->kick_ev || !c->ack_ev || !c->inact_ev)
+        goto err_free;
+    set_filter(c);
+    if (select_start(c) < 0)
+        goto err_free;
+    if ((c->push ? js_push_init(c) : js_pull_init(c)) < 0)
+        goto err_free;
+    c->active_at = js_now();
+    arm_inactive(c);
+    struct js_consumer **pp = &st->consumers;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = c;
+    st->nconsumers++;
+    *out = c;
+    return 0;
+
+err_free:
+    consumer_free(c);
+    return -ENOMEM;
+}
+
+int js_consumer_apply_update(struct js_consumer *c, const struct js_consumer_config *cfg)
+{
+    struct js_consumer_config n = { 0 };
+    if (js_consumer_config_copy(&n, cfg) < 0)
+        return -ENOMEM;
+    const char *od = c->cfg.deliver_subject ? c->cfg.deliver_subject : "";
+    const char *nd = n.deliver_subject ? n.deliver_subject : "";
+    bool moved = strcmp(od, nd) != 0;
+    js_consumer_config_free(&c->cfg);
+    c->cfg = n;
+    free(c->meta); /* re-encoded with the new config on the next save */
+    c->meta = NULL;
+    set_filter(c);
+    c->np_valid = false;
+    if (moved && c->push)
+        js_push_reset(c);
+    c->active_at = js_now();
+    arm_inactive(c);
+    js_consumer_mark_dirty(c);
+    js_consumer_kick(c);
+    return 0;
+}
+
+void js_consumer_apply_delete(struct js_consumer *c, bool notify, bool erase)
+{
+    struct js_stream *st = c->st;
+    for (struct js_consumer **pp = &st->consumers; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            st->nconsumers--;
+            break;
+        }
+    }
+    if (!c->push)
+        js_pull_cancel_all(c, notify);
+    if (erase)
+        js_consumer_erase(c);
+    consumer_free(c);
+}
+
+void js_consumer_free_all(struct js_stream *st)
+{
+    while (st->consumers)
+        js_consumer_apply_delete(st->consumers, true, false);
+}
+
+void js_consumer_release_all(struct js_stream *st)
+{
+    while (st->consumers) {
+        js_consumer_flush(st->consumers);
+        js_consumer_apply_delete(st->consumers, false, false);
+    }
+}

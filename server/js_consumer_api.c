@@ -1,0 +1,510 @@
+/*
+ * server/js_consumer_api.c — the consumer API (spec/jetstream.md §8.1,
+ * §8.3, §8.10): CONSUMER.CREATE in its four forms, DURABLE.CREATE, INFO,
+ * DELETE, NAMES, LIST and MSG.NEXT; and the two non-API subjects a
+ * consumer hears: acks ($JS.ACK.…, §8.6) and flow-control replies
+ * ($JS.FC.…, §8.8).
+ *
+ * Each request is parsed and validated with js_config.h, applied with the
+ * js_consumer_apply_* function of its command, and answered with
+ * nats-server 2.9.10's JSON, field for field. A request to an unknown
+ * endpoint, or MSG.NEXT for a consumer that does not exist, gets no reply
+ * at all (§2). Runs only on the JetStream loop.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/subject.h"
+#include "server/buf.h"
+#include "server/js_consumer.h"
+#include "server/log.h"
+
+#define T_PREFIX "io.nats.jetstream.api.v1."
+#define NAMES_LIMIT 1024
+#define LIST_LIMIT 256
+#define MAX_TOKENS 64
+
+/* ---- JSON text ---- */
+
+static void bp(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void bp(struct buf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof tmp) {
+        buf_append(b, tmp, (size_t)n);
+        return;
+    }
+    if (buf_reserve(b, (size_t)n + 1) < 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+static void bstr(struct buf *b, const char *s)
+{
+    buf_append(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            bp(b, "\\%c", *p);
+        else if (*p < 0x20)
+            bp(b, "\\u%04x", *p);
+        else
+            buf_append(b, p, 1);
+    }
+    buf_append(b, "\"", 1);
+}
+
+/* NUL-terminated text of b, handed to the caller (NULL on failure). */
+static char *btext(struct buf *b)
+{
+    if (buf_append(b, "", 1) < 0) {
+        buf_free(b);
+        return NULL;
+    }
+    return b->data;
+}
+
+char *js_consumer_info_json(struct js_consumer *c, const char *type)
+{
+    struct buf b = { 0 };
+    char t[48];
+    char *cfg = js_consumer_config_to_json(&c->cfg);
+    if (!cfg)
+        return NULL;
+    buf_append(&b, "{", 1);
+    if (type)
+        bp(&b, "\"type\":\"" T_PREFIX "%s\",", type);
+    buf_append(&b, "\"stream_name\":", 14);
+    bstr(&b, c->st->cfg.name);
+    buf_append(&b, ",\"name\":", 8);
+    bstr(&b, c->name);
+    bp(&b, ",\"created\":\"%s\",\"config\":", js_time_format(c->created, t, sizeof t));
+    buf_append(&b, cfg, strlen(cfg));
+    free(cfg);
+    bp(&b, ",\"delivered\":{\"consumer_seq\":%" PRIu64 ",\"stream_seq\":%" PRIu64, c->dseq,
+       c->sseq ? c->sseq - 1 : 0);
+    if (c->last_delivered)
+        bp(&b, ",\"last_active\":\"%s\"", js_time_format(c->last_delivered, t, sizeof t));
+    bp(&b, "},\"ack_floor\":{\"consumer_seq\":%" PRIu64 ",\"stream_seq\":%" PRIu64,
+       c->floor_cseq, c->floor_sseq);
+    if (c->last_acked)
+        bp(&b, ",\"last_active\":\"%s\"", js_time_format(c->last_acked, t, sizeof t));
+    bp(&b, "},\"num_ack_pending\":%zu,\"num_redelivered\":%zu,\"num_waiting\":%zu"
+           ",\"num_pending\":%" PRIu64,
+       c->npending, c->nredelivered, c->nwaiting, js_consumer_num_pending(c));
+    if (c->push && js_push_check_interest(c))
+        bp(&b, ",\"push_bound\":true");
+    buf_append(&b, "}", 1);
+    return btext(&b);
+}
+
+static void reply_info(struct js *js, const struct js_inmsg *m, struct js_consumer *c,
+                       const char *type)
+{
+    char *json = js_consumer_info_json(c, type);
+    if (json) {
+        js_reply(js, m, json);
+        free(json);
+    }
+}
+
+/* ---- create ---- */
+
+static char *dup_slice(const struct proto_slice *s)
+{
+    return strndup(s->ptr, s->len);
+}
+
+/* Work-queue rules that need the other consumers (nats-server's
+ * partitionUnique); the single-consumer ones are js_config's. */
+static int check_workqueue(struct js_stream *st, const struct js_consumer_config *cfg,
+                           struct js_err *e)
+{
+    if (st->cfg.retention != JS_RETAIN_WORKQUEUE || !st->consumers)
+        return 0;
+    const char *f = cfg->filter_subject;
+    if (!f || !*f)
+        return js_err_set(e, 10099, NULL);
+    for (struct js_consumer *o = st->consumers; o; o = o->next) {
+        const char *of = o->cfg.filter_subject;
+        if (!of || !*of || js_subject_covers(of, f))
+            return js_err_set(e, 10100, NULL);
+    }
+    return 0;
+}
+
+static void api_create(struct js *js, const struct js_inmsg *m, const struct proto_slice *tok,
+                       size_t ntok, bool durable_form)
+{
+    static const char type[] = "consumer_create_response";
+    struct js_consumer_config cfg = { 0 };
+    struct js_err e = { 0 };
+    enum js_consumer_form form;
+    char *stream = NULL, *name = NULL, *filter = NULL;
+    if (durable_form) {
+        if (ntok != 7)
+            return;
+        form = JS_CFORM_DURABLE;
+        stream = dup_slice(&tok[5]);
+        name = dup_slice(&tok[6]);
+    } else {
+        form = ntok == 5 ? JS_CFORM_CREATE : ntok == 6 ? JS_CFORM_CREATE_NAMED
+                                                        : JS_CFORM_CREATE_FILTERED;
+        stream = dup_slice(&tok[4]);
+        if (ntok >= 6)
+            name = dup_slice(&tok[5]);
+        if (ntok >= 7) /* the filter is every token after the name */
+            filter = strndup(tok[6].ptr, m->subject_len - (size_t)(tok[6].ptr - m->subject));
+    }
+    if (!stream || (ntok >= 6 && !name) || (ntok >= 7 && !durable_form && !filter))
+        goto out;
+    if (js_consumer_config_parse(m->data, m->data_len, stream, form, name, filter, &cfg, &e) <
+        0)
+        goto err;
+    struct js_stream *st = js_stream_find(js, stream, strlen(stream));
+    if (!st) {
+        js_err_set(&e, 10059, NULL);
+        goto err;
+    }
+    if (js_consumer_config_check_stream(&cfg, &st->cfg, &e) < 0)
+        goto err;
+    char gen[9];
+    const char *cname = name ? name : cfg.name;
+    if (!cname || !*cname) {
+        do
+            js_random_name(js, gen);
+        while (js_consumer_find(st, gen, strlen(gen)));
+        cname = gen;
+    }
+    struct js_consumer *c = js_consumer_find(st, cname, strlen(cname));
+    if (c) {
+        /* Same config: its current info; an allowed change: an update. */
+        bool changed = false;
+        if (js_consumer_config_check_update(&c->cfg, &cfg, &changed, &e) < 0)
+            goto err;
+        if (changed) {
+            if (js_consumer_apply_update(c, &cfg) < 0) {
+                js_err_set(&e, 10023, NULL);
+                goto err;
+            }
+            js_consumer_save(c);
+        }
+        reply_info(js, m, c, type);
+        goto out;
+    }
+    if (st->cfg.max_consumers > 0 && (int64_t)st->nconsumers >= st->cfg.max_consumers) {
+        js_err_set(&e, 10026, NULL);
+        goto err;
+    }
+    if (check_workqueue(st, &cfg, &e) < 0)
+        goto err;
+    if (js_consumer_apply_create(st, cname, &cfg, js_now(), &c) < 0) {
+        js_err_set(&e, 10023, NULL);
+        goto err;
+    }
+    int rc = js_consumer_save(c);
+    if (rc < 0)
+        LOG_ERROR("JetStream: consumer '%s > %s': saving it failed: %s", st->cfg.name, c->name,
+                  strerror(-rc));
+    reply_info(js, m, c, type);
+    js_consumer_kick(c);
+    goto out;
+err:
+    js_reply_error(js, m, type, &e);
+out:
+    js_consumer_config_free(&cfg);
+    free(stream);
+    free(name);
+    free(filter);
+}
+
+/* ---- info, delete, names, list ---- */
+
+static struct js_consumer *lookup(struct js *js, const struct js_inmsg *m,
+                                  const struct proto_slice *tok, const char *type)
+{
+    struct js_err e = { 0 };
+    struct js_stream *st = js_stream_find(js, tok[4].ptr, tok[4].len);
+    struct js_consumer *c = st ? js_consumer_find(st, tok[5].ptr, tok[5].len) : NULL;
+    if (!st)
+        js_err_set(&e, 10059, NULL);
+    else if (!c)
+        js_err_set(&e, 10014, NULL);
+    if (!c)
+        js_reply_error(js, m, type, &e);
+    return c;
+}
+
+static void api_info(struct js *js, const struct js_inmsg *m, const struct proto_slice *tok)
+{
+    static const char type[] = "consumer_info_response";
+    struct js_consumer *c = lookup(js, m, tok, type);
+    if (!c)
+        return;
+    js_consumer_flush(c); /* what we report is what a restart would find */
+    reply_info(js, m, c, type);
+}
+
+static void api_delete(struct js *js, const struct js_inmsg *m, const struct proto_slice *tok)
+{
+    static const char type[] = "consumer_delete_response";
+    struct js_consumer *c = lookup(js, m, tok, type);
+    if (!c)
+        return;
+    js_consumer_apply_delete(c, true, true);
+    js_reply(js, m, "{\"type\":\"" T_PREFIX "consumer_delete_response\",\"success\":true}");
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    const struct js_consumer *x = *(struct js_consumer *const *)a;
+    const struct js_consumer *y = *(struct js_consumer *const *)b;
+    return strcmp(x->name, y->name);
+}
+
+static void api_names_list(struct js *js, const struct js_inmsg *m, const struct proto_slice *tok,
+                           bool list)
+{
+    const char *type = list ? "consumer_list_response" : "consumer_names_response";
+    struct js_err e = { 0 };
+    json_int_t offset = 0;
+    size_t blen = m->data_len;
+    const char *body = m->data;
+    while (blen && isspace((unsigned char)*body)) {
+        body++;
+        blen--;
+    }
+    if (blen) {
+        json_t *j = json_loadb(body, blen, 0, NULL);
+        if (!j || !json_is_object(j)) {
+            json_decref(j);
+            js_err_set(&e, 10025, NULL);
+            js_reply_error(js, m, type, &e);
+            return;
+        }
+        offset = json_integer_value(json_object_get(j, "offset"));
+        json_decref(j);
+    }
+    struct js_stream *st = js_stream_find(js, tok[4].ptr, tok[4].len);
+    if (!st) {
+        js_err_set(&e, 10059, NULL);
+        js_reply_error(js, m, type, &e);
+        return;
+    }
+    size_t n = st->nconsumers, limit = list ? LIST_LIMIT : NAMES_LIMIT;
+    struct js_consumer **all = malloc((n ? n : 1) * sizeof *all);
+    if (!all)
+        return;
+    size_t k = 0;
+    for (struct js_consumer *c = st->consumers; c && k < n; c = c->next)
+        all[k++] = c;
+    qsort(all, k, sizeof *all, cmp_name);
+    size_t from = offset > 0 ? (size_t)offset : 0;
+    struct buf b = { 0 };
+    bp(&b, "{\"type\":\"" T_PREFIX "%s\",\"total\":%zu,\"offset\":%zu,\"limit\":%zu,\"consumers\":[",
+       type, k, from, limit);
+    for (size_t i = from, shown = 0; i < k && shown < limit; i++, shown++) {
+        if (shown)
+            buf_append(&b, ",", 1);
+        if (!list) {
+            bstr(&b, all[i]->name);
+            continue;
+        }
+        char *item = js_consumer_info_json(all[i], NULL);
+        if (item) {
+            buf_append(&b, item, strlen(item));
+            free(item);
+        }
+    }
+    buf_append(&b, "]}", 2);
+    free(all);
+    char *json = btext(&b);
+    if (json) {
+        js_reply(js, m, json);
+        free(json);
+    }
+}
+
+void js_consumer_api(struct js *js, const struct js_inmsg *m)
+{
+    struct proto_slice tok[MAX_TOKENS];
+    size_t n = subject_tokenize(m->subject, m->subject_len, tok, MAX_TOKENS);
+    if (n < 5 || n > MAX_TOKENS)
+        return;
+#define IS(i, s) (tok[i].len == sizeof(s) - 1 && memcmp(tok[i].ptr, s, sizeof(s) - 1) == 0)
+    if (IS(3, "CREATE")) {
+        api_create(js, m, tok, n, false);
+    } else if (IS(3, "DURABLE") && IS(4, "CREATE")) {
+        api_create(js, m, tok, n, true);
+    } else if (IS(3, "INFO") && n == 6) {
+        api_info(js, m, tok);
+    } else if (IS(3, "DELETE") && n == 6) {
+        api_delete(js, m, tok);
+    } else if (IS(3, "NAMES") && n == 5) {
+        api_names_list(js, m, tok, false);
+    } else if (IS(3, "LIST") && n == 5) {
+        api_names_list(js, m, tok, true);
+    } else if (IS(3, "MSG") && IS(4, "NEXT") && n == 7) {
+        struct js_stream *st = js_stream_find(js, tok[5].ptr, tok[5].len);
+        struct js_consumer *c = st ? js_consumer_find(st, tok[6].ptr, tok[6].len) : NULL;
+        if (c) /* an unknown consumer gets no reply at all (§8.7) */
+            js_pull_request(c, m->reply, m->reply_len, m->data, m->data_len);
+    }
+#undef IS
+}
+
+/* ---- acks ---- */
+
+static bool parse_u64(const struct proto_slice *t, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!t->len || t->len > 20)
+        return false;
+    for (size_t i = 0; i < t->len; i++) {
+        if (t->ptr[i] < '0' || t->ptr[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(t->ptr[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* Go's time.ParseDuration ("1.5s", "100ms", "1m30s"). 0 or -EINVAL. */
+static int go_parse_duration(const char *s, size_t len, int64_t *out)
+{
+    static const struct { const char *u; double ns; } units[] = {
+        { "ns", 1 }, { "us", 1e3 }, { "µs", 1e3 }, { "μs", 1e3 }, { "ms", 1e6 },
+        { "s", 1e9 }, { "m", 60e9 }, { "h", 3600e9 },
+    };
+    char buf[64];
+    if (!len || len >= sizeof buf)
+        return -EINVAL;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (strcmp(buf, "0") == 0) {
+        *out = 0;
+        return 0;
+    }
+    double total = 0;
+    const char *p = buf;
+    while (*p) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || *end == '\0')
+            return -EINVAL;
+        p = end;
+        size_t best = 0, bi = 0;
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+            size_t ul = strlen(units[i].u);
+            if (ul > best && strncmp(p, units[i].u, ul) == 0) {
+                best = ul;
+                bi = i;
+            }
+        }
+        if (!best)
+            return -EINVAL;
+        total += v * units[bi].ns;
+        p += best;
+    }
+    *out = (int64_t)total;
+    return 0;
+}
+
+/* "-NAK", "-NAK {"delay": ns}" or "-NAK <Go duration>": the delay, 0 for
+ * "now" (an unreadable delay is a plain NAK, as nats-server does). */
+static int64_t nak_delay(const char *p, size_t len)
+{
+    while (len && isspace((unsigned char)*p)) {
+        p++;
+        len--;
+    }
+    while (len && isspace((unsigned char)p[len - 1]))
+        len--;
+    if (!len)
+        return 0;
+    int64_t d = 0;
+    if (*p == '{') {
+        json_t *j = json_loadb(p, len, 0, NULL);
+        json_t *v = j ? json_object_get(j, "delay") : NULL;
+        d = json_is_integer(v) ? json_integer_value(v) : 0;
+        json_decref(j);
+        return d;
+    }
+    return go_parse_duration(p, len, &d) == 0 ? d : 0;
+}
+
+static bool starts(const char *p, size_t len, const char *word)
+{
+    size_t wl = strlen(word);
+    return len >= wl && memcmp(p, word, wl) == 0;
+}
+
+/* The consumer an ack or FC subject names: $JS.ACK.<s>.<c>.… (9 tokens;
+ * the 12-token form puts domain and account hash first). */
+static struct js_consumer *addressed(struct js *js, const struct proto_slice *stream,
+                                     const struct proto_slice *consumer)
+{
+    struct js_stream *st = js_stream_find(js, stream->ptr, stream->len);
+    return st ? js_consumer_find(st, consumer->ptr, consumer->len) : NULL;
+}
+
+void js_consumer_ack(struct js *js, const struct js_inmsg *m)
+{
+    struct proto_slice tok[16];
+    size_t n = subject_tokenize(m->subject, m->subject_len, tok, 16);
+    size_t b = n == 9 ? 2 : n == 12 ? 4 : 0;
+    if (!b)
+        return;
+    uint64_t sseq, cseq;
+    if (!parse_u64(&tok[b + 3], &sseq) || !parse_u64(&tok[b + 4], &cseq))
+        return;
+    struct js_consumer *c = addressed(js, &tok[b], &tok[b + 1]);
+    if (!c)
+        return;
+    const char *p = m->data;
+    size_t len = m->data_len;
+    if (!len || (len == 4 && memcmp(p, "+ACK", 4) == 0) || (len == 3 && memcmp(p, "+OK", 3) == 0)) {
+        js_consumer_apply_ack(c, sseq, cseq);
+    } else if (starts(p, len, "+NXT")) {
+        /* Ack, then the ack's reply is a pull request (no ack-ack). */
+        js_consumer_apply_ack(c, sseq, cseq);
+        js_pull_request(c, m->reply, m->reply_len, p + 4, len - 4);
+        return;
+    } else if (starts(p, len, "-NAK")) {
+        js_consumer_apply_nak(c, sseq, nak_delay(p + 4, len - 4));
+    } else if (len == 4 && memcmp(p, "+WPI", 4) == 0) {
+        js_consumer_apply_progress(c, sseq);
+    } else if (starts(p, len, "+TERM")) {
+        js_consumer_apply_term(c, sseq);
+    }
+    if (m->reply && m->reply_len) {
+        /* ack_sync: answer once the ack would survive a restart. */
+        js_consumer_flush(c);
+        js_send(js, m->reply, m->reply_len, NULL, 0, NULL, 0, NULL, 0);
+    }
+}
+
+void js_consumer_fc(struct js *js, const struct js_inmsg *m)
+{
+    struct proto_slice tok[8];
+    if (subject_tokenize(m->subject, m->subject_len, tok, 8) != 5)
+        return;
+    struct js_consumer *c = addressed(js, &tok[2], &tok[3]);
+    if (c && c->push)
+        js_push_fc_reply(c, m->subject, m->subject_len);
+}
