@@ -122,11 +122,11 @@ static void dispatch(struct js *js, const struct js_inmsg *m)
 {
     switch (m->kind) {
     case JS_SUB_API:
-        js->api_total++;
         if (m->subject_len > 17 && memcmp(m->subject, "$JS.API.CONSUMER.", 17) == 0)
             js_consumer_api(js, m);
         else
             js_api_dispatch(js, m);
+        js->api_total++; /* after: INFO does not count itself, as 2.9 */
         break;
     case JS_SUB_STREAM: {
         struct js_stream *st = js_stream_by_id(js, m->id);

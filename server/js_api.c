@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/subject.h"
 #include "server/js_internal.h"
 #include "server/log.h"
 
@@ -285,12 +284,9 @@ static int cmp_names(const void *a, const void *b)
 
 static bool stream_takes(const struct js_stream *st, const char *subject)
 {
-    size_t len = strlen(subject);
-    for (size_t i = 0; i < st->cfg.nsubjects; i++) {
-        const char *p = st->cfg.subjects[i];
-        if (subject_match(p, strlen(p), subject, len) || subject_match(subject, len, p, strlen(p)))
+    for (size_t i = 0; i < st->cfg.nsubjects; i++)
+        if (js_subjects_overlap(st->cfg.subjects[i], subject))
             return true;
-    }
     return false;
 }
 

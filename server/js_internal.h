@@ -148,6 +148,10 @@ const char *js_header(const char *hdr, size_t hlen, const char *name, size_t *vl
 /* ---- streams (js_stream.c) ---- */
 
 struct js_stream *js_stream_find(struct js *js, const char *name, size_t len);
+/* Can some subject match both subject patterns? */
+bool js_subjects_overlap(const char *a, const char *b);
+/* Bytes stored by every stream of one storage kind (account usage). */
+uint64_t js_usage(struct js *js, enum js_storage kind);
 struct js_stream *js_stream_by_id(struct js *js, uint64_t id);
 /* The one stream whose subjects capture subject, or NULL. */
 struct js_stream *js_stream_for_subject(struct js *js, const char *subject, size_t len);

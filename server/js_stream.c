@@ -55,7 +55,7 @@ struct js_stream *js_stream_for_subject(struct js *js, const char *subject, size
 
 /* Can some subject match both patterns? Token by token: '*' takes any one
  * token, '>' any non-empty rest. */
-static bool patterns_overlap(const char *a, const char *b)
+bool js_subjects_overlap(const char *a, const char *b)
 {
     for (;;) {
         const char *ae = strchr(a, '.'), *be = strchr(b, '.');
@@ -82,10 +82,41 @@ static bool overlaps_other(struct js *js, const struct js_stream_config *cfg,
             continue;
         for (size_t i = 0; i < st->cfg.nsubjects; i++)
             for (size_t j = 0; j < cfg->nsubjects; j++)
-                if (patterns_overlap(st->cfg.subjects[i], cfg->subjects[j]))
+                if (js_subjects_overlap(st->cfg.subjects[i], cfg->subjects[j]))
                     return true;
     }
     return false;
+}
+
+uint64_t js_usage(struct js *js, enum js_storage kind)
+{
+    uint64_t total = 0;
+    for (struct js_stream *st = js->streams; st; st = st->next) {
+        if (st->cfg.storage != kind)
+            continue;
+        struct store_state s;
+        store_get_state(st->store, &s);
+        total += s.bytes;
+    }
+    return total;
+}
+
+/* The server's max_memory_store / max_file_store as a reservation: a
+ * stream's max_bytes must fit beside the others' (10028 / 10047). */
+static int check_reservation(struct js *js, const struct js_stream_config *cfg,
+                             const struct js_stream *self, struct js_err *err)
+{
+    bool mem = cfg->storage == JS_STORAGE_MEMORY;
+    int64_t limit = mem ? js->max_memory : js->max_store;
+    if (limit <= 0 || cfg->max_bytes <= 0)
+        return 0;
+    int64_t reserved = 0;
+    for (struct js_stream *st = js->streams; st; st = st->next)
+        if (st != self && st->cfg.storage == cfg->storage && st->cfg.max_bytes > 0)
+            reserved += st->cfg.max_bytes;
+    if (reserved + cfg->max_bytes > limit)
+        return js_err_set(err, mem ? 10028 : 10047, NULL);
+    return 0;
 }
 
 /* ---- dedupe window ---- */
@@ -360,6 +391,8 @@ int js_apply_stream_create(struct js *js, struct js_stream_config *cfg, int64_t 
     }
     if (overlaps_other(js, cfg, NULL))
         return js_err_set(err, 10065, NULL);
+    if (check_reservation(js, cfg, NULL, err) < 0)
+        return -EINVAL;
     struct js_stream *st;
     if (open_stream(js, cfg, created, &st) < 0)
         return js_err_set(err, 10023, NULL);
@@ -378,6 +411,8 @@ int js_apply_stream_update(struct js *js, struct js_stream *st, struct js_stream
         return -EINVAL;
     if (overlaps_other(js, cfg, st))
         return js_err_set(err, 10065, NULL);
+    if (check_reservation(js, cfg, st, err) < 0)
+        return -EINVAL;
     struct js_stream_config old = st->cfg;
     st->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg);
@@ -550,6 +585,12 @@ static int check_publish(struct js_stream *st, const struct js_inmsg *m, int *ro
     }
     if (c->max_msg_size > 0 && m->hdr_len + m->data_len > (uint64_t)c->max_msg_size)
         return js_err_set(e, 10054, NULL);
+    /* The server-wide max_memory_store / max_file_store (§6 #9 family). */
+    int64_t limit = c->storage == JS_STORAGE_MEMORY ? st->js->max_memory : st->js->max_store;
+    if (limit > 0 && js_usage(st->js, c->storage) +
+                             store_msg_size(st->store, m->subject_len, m->hdr_len, m->data_len) >
+                         (uint64_t)limit)
+        return js_err_set(e, 10023, NULL);
     if (c->discard == JS_DISCARD_NEW) {
         uint64_t size = store_msg_size(st->store, m->subject_len, m->hdr_len, m->data_len);
         if (c->max_msgs > 0 && s.msgs >= (uint64_t)c->max_msgs)
