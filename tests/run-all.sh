@@ -114,6 +114,7 @@ if [ "$docker" = 1 ]; then
   fi
   line=$(grep -E '[0-9]+ (passed|skipped)' "$dlog" | tail -1) || true
   echo "  docker: $line"
+  grep -E '^tern-docker: ' "$dlog" | sed 's/^/  /' || true
   n=$({ grep -oE '[0-9]+ passed' <<<"$line" || true; } | awk '{s += $1} END {print s + 0}')
   passed=$((passed + n))
 fi
