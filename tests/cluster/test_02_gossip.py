@@ -1,5 +1,6 @@
 """Discovery: routes learned from gossip, self/duplicate routes, connect_urls."""
 
+import json
 import socket
 import time
 
@@ -160,3 +161,28 @@ async def test_gossiped_route_dialled_connect_retries_times(cluster, raw, retrie
         assert b.routez()["num_routes"] == 1
     finally:
         dead.close()
+
+
+async def test_node_leaving_updates_connect_urls(cluster, raw):
+    """A client (protocol 1, past its first PONG) is sent a fresh INFO
+    without the node that went away, and one with it when it is back."""
+    a, b, c = cluster.start(3)
+    conn = raw(b.port)
+    info = conn.read_info()
+    want = {a.client_hostport, b.client_hostport, c.client_hostport}
+    assert set(info.get("connect_urls") or []) == want, info
+    conn.send(b'CONNECT {"verbose":false,"pedantic":false,"protocol":1}\r\nPING\r\n')
+    assert conn.read_line() == b"PONG\r\n"
+
+    def next_urls():
+        line = conn.read_line()
+        while not line.startswith(b"INFO "):  # skip anything but INFO
+            line = conn.read_line()
+        return set(json.loads(line[5:]).get("connect_urls") or [])
+
+    a.kill9()
+    assert next_urls() == want - {a.client_hostport}
+    a.start()
+    urls = next_urls()
+    while urls != want:  # the mesh may re-form a route at a time
+        urls = next_urls()
