@@ -31,9 +31,16 @@ struct js_err {
 /* Fill e from a JetStream code whose text is fixed (see the table in
  * js_config.c), or with a formatted text for the codes whose text varies
  * ("wrong last sequence: 4"). Returns -EINVAL so a caller can
- * `return js_err_set(...)`. */
+ * `return js_err_set(...)`. fmt NULL: the table's text (for a variable
+ * code, Go's template, e.g. "sequence {seq} not found" — pass a format).
+ * code always comes from the table (500 for an unknown err_code). */
 int js_err_set(struct js_err *e, int err_code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Added: the fixed text of err_code, or NULL when 2.9.10's text varies
+ * (10012, 10043, 10052, 10071...) or the code is unknown. */
+const char *js_err_text(int err_code);
+/* Added: the HTTP-like code that goes with err_code (500 if unknown). */
+int js_err_http(int err_code);
 
 enum js_retention { JS_RETAIN_LIMITS = 0, JS_RETAIN_INTEREST, JS_RETAIN_WORKQUEUE };
 enum js_discard { JS_DISCARD_OLD = 0, JS_DISCARD_NEW };
@@ -69,22 +76,36 @@ struct js_stream_config {
 };
 
 /* Parse a STREAM.CREATE / STREAM.UPDATE body. subject_name is the stream
- * name from the request subject (10056 when the body's differs). Unknown
- * fields are ignored. On success 0 and *out is normalised (defaults per
- * §5.1); on failure -EINVAL and *err says why (10025, 10056, 10052 texts,
- * 10074 when clustered is false and replicas > 1...). for_create: refuse a
- * sealed config (update may seal). clustered/cluster_size: replica rules. */
+ * name from the request subject (10056 when the body's differs; NULL skips
+ * that check, e.g. to re-read a stored config). Unknown fields are ignored.
+ * On success 0 and *out is normalised (defaults per §5.1); on failure
+ * -EINVAL and *err says why (10025, 10056, 10128, 10052 texts, 10133,
+ * 10034/10031/10024/10021 for mirrors and sources...), or -ENOMEM (*err
+ * 10023). The order of the checks is 2.9.10's: for create the name,
+ * sealed and mirror_direct checks come first, for update the config rules
+ * come before the name check.
+ * for_create: refuse a sealed config (update may seal); 10074 when not
+ * clustered and replicas > 1 — create only, as 2.9.10 takes replicas > 1
+ * on a standalone update; 10005 when clustered and replicas > cluster_size
+ * (cluster_size <= 0: not checked here; 2.9.10 answers 10058/10065 first,
+ * so a caller that checks those after parsing may prefer to pass 0 and
+ * check peers itself). A mirror or sourcing stream keeps nsubjects 0, a
+ * mirror duplicate_window 0. Still the caller's: 10058, 10065, 10059, and
+ * whatever needs other streams (origin streams, deeper source cycles; a
+ * mirror's mirror_direct is the origin's allow_direct). */
 int js_stream_config_parse(const char *json, size_t len, const char *subject_name,
                            bool for_create, bool clustered, int cluster_size,
                            struct js_stream_config *out, struct js_err *err);
 /* Rules for STREAM.UPDATE that need the old config (storage, retention,
- * max_consumers, sealed/deny flags one way only; sealing forces its
- * settings into upd). 0 or -EINVAL with *err (10052 texts). */
+ * max_consumers, sealed/deny flags one way only, mirror 10055, republish;
+ * sealing forces its settings into upd). 0 or -EINVAL with *err (10052
+ * texts). Call after the stream lookup (10059), as 2.9.10 does. */
 int js_stream_config_check_update(const struct js_stream_config *old,
                                   struct js_stream_config *upd, struct js_err *err);
 /* Equal as normalised configs (idempotent create, §5.1 step 2). */
 bool js_stream_config_equal(const struct js_stream_config *a, const struct js_stream_config *b);
-/* The config as nats-server echoes it: a malloc'd JSON object text. */
+/* The config as nats-server echoes it: a malloc'd JSON object text (free
+ * it with free()), compact, '>' not escaped; NULL on ENOMEM. */
 char *js_stream_config_to_json(const struct js_stream_config *c);
 int js_stream_config_copy(struct js_stream_config *dst, const struct js_stream_config *src);
 void js_stream_config_free(struct js_stream_config *c);
@@ -125,6 +146,9 @@ struct js_consumer_config {
     int64_t inactive_threshold;   /* ns; 0 = none (ephemerals get 5 s) */
     int64_t num_replicas;
     bool mem_storage;
+    int opt_start_time_tz;        /* added: the UTC offset (s east) the
+                                     client wrote opt_start_time with; 2.9.10
+                                     echoes the time in that offset */
 };
 
 /* The create request forms of §8.1. */
@@ -137,37 +161,57 @@ enum js_consumer_form {
 
 /* Parse a consumer create body {"stream_name":..,"config":{..}}. stream and
  * name/filter come from the request subject (name NULL for the plain form,
- * filter NULL unless FILTERED). Checks, in §8.1's order, everything that
- * does not need the stream (10025, 10056, 10017, 10018, 10020, 10131,
- * 10103, 10132, 10094 texts, 10088, 10108, 10116, 10080, 10082...) and
- * normalises (§8.2 defaults; ephemerals get inactive_threshold 5 s; the
- * subject's name wins over config.name). 0 or -EINVAL with *err. */
+ * filter NULL unless FILTERED; stream NULL skips the 10056 check). Checks,
+ * in §8.1's order, everything that does not need the stream (10025, 10056,
+ * 10127, 10017, 10018, 10020, 10131, 10133, 10116, 10107, 10079, 10112,
+ * 10080, 10082, 10083, 10086-10089, 10114, 10115, 10094 and 10095 texts,
+ * 10108, 10132, 10102, 10103) and normalises (§8.2 defaults; ephemerals get
+ * inactive_threshold 5 s; the subject's name wins over config.name). 0 or
+ * -EINVAL with *err (-ENOMEM: 10023).
+ * The caller's, in 2.9.10's order: 10016 for DURABLE.CREATE with other
+ * than 7 tokens (before parsing); after parsing, 10074 when standalone and
+ * num_replicas > 1, then 10059; then check_stream; then the existing
+ * consumer (check_update), 10026, 10099/10100. For a server-named
+ * consumer leave name NULL in the stored config: 2.9.10 does not echo the
+ * generated name inside "config". 2.9.10 runs its config rules after the
+ * stream lookup, so a request with a config fault for a missing stream
+ * gets the fault here and 10059 there. */
 int js_consumer_config_parse(const char *json, size_t len, const char *stream,
                              enum js_consumer_form form, const char *name,
                              const char *filter, struct js_consumer_config *out,
                              struct js_err *err);
-/* Checks against the stream's config: filter subset of the stream's
- * subjects (10093), work-queue rules (10098-10101 need the other
- * consumers, so only the single-consumer ones here), pull+none on a work
- * queue (10084)... 0 or -EINVAL with *err. */
+/* Checks against the stream's config: replicas (10126), deliver subject
+ * inside the stream (10081), pull+none on a work queue (10084), filter
+ * subset of the stream's subjects (10093; let through for mirrors and
+ * sourcing streams, whose subjects live in other streams), then the
+ * single-consumer work-queue rules (10098, 10101; 10099/10100 need the
+ * other consumers). 0 or -EINVAL with *err. Note: 2.9.10 applies the
+ * work-queue rules only to a new consumer, after the existing-consumer
+ * step and 10026; here they simply come last. */
 int js_consumer_config_check_stream(const struct js_consumer_config *c,
                                     const struct js_stream_config *s, struct js_err *err);
 /* Creating an existing consumer with cfg: 0 when equal or an allowed
- * update (then *changed says which), -EINVAL with 10012 "<field> can not
- * be updated" otherwise. */
+ * update (then *changed is true), -EINVAL with 10012 "<field> can not
+ * be updated" (code 500) otherwise. As in 2.9.10, any change to a config
+ * with an opt_start_time is "start time can not be updated". A new
+ * deliver subject for a push consumer passes here; the caller answers
+ * 10013 when the old one still has interest. */
 int js_consumer_config_check_update(const struct js_consumer_config *old,
                                     const struct js_consumer_config *upd, bool *changed,
                                     struct js_err *err);
 bool js_consumer_is_durable(const struct js_consumer_config *c);
-/* As nats-server echoes it (§8.2: zero/false optional fields omitted). */
+/* As nats-server echoes it (§8.2: zero/false optional fields omitted);
+ * free() it. */
 char *js_consumer_config_to_json(const struct js_consumer_config *c);
 int js_consumer_config_copy(struct js_consumer_config *dst, const struct js_consumer_config *src);
 void js_consumer_config_free(struct js_consumer_config *c);
 
-/* RFC 3339 UTC with 9 fractional digits and 'Z' ("0001-01-01T00:00:00Z"
- * for 0), into out (at least 40 bytes). Returns out. */
+/* RFC 3339 UTC with up to 9 fractional digits, trailing zeros trimmed as
+ * Go's RFC3339Nano does, and 'Z' ("0001-01-01T00:00:00Z" for 0), into out
+ * (at least 40 bytes). Returns out. */
 char *js_time_format(int64_t ns, char *out, size_t cap);
-/* Parse an RFC 3339 time (any fraction, 'Z' or an offset). 0 or -EINVAL. */
+/* Parse an RFC 3339 time as Go's time.Parse(RFC3339) does (any fraction,
+ * '.' or ',', 'Z' or ±hh:mm). 0, -EINVAL, or -ERANGE outside int64 ns. */
 int js_time_parse(const char *s, int64_t *ns);
 
 #endif
