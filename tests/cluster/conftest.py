@@ -392,6 +392,11 @@ class Node:
         if rc < 0 and rc != -signal.SIGTERM:
             return (f"{self.name} ({self.kind}) died from signal "
                     f"{signal.Signals(-rc).name} while stopping")
+        # SIGTERM's exit status is 1 (spec/server-cli-config.md, signals);
+        # any other status is a failure at shutdown (a sanitizer report:
+        # ThreadSanitizer exits 66).
+        if rc > 1:
+            return f"{self.name} ({self.kind}) exited with status {rc} after SIGTERM"
         return None
 
     def check_alive(self):
