@@ -457,7 +457,9 @@ int js_apply_stream_delete(struct js *js, struct js_stream *st)
 int js_apply_stream_purge(struct js_stream *st, const char *filter, uint64_t seq, uint64_t keep,
                           uint64_t *purged, struct js_err *err)
 {
-    if (st->cfg.deny_purge || st->cfg.sealed)
+    if (st->cfg.sealed) /* checked first, as 2.9 */
+        return js_err_set(err, 10109, NULL);
+    if (st->cfg.deny_purge)
         return js_err_set(err, 10110, NULL);
     int rc = store_purge(st->store, filter, filter ? strlen(filter) : 0, seq, keep, purged);
     if (rc < 0)
@@ -469,7 +471,9 @@ int js_apply_stream_purge(struct js_stream *st, const char *filter, uint64_t seq
 
 int js_apply_msg_delete(struct js_stream *st, uint64_t seq, struct js_err *err)
 {
-    if (st->cfg.deny_delete || st->cfg.sealed)
+    if (st->cfg.sealed)
+        return js_err_set(err, 10109, NULL);
+    if (st->cfg.deny_delete)
         return js_err_set(err, 10057, "message delete not permitted");
     if (store_remove(st->store, seq) < 0)
         return js_err_set(err, 10043, "sequence %" PRIu64 " not found", seq);
