@@ -1,17 +1,15 @@
 /*
- * server/js_consumer.c — one consumer's state machine (spec/jetstream.md
- * §8.4–§8.6): where it starts, which message goes next, what is pending,
- * how acks settle it and when unacknowledged messages come back.
+ * server/js_consumer.c — one consumer's life and its read position
+ * (spec/jetstream.md §8.1, §8.4, §8.5): creation, update and deletion,
+ * where it starts for each deliver policy, which message goes next, the
+ * accounting of a delivery, num_pending, inactivity, and what it does when
+ * the stream appends or removes messages.
  *
- * The read position (sseq) only moves forward. Delivered, unsettled
- * messages sit in c->pend, sorted by stream sequence because a new delivery
- * always comes from further along the stream; settled entries stay there
- * until everything before them is settled too, so the array is exactly
- * "pending and acked above the floor" (a CONSUMER_ACKS command). One timer
- * per consumer fires at the earliest ack deadline; expired entries join a
- * FIFO redelivery queue that goes before new messages. Delivery (pull or
- * push) runs in a deferred "kick", so acks, publishes and stream changes
- * never re-enter it. Runs only on the JetStream loop; never blocks.
+ * The read position (sseq) only moves forward. What was delivered and not
+ * settled is js_consumer_ack.c's. Delivery itself (pull or push) runs in a
+ * deferred "kick", so acks, publishes and stream changes never re-enter it:
+ * the stream's notifications only set flags and kick. Runs only on the
+ * JetStream loop; never blocks.
  */
 #include "server/js_consumer.h"
 
@@ -27,7 +25,6 @@
 #include "server/worker.h"
 
 #define NS_PER_MS 1000000LL
-#define DEFAULT_ACK_WAIT (30LL * 1000 * NS_PER_MS)
 #define MAX_TOKENS 64
 
 static struct timeval tv_from_ns(int64_t ns)
@@ -87,180 +84,6 @@ static void set_filter(struct js_consumer *c)
 static uint64_t count_from(struct js_consumer *c, uint64_t start)
 {
     return store_count_from(c->st->store, start, c->filter, c->filter_len);
-}
-
-/* ---- the pending array and the redelivery queue ---- */
-
-static struct js_pending *pend_find(struct js_consumer *c, uint64_t sseq)
-{
-    size_t lo = c->pend_off, hi = c->pend_off + c->pend_len;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->pend[mid].sseq < sseq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo < c->pend_off + c->pend_len && c->pend[lo].sseq == sseq)
-        return &c->pend[lo];
-    return NULL;
-}
-
-int js_consumer_pend_add(struct js_consumer *c, uint64_t sseq, uint64_t cseq, uint32_t dc,
-                         enum js_pend_state state)
-{
-    if (c->pend_off + c->pend_len == c->pend_cap) {
-        if (c->pend_off > c->pend_cap / 2) {
-            memmove(c->pend, c->pend + c->pend_off, c->pend_len * sizeof *c->pend);
-            c->pend_off = 0;
-        } else {
-            size_t cap = c->pend_cap ? c->pend_cap * 2 : 64;
-            struct js_pending *p = realloc(c->pend, cap * sizeof *p);
-            if (!p)
-                return -ENOMEM;
-            c->pend = p;
-            c->pend_cap = cap;
-        }
-    }
-    struct js_pending *p = &c->pend[c->pend_off + c->pend_len++];
-    p->sseq = sseq;
-    p->cseq = cseq;
-    p->dc = dc;
-    p->state = (uint8_t)state;
-    p->deadline = 0;
-    if (state != JS_PEND_DONE) {
-        c->npending++;
-        if (dc > 1)
-            c->nredelivered++;
-    }
-    if (state == JS_PEND_LIVE) {
-        p->deadline = js_now() + js_consumer_ack_wait(c, dc);
-        js_consumer_arm_ack(c, p->deadline);
-    }
-    return 0;
-}
-
-static void pend_done(struct js_consumer *c, struct js_pending *p)
-{
-    if (p->state == JS_PEND_DONE)
-        return;
-    c->npending--;
-    if (p->dc > 1)
-        c->nredelivered--;
-    p->state = JS_PEND_DONE;
-}
-
-static int rdq_push(struct js_consumer *c, uint64_t sseq)
-{
-    if (c->rdq_len == c->rdq_cap) {
-        size_t cap = c->rdq_cap ? c->rdq_cap * 2 : 16;
-        uint64_t *q = malloc(cap * sizeof *q);
-        if (!q)
-            return -ENOMEM;
-        for (size_t i = 0; i < c->rdq_len; i++)
-            q[i] = c->rdq[(c->rdq_head + i) % c->rdq_cap];
-        free(c->rdq);
-        c->rdq = q;
-        c->rdq_cap = cap;
-        c->rdq_head = 0;
-    }
-    c->rdq[(c->rdq_head + c->rdq_len++) % c->rdq_cap] = sseq;
-    return 0;
-}
-
-static void rdq_pop(struct js_consumer *c)
-{
-    c->rdq_head = (c->rdq_head + 1) % c->rdq_cap;
-    c->rdq_len--;
-}
-
-/* Queue p for redelivery, or drop it when max_deliver is used up (§8.6). */
-static bool requeue(struct js_consumer *c, struct js_pending *p)
-{
-    if (c->cfg.max_deliver > 0 && p->dc >= (uint64_t)c->cfg.max_deliver) {
-        pend_done(c, p);
-        return false;
-    }
-    if (rdq_push(c, p->sseq) < 0)
-        return false; /* stays LIVE; the next timer run retries */
-    p->state = JS_PEND_QUEUED;
-    return true;
-}
-
-void js_consumer_settle(struct js_consumer *c)
-{
-    while (c->pend_len && c->pend[c->pend_off].state == JS_PEND_DONE) {
-        c->pend_off++;
-        c->pend_len--;
-    }
-    uint64_t fs, fc;
-    if (!c->pend_len) {
-        c->pend_off = 0;
-        fs = c->sseq ? c->sseq - 1 : 0;
-        fc = c->dseq;
-    } else {
-        const struct js_pending *p = &c->pend[c->pend_off];
-        fs = p->sseq - 1;
-        fc = p->cseq ? p->cseq - 1 : 0;
-    }
-    /* A redelivered head carries a late consumer sequence: keep the floor
-     * monotonic (nats-server: adflr = p.Sequence - 1). */
-    if (fs > c->floor_sseq)
-        c->floor_sseq = fs;
-    if (fc > c->floor_cseq)
-        c->floor_cseq = fc;
-}
-
-int64_t js_consumer_ack_wait(const struct js_consumer *c, uint32_t dc)
-{
-    if (c->cfg.nbackoff) {
-        size_t i = dc ? dc - 1 : 0;
-        if (i >= c->cfg.nbackoff)
-            i = c->cfg.nbackoff - 1;
-        return c->cfg.backoff[i];
-    }
-    return c->cfg.ack_wait > 0 ? c->cfg.ack_wait : DEFAULT_ACK_WAIT;
-}
-
-void js_consumer_arm_ack(struct js_consumer *c, int64_t deadline)
-{
-    if (c->ack_at && c->ack_at <= deadline)
-        return;
-    c->ack_at = deadline;
-    struct timeval tv = tv_from_ns(deadline - js_now());
-    event_add(c->ack_ev, &tv);
-}
-
-/* Ack deadlines passed: those messages go to the redelivery queue. */
-static void on_ack_timer(evutil_socket_t fd, short what, void *arg)
-{
-    struct js_consumer *c = arg;
-    (void)fd;
-    (void)what;
-    c->ack_at = 0;
-    int64_t now = js_now(), next = 0;
-    bool queued = false, dropped = false;
-    for (size_t i = c->pend_off; i < c->pend_off + c->pend_len; i++) {
-        struct js_pending *p = &c->pend[i];
-        if (p->state != JS_PEND_LIVE)
-            continue;
-        if (p->deadline <= now) {
-            if (requeue(c, p))
-                queued = true;
-            else
-                dropped = p->state == JS_PEND_DONE;
-        } else if (!next || p->deadline < next) {
-            next = p->deadline;
-        }
-    }
-    if (dropped) {
-        js_consumer_settle(c);
-        js_consumer_mark_dirty(c);
-    }
-    if (next)
-        js_consumer_arm_ack(c, next);
-    if (queued)
-        js_consumer_kick(c);
 }
 
 /* ---- start position (§8.4) ---- */
@@ -369,9 +192,8 @@ static int select_start(struct js_consumer *c)
         seq = 1;
     c->sseq = seq;
     c->dseq = 0;
-    /* last_per_subject: nats-server reports the floor from before it
-     * jumped to the first subject's message. */
-    c->floor_sseq = c->lps ? (s.first_seq ? s.first_seq - 1 : 0) : seq - 1;
+    /* nats-server starts every floor at zero, whatever the start. */
+    c->floor_sseq = 0;
     c->floor_cseq = 0;
     c->np_valid = false;
     return 0;
@@ -435,20 +257,20 @@ int js_consumer_peek(struct js_consumer *c, struct js_cnext *n)
     n->msg = &c->scratch;
     /* Redeliveries go before new messages (§8.6). */
     while (c->rdq_len) {
-        struct js_pending *p = pend_find(c, c->rdq[c->rdq_head]);
+        struct js_pending *p = js_consumer_pend_find(c, c->rdq[c->rdq_head]);
         if (!p || p->state != JS_PEND_QUEUED) {
-            rdq_pop(c);
+            js_consumer_rdq_pop(c);
             continue;
         }
         if (c->cfg.max_deliver > 0 && p->dc >= (uint64_t)c->cfg.max_deliver) {
-            rdq_pop(c);
-            pend_done(c, p);
+            js_consumer_rdq_pop(c);
+            js_consumer_pend_done(c, p, false);
             settled = true;
             continue;
         }
         if (store_load(store, p->sseq, &c->scratch) < 0) {
-            rdq_pop(c); /* gone from the stream: nothing left to redeliver */
-            pend_done(c, p);
+            js_consumer_rdq_pop(c); /* gone from the stream: nothing left to redeliver */
+            js_consumer_pend_done(c, p, true);
             settled = true;
             continue;
         }
@@ -476,8 +298,15 @@ int js_consumer_peek(struct js_consumer *c, struct js_cnext *n)
     }
     if (c->lps && !found)
         lps_finish(c);
-    if (!found && store_load_next(store, c->sseq, c->filter, c->filter_len, &c->scratch) < 0)
+    if (!found && store_load_next(store, c->sseq, c->filter, c->filter_len, &c->scratch) < 0) {
+        /* Nothing more: like nats-server, the read position moves past
+         * what was scanned (delivered.stream_seq shows the stream's end). */
+        struct store_state s;
+        store_get_state(store, &s);
+        if (c->sseq <= s.last_seq && !c->lps)
+            c->sseq = s.last_seq + 1;
         goto out;
+    }
     if (c->cfg.replay_policy == JS_REPLAY_ORIGINAL && c->replay_wall) {
         int64_t due = c->replay_wall + (c->scratch.ts - c->replay_ts);
         if (due > js_now() + NS_PER_MS) {
@@ -495,7 +324,7 @@ int js_consumer_peek(struct js_consumer *c, struct js_cnext *n)
     rc = 0;
 out:
     if (settled) {
-        js_consumer_settle(c);
+        js_consumer_settle(c, false);
         js_consumer_mark_dirty(c);
     }
     return rc;
@@ -507,7 +336,7 @@ void js_consumer_take(struct js_consumer *c, struct js_cnext *n)
     uint64_t seq = n->msg->seq;
     c->dseq = n->cseq;
     if (n->redelivery) {
-        rdq_pop(c);
+        js_consumer_rdq_pop(c);
         struct js_pending *p = &c->pend[n->pidx];
         if (p->dc == 1)
             c->nredelivered++;
@@ -597,103 +426,6 @@ void js_consumer_heartbeat(struct js_consumer *c, const char *to, size_t tolen)
     c->last_emit = js_now();
 }
 
-/* ---- acks (§8.6) ---- */
-
-static void settle_acked(struct js_consumer *c, struct js_pending *p)
-{
-    pend_done(c, p);
-    if (c->st->cfg.retention != JS_RETAIN_LIMITS)
-        js_stream_acked(c->st, c, p->sseq);
-}
-
-static void after_ack(struct js_consumer *c)
-{
-    int64_t now = js_now();
-    c->last_acked = now;
-    c->active_at = now;
-    js_consumer_settle(c);
-    js_consumer_mark_dirty(c);
-    js_consumer_kick(c); /* max_ack_pending may have made room */
-}
-
-void js_consumer_apply_ack(struct js_consumer *c, uint64_t sseq, uint64_t cseq)
-{
-    (void)cseq;
-    if (c->cfg.ack_policy == JS_ACK_NONE)
-        return;
-    if (c->cfg.ack_policy == JS_ACK_ALL) {
-        bool any = false;
-        for (size_t i = c->pend_off; i < c->pend_off + c->pend_len && c->pend[i].sseq <= sseq;
-             i++) {
-            if (c->pend[i].state != JS_PEND_DONE) {
-                settle_acked(c, &c->pend[i]);
-                any = true;
-            }
-        }
-        if (any)
-            after_ack(c);
-        return;
-    }
-    struct js_pending *p = pend_find(c, sseq);
-    if (!p || p->state == JS_PEND_DONE)
-        return;
-    settle_acked(c, p);
-    after_ack(c);
-}
-
-void js_consumer_apply_nak(struct js_consumer *c, uint64_t sseq, int64_t delay)
-{
-    struct js_pending *p = c->cfg.ack_policy == JS_ACK_NONE ? NULL : pend_find(c, sseq);
-    if (!p || p->state != JS_PEND_LIVE)
-        return;
-    c->active_at = js_now();
-    if (delay > 0) {
-        p->deadline = c->active_at + delay;
-        js_consumer_arm_ack(c, p->deadline);
-        return;
-    }
-    if (!requeue(c, p)) {
-        js_consumer_settle(c);
-        js_consumer_mark_dirty(c);
-    }
-    js_consumer_kick(c);
-}
-
-void js_consumer_apply_progress(struct js_consumer *c, uint64_t sseq)
-{
-    struct js_pending *p = c->cfg.ack_policy == JS_ACK_NONE ? NULL : pend_find(c, sseq);
-    if (!p || p->state == JS_PEND_DONE)
-        return;
-    /* A queued one is taken back: the rdq entry is skipped when reached. */
-    p->state = JS_PEND_LIVE;
-    c->active_at = js_now();
-    p->deadline = c->active_at + js_consumer_ack_wait(c, p->dc);
-    js_consumer_arm_ack(c, p->deadline);
-}
-
-void js_consumer_apply_term(struct js_consumer *c, uint64_t sseq)
-{
-    struct js_pending *p = c->cfg.ack_policy == JS_ACK_NONE ? NULL : pend_find(c, sseq);
-    if (!p || p->state == JS_PEND_DONE)
-        return;
-    settle_acked(c, p);
-    after_ack(c);
-}
-
-bool js_consumer_acked(const struct js_consumer *c, uint64_t seq)
-{
-    if (seq <= c->floor_sseq)
-        return true;
-    if (seq >= c->sseq)
-        return false; /* not reached yet */
-    if (c->cfg.ack_policy == JS_ACK_NONE)
-        return true;
-    /* Between the floor and the read position: either tracked, or skipped
-     * (filtered out, or passed over by last_per_subject). */
-    const struct js_pending *p = pend_find((struct js_consumer *)c, seq);
-    return !p || p->state == JS_PEND_DONE;
-}
-
 bool js_consumer_wants(const struct js_consumer *c, const char *subject, size_t len)
 {
     const char *f = c->cfg.filter_subject;
@@ -718,12 +450,19 @@ static void handle_removed(struct js_consumer *c)
     for (size_t i = c->pend_off; i < c->pend_off + c->pend_len && c->pend[i].sseq < s.first_seq;
          i++) {
         if (c->pend[i].state != JS_PEND_DONE) {
-            pend_done(c, &c->pend[i]);
+            js_consumer_pend_done(c, &c->pend[i], true);
             any = true;
         }
     }
-    js_consumer_settle(c);
-    if (any || c->floor_sseq + 1 < s.first_seq)
+    js_consumer_settle(c, false);
+    /* nats-server's purge: the floor comes up to the new first message. */
+    if (c->floor_sseq + 1 < s.first_seq) {
+        c->floor_sseq = s.first_seq - 1;
+        if (c->dseq > c->floor_cseq)
+            c->floor_cseq = c->dseq;
+        any = true;
+    }
+    if (any)
         js_consumer_mark_dirty(c);
 }
 
@@ -855,9 +594,8 @@ int js_consumer_apply_create(struct js_stream *st, const char *name,
     c->durable = js_consumer_is_durable(&c->cfg);
     c->push = c->cfg.deliver_subject && *c->cfg.deliver_subject;
     c->kick_ev = evtimer_new(base, on_kick, c);
-    c->ack_ev = evtimer_new(base, on_ack_timer, c);
     c->inact_ev = evtimer_new(base, on_inactive, c);
-    if (!c->kick_ev || !c->ack_ev || !c->inact_ev)
+    if (!c->kick_ev || !c->inact_ev || js_consumer_ack_init(c) < 0)
         goto err_free;
     set_filter(c);
     if (select_start(c) < 0)

@@ -3,7 +3,8 @@
  * the seams between the files that drive it (spec/jetstream.md §8).
  *
  *   js_consumer.c        life cycle, start position, choosing the next
- *                        message, acks, redelivery, reaction to stream changes
+ *                        message, reaction to stream changes
+ *   js_consumer_ack.c    pending messages, acks, redelivery timers
  *   js_consumer_store.c  durable state in store blobs ("obs.<name>"), restart
  *   js_pull.c            MSG.NEXT: the waiting queue and its status replies
  *   js_push.c            push delivery: interest, heartbeats, flow control;
@@ -121,6 +122,7 @@ struct js_consumer {
     size_t pend_off, pend_len, pend_cap;
     size_t npending;               /* LIVE + QUEUED: num_ack_pending */
     size_t nredelivered;           /* LIVE + QUEUED with dc > 1 */
+    size_t nredelivered_dropped;   /* dropped (max_deliver) after dc > 1 */
     uint64_t *rdq;                 /* owned ring of sseqs due for redelivery */
     size_t rdq_head, rdq_len, rdq_cap;
     struct event *ack_ev;          /* owned: the next ack deadline */
@@ -194,13 +196,21 @@ uint64_t js_consumer_num_pending(struct js_consumer *c);
 uint64_t js_consumer_available(struct js_consumer *c);
 void js_consumer_touch(struct js_consumer *c);
 
+/* ---- js_consumer_ack.c ---- */
+
+int js_consumer_ack_init(struct js_consumer *c);
+struct js_pending *js_consumer_pend_find(struct js_consumer *c, uint64_t sseq);
+/* Settle one entry; acked: by an ack (else dropped: max_deliver, gone). */
+void js_consumer_pend_done(struct js_consumer *c, struct js_pending *p, bool acked);
+void js_consumer_rdq_pop(struct js_consumer *c);
 /* Acks (spec §8.6). sseq/cseq from the ack subject. */
 void js_consumer_apply_ack(struct js_consumer *c, uint64_t sseq, uint64_t cseq);
 void js_consumer_apply_nak(struct js_consumer *c, uint64_t sseq, int64_t delay);
 void js_consumer_apply_progress(struct js_consumer *c, uint64_t sseq);
 void js_consumer_apply_term(struct js_consumer *c, uint64_t sseq);
-/* Recompute the ack floor after settling entries. */
-void js_consumer_settle(struct js_consumer *c);
+/* Drop settled entries from the front of c->pend; by_ack: an ack settled
+ * them, so the ack floor moves (nats-server moves it only then). */
+void js_consumer_settle(struct js_consumer *c, bool by_ack);
 /* Append/track one pending entry (used by restore). */
 int js_consumer_pend_add(struct js_consumer *c, uint64_t sseq, uint64_t cseq, uint32_t dc,
                          enum js_pend_state state);

@@ -106,7 +106,7 @@ char *js_consumer_info_json(struct js_consumer *c, const char *type)
         bp(&b, ",\"last_active\":\"%s\"", js_time_format(c->last_acked, t, sizeof t));
     bp(&b, "},\"num_ack_pending\":%zu,\"num_redelivered\":%zu,\"num_waiting\":%zu"
            ",\"num_pending\":%" PRIu64,
-       c->npending, c->nredelivered, c->nwaiting, js_consumer_num_pending(c));
+       c->npending, c->nredelivered + c->nredelivered_dropped, c->nwaiting, js_consumer_num_pending(c));
     if (c->push && js_push_check_interest(c))
         bp(&b, ",\"push_bound\":true");
     buf_append(&b, "}", 1);
@@ -176,6 +176,12 @@ static void api_create(struct js *js, const struct js_inmsg *m, const struct pro
     if (js_consumer_config_parse(m->data, m->data_len, stream, form, name, filter, &cfg, &e) <
         0)
         goto err;
+    /* Replicas are judged before the stream is looked up (§8.1); one node
+     * runs every consumer as R1. */
+    if (cfg.num_replicas > 1) {
+        js_err_set(&e, 10074, NULL);
+        goto err;
+    }
     struct js_stream *st = js_stream_find(js, stream, strlen(stream));
     if (!st) {
         js_err_set(&e, 10059, NULL);
@@ -302,8 +308,15 @@ static void api_names_list(struct js *js, const struct js_inmsg *m, const struct
     }
     struct js_stream *st = js_stream_find(js, tok[4].ptr, tok[4].len);
     if (!st) {
-        js_err_set(&e, 10059, NULL);
-        js_reply_error(js, m, type, &e);
+        /* 2.9.10 adds empty paging fields to this error (§3). */
+        js->api_errors++;
+        char buf[256];
+        snprintf(buf, sizeof buf,
+                 "{\"type\":\"" T_PREFIX "%s\",\"error\":{\"code\":404,\"err_code\":10059,"
+                 "\"description\":\"stream not found\"},\"total\":0,\"offset\":0,\"limit\":0,"
+                 "\"consumers\":[]}",
+                 type);
+        js_reply(js, m, buf);
         return;
     }
     size_t n = st->nconsumers, limit = list ? LIST_LIMIT : NAMES_LIMIT;

@@ -256,7 +256,7 @@ int js_consumer_apply_acks(struct js_consumer *c, const struct jscmd_acks *a)
     c->floor_cseq = a->ack_floor_cseq;
     c->np_valid = false;
     if (c->cfg.ack_policy == JS_ACK_NONE || a->ack_floor_sseq >= a->delivered_sseq) {
-        js_consumer_settle(c);
+        js_consumer_settle(c, false);
         return 0;
     }
     uint64_t *acked = malloc((a->nacked ? a->nacked : 1) * sizeof *acked);
@@ -285,7 +285,7 @@ int js_consumer_apply_acks(struct js_consumer *c, const struct jscmd_acks *a)
         seq = s + 1;
     }
     free(acked);
-    js_consumer_settle(c);
+    js_consumer_settle(c, false);
     return rc;
 }
 

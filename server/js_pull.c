@@ -284,7 +284,11 @@ static int parse_request(const char *body, size_t blen, int64_t now, struct js_p
     json_error_t jerr;
     json_t *j = json_loadb(body, blen, 0, &jerr);
     if (!j || !json_is_object(j)) {
-        snprintf(reason, rcap, "%s", j ? "request is not an object" : jerr.text);
+        /* Go's encoding/json words it this way; clients show it as is. */
+        snprintf(reason, rcap, "%s",
+                 j ? "json: cannot unmarshal into Go value of type api.JSApiConsumerGetNextRequest"
+                 : (size_t)jerr.position >= blen ? "unexpected end of JSON input"
+                                                 : "invalid character in JSON input");
         json_decref(j);
         return -EINVAL;
     }

@@ -97,15 +97,18 @@ bool js_push_check_interest(struct js_consumer *c)
 {
     const char *ds = c->cfg.deliver_subject;
     bool b = js_has_interest(c->st->js, ds, strlen(ds));
+    if (b) {
+        /* The listener may leave right after this look: inactivity counts
+         * from the last time one was seen, not from when we noticed. */
+        c->active_at = js_now();
+        if (!c->bound)
+            js_consumer_kick(c); /* whoever looked, deliver what waited */
+    } else if (c->bound) {
+        c->unbound_since = c->active_at;
+    }
     if (b != c->bound) {
         c->bound = b;
         c->tick_ms = TICK_MIN_MS;
-        if (b) {
-            c->active_at = js_now();
-            js_consumer_kick(c); /* whoever looked, deliver what waited */
-        } else {
-            c->unbound_since = js_now();
-        }
     }
     return b;
 }

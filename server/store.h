@@ -93,8 +93,11 @@ struct store;
 
 /* Open (or create) a store; for files, replay what is on disk and fill
  * *report (may be NULL). 0, or -errno (-EIO for an unreadable directory,
- * -ENOMEM...). A report with corrupt records is not an error: the store
- * opens with what could be read, and the caller logs report->detail. */
+ * -EBUSY when another open store holds the directory (flock), -ENOMEM...).
+ * A report with corrupt records is not an error: the store opens with what
+ * could be read, and the caller logs report->detail (findings that do not
+ * fit in it the store logs itself at [WRN]; I/O failures are logged at
+ * [ERR] where they happen). */
 int store_open(const struct store_options *opt, struct store **out, struct store_report *report);
 /* Close files and free memory; data stays on disk. NULL is fine. */
 void store_close(struct store *st);
@@ -107,13 +110,18 @@ uint64_t store_msg_size(const struct store *st, size_t subject_len, size_t hdr_l
                         size_t data_len);
 
 /* Append one message with the next sequence (returned in *seq). Written but
- * not synced. -ENOSPC / -EIO leave the store exactly as before the call
- * (a partial record is cut back), so the caller can answer with an error
- * and nothing acknowledged is affected. */
+ * not synced. -ENOSPC / -EIO (any write error, e.g. -EFBIG) leave the store
+ * exactly as before the call (a partial record is cut back), so the caller
+ * can answer with an error and nothing acknowledged is affected. -EINVAL
+ * for an empty subject or one over 65535 bytes; -EMSGSIZE past 1 GiB. */
 int store_append(struct store *st, const char *subject, size_t subject_len, const char *hdr,
                  size_t hdr_len, const char *data, size_t data_len, int64_t ts, uint64_t *seq);
 /* Make everything appended and removed so far durable. 0 or -errno.
- * Cheap when nothing changed. Memory stores: no-op. */
+ * Cheap when nothing changed. Memory stores: no-op. After a failed sync
+ * every later append, removal and sync fails with -EIO: the kernel may
+ * have dropped the unsynced pages, and a second fdatasync would report
+ * success for data that is gone. Close and reopen to go on with what is
+ * really on disk. */
 int store_sync(struct store *st);
 
 /* Read message seq. 0, -ENOENT (never stored, or removed), -EIO. */
@@ -141,7 +149,10 @@ void store_get_state(const struct store *st, struct store_state *out);
 void store_subject_state(const struct store *st, const char *subject, size_t subject_len,
                          struct store_subject_state *out);
 /* Call fn for every stored subject that matches filter (NULL = all), with
- * its state. Stops early when fn returns non-zero and returns that value. */
+ * its state, in no particular order. fn may remove messages (a subject
+ * emptied before its turn is skipped); subject points into a copy, valid
+ * during the call. Stops early when fn returns non-zero and returns that
+ * value; -ENOMEM. */
 int store_each_subject(const struct store *st, const char *filter, size_t filter_len,
                        int (*fn)(void *arg, const char *subject, size_t len,
                                  const struct store_subject_state *ss),
@@ -153,7 +164,10 @@ uint64_t store_count_from(const struct store *st, uint64_t start, const char *fi
 /* Deleted sequences between first_seq and last_seq, ascending, at most max
  * of them written to out; returns how many there are in total. */
 uint64_t store_deleted(const struct store *st, uint64_t *out, uint64_t max);
-/* Sequence of the first stored message with ts >= ts (0 when none). */
+/* Sequence of the first stored message with ts >= ts (0 when none).
+ * Bisects, so it assumes timestamps ascend with sequences (the JetStream
+ * layer stamps them at append); after a clock step back the answer is a
+ * sequence near the step. */
 uint64_t store_seq_at_time(const struct store *st, int64_t ts);
 
 /* Named blobs beside the messages (stream metadata, consumer state).
@@ -164,7 +178,9 @@ int store_blob_put(struct store *st, const char *name, const void *data, size_t 
 /* *data is malloc'd (caller frees). 0, -ENOENT, -EIO (checksum failed). */
 int store_blob_get(struct store *st, const char *name, void **data, size_t *len);
 int store_blob_delete(struct store *st, const char *name);
-/* Names of all blobs whose name starts with prefix; fn per name. */
+/* Names of all blobs whose name starts with prefix (NULL = all); fn per
+ * name, in no particular order; fn may put or delete blobs. Stops early
+ * when fn returns non-zero and returns that value. */
 int store_blob_each(struct store *st, const char *prefix,
                     int (*fn)(void *arg, const char *name), void *arg);
 
