@@ -222,16 +222,23 @@ static void on_inbound(evutil_socket_t fd, short what, void *arg)
 size_t js_send(struct js *js, const char *subject, size_t slen, const char *reply,
                size_t rlen, const char *hdr, size_t hlen, const char *data, size_t dlen)
 {
-    /* deliver_publish wants headers and payload in one block. */
+    /* deliver_publish wants headers and payload in one block; it copies
+     * the block out before returning, so one scratch buffer serves all. */
     const char *block = data;
-    char *joined = NULL;
     if (hlen && dlen) {
-        joined = malloc(hlen + dlen);
-        if (!joined)
-            return 0;
-        memcpy(joined, hdr, hlen);
-        memcpy(joined + hlen, data, dlen);
-        block = joined;
+        if (hlen + dlen > js->scratch_cap) {
+            size_t cap = js->scratch_cap ? js->scratch_cap : 4096;
+            while (cap < hlen + dlen)
+                cap *= 2;
+            char *n = realloc(js->scratch, cap);
+            if (!n)
+                return 0;
+            js->scratch = n;
+            js->scratch_cap = cap;
+        }
+        memcpy(js->scratch, hdr, hlen);
+        memcpy(js->scratch + hlen, data, dlen);
+        block = js->scratch;
     } else if (hlen) {
         block = hdr;
     }
@@ -243,9 +250,7 @@ size_t js_send(struct js *js, const char *subject, size_t slen, const char *repl
         .has_headers = hlen > 0,
         .data = block ? block : "",
     };
-    size_t n = deliver_publish(js->w, NULL, &m);
-    free(joined);
-    return n;
+    return deliver_publish(js->w, NULL, &m);
 }
 
 void js_reply(struct js *js, const struct js_inmsg *req, const char *json)
@@ -543,6 +548,7 @@ void jetstream_free(struct jetstream *j)
         free(js->ic);
     }
     free(js->root);
+    free(js->scratch);
     pthread_mutex_destroy(&js->in_lock);
     free(j);
 }

@@ -114,6 +114,9 @@ struct js {
 
     uint64_t api_total, api_errors;
     uint64_t rng;
+    char *scratch;                 /* owned: js_send joins headers and payload
+                                      here (deliver_publish copies it out) */
+    size_t scratch_cap;
 };
 
 /* ---- helpers (jetstream.c) ---- */
