@@ -96,6 +96,12 @@ static struct seen walk(struct store *st)
     return w;
 }
 
+static void remove_dir(void)
+{
+    clean_dir();
+    rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!dir[0]) {
@@ -104,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(dir, sizeof dir, "/tmp/tern-fuzz-store-XXXXXX");
         if (!mkdtemp(dir))
             abort();
+        atexit(remove_dir);
     }
     clean_dir();
     write_segments(data, size);
