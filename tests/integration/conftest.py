@@ -15,6 +15,10 @@ port accepts connections, keeps stderr in a file for failure reports, and at
 teardown stops the process and fails the test if it died from a signal
 (SIGSEGV, SIGABRT from a sanitizer, ...) or exited on its own.
 
+`server_factory.start(jetstream=True)` adds `-js -sd <dir>` with a store
+directory under the test's tmp_path (`store_dir=` reuses one, e.g. for a
+restart after `Server.kill9()`); the `js_server` fixture is one such server.
+
 Clients: `nats_connect` makes nats-py connections that are closed at
 teardown; `raw` opens plain sockets with line/byte readers that never block
 for longer than their timeout.
@@ -133,6 +137,19 @@ class RawClient:
             data = data.encode()
         self.sock.sendall(data)
 
+    def pub(self, subject, payload=b"", reply=None, headers=None):
+        """PUB, or HPUB when `headers` (dict or (name, value) pairs) is given."""
+        if isinstance(payload, str):
+            payload = payload.encode()
+        rep = f" {reply}" if reply else ""
+        if headers is None:
+            self.send(f"PUB {subject}{rep} {len(payload)}\r\n".encode() + payload + b"\r\n")
+            return
+        items = headers.items() if isinstance(headers, dict) else headers
+        hdr = b"NATS/1.0\r\n" + b"".join(f"{k}: {v}\r\n".encode() for k, v in items) + b"\r\n"
+        self.send(f"HPUB {subject}{rep} {len(hdr)} {len(hdr) + len(payload)}\r\n".encode()
+                  + hdr + payload + b"\r\n")
+
     # ---- reading
     def _fill(self, deadline):
         if self.eof:
@@ -180,9 +197,16 @@ class RawClient:
         assert line.startswith(b"INFO {") and line.endswith(b"} \r\n"), line
         return json.loads(line[5:-3])
 
-    def read_msg(self, timeout=None):
-        """Parse one MSG or HMSG frame; returns a dict with the raw line."""
+    def read_msg(self, timeout=None, answer_pings=False):
+        """Parse one MSG or HMSG frame; returns a dict with the raw line.
+
+        answer_pings: a server PING before the frame is answered and skipped
+        (for long-lived connections that wait on timers).
+        """
         line = self.read_line(timeout)
+        while answer_pings and line == b"PING\r\n":
+            self.send(b"PONG\r\n")
+            line = self.read_line(timeout)
         parts = line[:-2].split(b" ")
         if parts[0] == b"MSG":
             assert len(parts) in (4, 5), line
@@ -252,6 +276,15 @@ class RawClient:
         self.send(b"PING\r\n")
         self.expect(b"PONG\r\n")
 
+    def sync(self):
+        """PING/PONG round trip that answers and skips PINGs from the server."""
+        self.send(b"PING\r\n")
+        line = self.read_line()
+        while line == b"PING\r\n":
+            self.send(b"PONG\r\n")
+            line = self.read_line()
+        assert line == b"PONG\r\n", f"expected PONG, got {line!r}"
+
     def assert_open(self):
         """Open both ways: the server still reads and answers."""
         self.send(b"PING\r\n")
@@ -286,6 +319,7 @@ class Server:
         self.log_path = workdir / f"{name}.stderr"
         self.args = []
         self.stopped = False
+        self.store_dir = None       # JetStream store directory (-sd), if any
 
     # ---- addressing
     @property
@@ -359,6 +393,15 @@ class Server:
             f"{self.name} died from signal {signal.Signals(-rc).name}\n" + self.log_tail()
         return rc
 
+    def kill9(self, timeout=STOP_TIMEOUT):
+        """SIGKILL (a crash the process cannot see coming); wait for it to go."""
+        self.proc.send_signal(signal.SIGKILL)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{self.name} survived SIGKILL for {timeout}s")
+        self.stopped = True
+
     def log_tail(self, n=60):
         lines = self.log_text().splitlines()
         return "\n".join(lines[-n:])
@@ -413,6 +456,7 @@ class ServerFactory:
         self.workdir = workdir
         self.servers = []
         self.count = 0
+        self.stores = 0
 
     def write_config(self, text, name=None):
         self.count += 1
@@ -421,7 +465,7 @@ class ServerFactory:
         return path
 
     def start(self, *args, config=None, port=None, monitor=False, http_port=None,
-              addr_args=True, wait=True, env=None):
+              addr_args=True, wait=True, env=None, jetstream=False, store_dir=None):
         """Start a server and wait until it accepts connections.
 
         args       extra command line arguments (nats-server syntax)
@@ -431,6 +475,8 @@ class ServerFactory:
         addr_args  pass `-a 127.0.0.1 -p <port>`; False when the test sets
                    address/port itself (then `port` must name it)
         wait       wait for readiness (False: caller checks startup itself)
+        jetstream  also pass `-js -sd <store_dir>`; the store directory is a
+                   fresh one under tmp_path unless `store_dir` names one
         """
         cfg_path = None
         if isinstance(config, Path):
@@ -439,6 +485,9 @@ class ServerFactory:
             cfg_path = self.write_config(config)
         pick_port = port is None
         pick_http = monitor and http_port is None
+        if jetstream and store_dir is None:
+            self.stores += 1
+            store_dir = self.workdir / f"store{self.stores}"
         for attempt in range(5):
             self.count += 1
             srv = Server(self.workdir, f"server{self.count}")
@@ -452,6 +501,9 @@ class ServerFactory:
                 cmd += ["-m", str(srv.http_port)]
             if cfg_path is not None:
                 cmd += ["-c", str(cfg_path)]
+            if jetstream:
+                srv.store_dir = Path(store_dir)
+                cmd += ["-js", "-sd", str(store_dir)]
             cmd += [str(a) for a in args]
             cmd += server_cmd_extra()
             srv.args = cmd
@@ -497,6 +549,12 @@ def server_factory(tmp_path, request):
 def server(server_factory):
     """A plain server with default options on a free port."""
     return server_factory.start()
+
+
+@pytest.fixture
+def js_server(server_factory):
+    """A server with JetStream enabled and a store directory under tmp_path."""
+    return server_factory.start(jetstream=True)
 
 
 @pytest.fixture

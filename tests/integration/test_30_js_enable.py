@@ -1,0 +1,215 @@
+"""30 enabling JetStream: -js/--jetstream, -sd/--store_dir, the config
+`jetstream { store_dir, max_memory_store, max_file_store }` block and the
+bare `jetstream: enabled`; INFO advertises it; $JS.API.INFO answers with
+the account info nats-py needs.
+
+spec/jetstream.md §1 (INFO), §4 (account info), §3.1 (10023);
+spec/server-cli-config.md §1.3, §3.5.
+"""
+
+import json
+import re
+
+import nats.errors
+import pytest
+
+
+ACCOUNT_INFO_FRESH = {
+    "type": "io.nats.jetstream.api.v1.account_info_response",
+    "memory": 0, "storage": 0, "streams": 0, "consumers": 0,
+    "limits": {"max_memory": -1, "max_storage": -1, "max_streams": -1,
+               "max_consumers": -1, "max_ack_pending": -1,
+               "memory_max_stream_bytes": -1, "storage_max_stream_bytes": -1,
+               "max_bytes_required": False},
+    "api": {"total": 0, "errors": 0},
+}
+
+
+async def api(nc, subject, body=b"", timeout=2):
+    if isinstance(body, dict):
+        body = json.dumps(body).encode()
+    msg = await nc.request(subject, body, timeout=timeout)
+    return json.loads(msg.data)
+
+
+def files_under(path):
+    return [p for p in path.rglob("*") if p.is_file() and p.stat().st_size > 0]
+
+
+async def file_stream_lands_in(nc, store_dir):
+    """Create a file stream, store a message; its data must be under store_dir."""
+    js = nc.jetstream()
+    await js.add_stream(name="ONDISK", subjects=["ondisk"])
+    ack = await js.publish("ondisk", b"persist me")
+    assert ack.stream == "ONDISK" and ack.seq == 1
+    assert files_under(store_dir), f"nothing written under {store_dir}"
+
+
+# ---------------------------------------------------------------- enabling
+
+def test_info_advertises_jetstream_and_a_2_9_version(js_server, raw):
+    c = raw(js_server)
+    info = c.read_info()
+    assert info["jetstream"] is True
+    assert info["headers"] is True
+    assert info["max_payload"] == 1048576
+    # nats-py picks its consumer-create subjects from the version; 2.10+
+    # would invite features a 2.9-level server does not have.
+    assert re.fullmatch(r"2\.9\.\d+", info["version"]), info["version"]
+
+
+async def test_without_jetstream_info_says_so_and_the_api_is_silent(server, raw, nats_connect):
+    c = raw(server)
+    info = c.read_info()
+    assert info.get("jetstream") in (None, False)
+    nc = await nats_connect(server)
+    with pytest.raises(nats.errors.NoRespondersError):
+        await nc.request("$JS.API.INFO", b"", timeout=2)
+
+
+async def test_short_flags_js_sd(js_server, nats_connect):
+    assert "-js" in js_server.args and "-sd" in js_server.args
+    nc = await nats_connect(js_server)
+    await file_stream_lands_in(nc, js_server.store_dir)
+
+
+async def test_long_flags_jetstream_store_dir(server_factory, nats_connect, tmp_path):
+    sd = tmp_path / "long-flags"
+    srv = server_factory.start("--jetstream", "--store_dir", sd)
+    nc = await nats_connect(srv)
+    assert nc._server_info.get("jetstream") is True
+    await file_stream_lands_in(nc, sd)
+
+
+async def test_config_block_store_dir(server_factory, nats_connect, tmp_path):
+    sd = tmp_path / "conf-store"
+    srv = server_factory.start(config=f'jetstream {{\n  store_dir: "{sd}"\n}}\n')
+    nc = await nats_connect(srv)
+    assert nc._server_info.get("jetstream") is True
+    await file_stream_lands_in(nc, sd)
+
+
+async def test_config_jetstream_enabled_with_store_dir_flag(server_factory, nats_connect, tmp_path):
+    sd = tmp_path / "enabled-store"
+    srv = server_factory.start("-sd", sd, config="jetstream: enabled\n")
+    nc = await nats_connect(srv)
+    assert nc._server_info.get("jetstream") is True
+    await file_stream_lands_in(nc, sd)
+
+
+async def test_config_jetstream_enabled_with_top_level_store_dir(server_factory, nats_connect,
+                                                                 tmp_path):
+    sd = tmp_path / "top-store"
+    srv = server_factory.start(config=f'jetstream: enabled\nstore_dir: "{sd}"\n')
+    nc = await nats_connect(srv)
+    assert nc._server_info.get("jetstream") is True
+    await file_stream_lands_in(nc, sd)
+
+
+# ---------------------------------------------------------------- limits
+
+LIMITS_CONF = """jetstream {{
+  store_dir: "{sd}"
+  max_memory_store: 1048576
+  max_file_store: 2097152
+}}
+"""
+
+
+async def test_max_memory_store_and_max_file_store_refuse_bigger_streams(
+        server_factory, nats_connect, tmp_path):
+    srv = server_factory.start(config=LIMITS_CONF.format(sd=tmp_path / "lim"))
+    nc = await nats_connect(srv)
+    # A stream that reserves more than the server may store is refused.
+    r = await api(nc, "$JS.API.STREAM.CREATE.M", {"name": "M", "subjects": ["m"],
+                                                  "storage": "memory",
+                                                  "max_bytes": 2 * 1048576})
+    assert r["error"]["code"] == 500 and r["error"]["err_code"] == 10028, r
+    assert r["error"]["description"] == "insufficient memory resources available"
+    r = await api(nc, "$JS.API.STREAM.CREATE.F", {"name": "F", "subjects": ["f"],
+                                                  "storage": "file",
+                                                  "max_bytes": 3 * 1048576})
+    assert r["error"]["code"] == 500 and r["error"]["err_code"] == 10047, r
+    assert r["error"]["description"] == "insufficient storage resources available"
+    # Within the limit it is fine.
+    r = await api(nc, "$JS.API.STREAM.CREATE.F", {"name": "F", "subjects": ["f"],
+                                                  "max_bytes": 1048576})
+    assert "error" not in r, r
+
+
+@pytest.mark.parametrize("storage,limit", [("memory", 1048576), ("file", 2097152)])
+async def test_publishing_past_the_server_limit_is_refused(server_factory, nats_connect,
+                                                           tmp_path, storage, limit):
+    srv = server_factory.start(config=LIMITS_CONF.format(sd=tmp_path / "lim"))
+    nc = await nats_connect(srv)
+    js = nc.jetstream()
+    await js.add_stream(name="BIG", subjects=["big"], storage=storage)
+    chunk = b"x" * 100_000
+    stored = 0
+    err = None
+    for i in range(2 * limit // len(chunk) + 2):
+        msg = await nc.request("big", chunk, timeout=5)
+        r = json.loads(msg.data)
+        if "error" in r:
+            err = r
+            break
+        assert r == {"stream": "BIG", "seq": i + 1}
+        stored += 1
+    assert err is not None, f"{stored} x 100 kB accepted with a {limit} byte limit"
+    assert err["error"] == {"code": 503, "err_code": 10023,
+                            "description": "insufficient resources"}, err
+    assert stored >= 1
+    # Nothing was stored by the refused publish and what is stored is about
+    # the limit (a server may overshoot by the one message it checked).
+    si = await js.stream_info("BIG")
+    assert si.state.messages == stored and si.state.last_seq == stored
+    assert si.state.bytes <= limit + len(chunk) + 1000
+
+
+# ---------------------------------------------------------------- $JS.API.INFO
+
+async def test_account_info_of_a_fresh_server_exactly(js_server, nats_connect):
+    nc = await nats_connect(js_server)
+    assert await api(nc, "$JS.API.INFO") == ACCOUNT_INFO_FRESH
+
+
+async def test_account_info_counts_streams_consumers_usage_and_api_calls(js_server, nats_connect):
+    nc = await nats_connect(js_server)
+    js = nc.jetstream()
+    info = await js.account_info()
+    assert (info.streams, info.consumers, info.memory, info.storage) == (0, 0, 0, 0)
+    total0 = info.api.total
+
+    await js.add_stream(name="FS", subjects=["fs.>"])
+    await js.add_stream(name="MS", subjects=["ms.>"], storage="memory")
+    for i in range(5):
+        await js.publish("fs.x", b"file-data-%d" % i)
+        await js.publish("ms.x", b"memory-data-%d" % i)
+    await js.pull_subscribe("fs.x", durable="d1", stream="FS")
+
+    info = await js.account_info()
+    assert info.streams == 2
+    assert info.consumers == 1
+    fs = await js.stream_info("FS")
+    ms = await js.stream_info("MS")
+    assert info.storage == fs.state.bytes > 0
+    assert info.memory == ms.state.bytes > 0
+    assert info.api.total > total0
+
+    errors0 = info.api.errors
+    r = await api(nc, "$JS.API.STREAM.INFO.NOPE")
+    assert r["error"]["err_code"] == 10059
+    info = await js.account_info()
+    assert info.api.errors == errors0 + 1
+
+    await js.delete_stream("MS")
+    info = await js.account_info()
+    assert info.streams == 1 and info.memory == 0
+
+
+async def test_account_info_with_nats_py(js_server, nats_connect):
+    nc = await nats_connect(js_server)
+    info = await nc.jetstream().account_info()
+    assert info.limits.max_memory == -1 and info.limits.max_storage == -1
+    assert info.limits.max_streams == -1 and info.limits.max_consumers == -1
+    assert info.api.errors == 0

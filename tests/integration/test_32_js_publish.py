@@ -1,0 +1,307 @@
+"""32 publishing into streams: the PubAck bytes, Nats-Msg-Id de-duplication
+inside the duplicate window, the Nats-Expected-* checks with their exact
+errors (a failed check stores nothing and uses no sequence), headers stored
+verbatim, no-responders when no stream captures the subject.
+
+spec/jetstream.md §6; spec/client-protocol.md (no responders).
+"""
+
+import asyncio
+import json
+
+import nats.errors
+import nats.js.errors
+import pytest
+
+
+
+def error(code, err_code, description):
+    return {"code": code, "err_code": err_code, "description": description}
+
+
+async def api(nc, subject, body=b""):
+    if isinstance(body, dict):
+        body = json.dumps(body).encode()
+    return json.loads((await nc.request(subject, body, timeout=2)).data)
+
+
+async def pub(nc, subject, data=b"x", headers=None):
+    return json.loads((await nc.request(subject, data, headers=headers, timeout=2)).data)
+
+
+async def stream_state(nc, name):
+    return (await api(nc, f"$JS.API.STREAM.INFO.{name}"))["state"]
+
+
+@pytest.fixture
+async def nc(js_server, nats_connect):
+    nc = await nats_connect(js_server)
+    r = await api(nc, "$JS.API.STREAM.CREATE.ORDERS",
+                  {"name": "ORDERS", "subjects": ["orders.>"]})
+    assert "error" not in r, r
+    return nc
+
+
+@pytest.fixture
+def js(nc):
+    return nc.jetstream()
+
+
+@pytest.fixture
+def rc(js_server, raw, nc):
+    """Raw client (headers + no_responders) subscribed to reply subject r.>."""
+    c = raw(js_server)
+    c.handshake(headers=True, no_responders=True)
+    c.send(b"SUB r.> 1\r\nPING\r\n")
+    c.expect(b"PONG\r\n")
+    return c
+
+
+def raw_pub(c, subject, payload=b"x", headers=None, reply="r.1"):
+    c.pub(subject, payload, reply=reply, headers=headers)
+    m = c.read_msg(answer_pings=True)
+    assert m["subject"] == reply and not m["reply"], m
+    return m
+
+
+# ---------------------------------------------------------------- PubAck bytes
+
+def test_puback_bytes_exactly(rc):
+    m = raw_pub(rc, "orders.new", b"hello")
+    assert m["op"] == "MSG"
+    assert m["payload"] == b'{"stream":"ORDERS", "seq":1}'
+    m = raw_pub(rc, "orders.new", b"hello2")
+    assert m["payload"] == b'{"stream":"ORDERS", "seq":2}'
+
+
+def test_duplicate_puback_bytes_exactly(rc):
+    assert raw_pub(rc, "orders.new", b"m1",
+                   {"Nats-Msg-Id": "abc"})["payload"] == b'{"stream":"ORDERS", "seq":1}'
+    m = raw_pub(rc, "orders.new", b"m1", {"Nats-Msg-Id": "abc"})
+    assert m["payload"] == b'{"stream":"ORDERS", "seq":1,"duplicate": true}'
+
+
+def test_error_puback_bytes_exactly(rc):
+    raw_pub(rc, "orders.new")
+    m = raw_pub(rc, "orders.new", b"x", {"Nats-Expected-Last-Sequence": "7"})
+    assert m["payload"] == (b'{"error":{"code":400,"err_code":10071,'
+                            b'"description":"wrong last sequence: 1"},"stream":"ORDERS","seq":0}')
+
+
+def test_publish_to_no_stream_gets_no_responders_status(rc):
+    m = raw_pub(rc, "nostream.x")
+    assert m["op"] == "HMSG"
+    assert m["headers"] == b"NATS/1.0 503\r\n\r\n" and m["payload"] == b""
+
+
+def test_header_only_publish_with_empty_payload(rc):
+    m = raw_pub(rc, "orders.hdr", b"", {"Foo": "bar"})
+    assert m["payload"] == b'{"stream":"ORDERS", "seq":1}'
+
+
+async def test_publish_without_reply_is_stored_silently(nc, rc):
+    rc.pub("orders.silent", b"quiet")
+    rc.sync()
+    st = await stream_state(nc, "ORDERS")
+    assert st["messages"] == 1 and st["last_seq"] == 1
+    m = raw_pub(rc, "orders.loud")
+    assert m["payload"] == b'{"stream":"ORDERS", "seq":2}'
+
+
+# ---------------------------------------------------------------- nats-py
+
+async def test_js_publish_returns_puback(js):
+    ack = await js.publish("orders.new", b"hello")
+    assert (ack.stream, ack.seq, ack.duplicate) == ("ORDERS", 1, None)
+    ack = await js.publish("orders.new", b"again")
+    assert ack.seq == 2
+
+
+async def test_js_publish_without_stream_raises_no_stream_response(js):
+    with pytest.raises(nats.js.errors.NoStreamResponseError):
+        await js.publish("nostream.x", b"x")
+
+
+async def test_js_publish_async_window(js, nc):
+    futs = [await js.publish_async("orders.async", b"%d" % i) for i in range(200)]
+    await asyncio.wait_for(js.publish_async_completed(), 10)
+    seqs = [f.result().seq for f in futs]
+    assert sorted(seqs) == list(range(1, 201))
+    assert seqs == list(range(1, 201))      # one connection, one stream: in order
+    st = await stream_state(nc, "ORDERS")
+    assert st["messages"] == 200
+
+
+async def test_headers_are_stored_verbatim(js):
+    hdrs = {"Nats-Msg-Id": "id-1", "Nats-Expected-Stream": "ORDERS", "X-Custom": "v1",
+            "Nats-Expected-Last-Sequence": "0"}
+    await js.publish("orders.h", b"body", headers=dict(hdrs))
+    m = await js.get_msg("ORDERS", 1)
+    assert m.headers == hdrs
+    assert m.data == b"body"
+
+
+async def test_large_payload_round_trip(js):
+    big = bytes(range(256)) * 4000      # ~1 MB, under max_payload
+    ack = await js.publish("orders.big", big)
+    m = await js.get_msg("ORDERS", ack.seq)
+    assert m.data == big
+
+
+# ---------------------------------------------------------------- de-duplication
+
+async def test_msg_id_dedupe(js, nc):
+    a1 = await js.publish("orders.new", b"m1", headers={"Nats-Msg-Id": "abc"})
+    a2 = await js.publish("orders.new", b"m1", headers={"Nats-Msg-Id": "abc"})
+    a3 = await js.publish("orders.new", b"other payload", headers={"Nats-Msg-Id": "abc"})
+    assert a1.seq == 1 and not a1.duplicate
+    assert a2.seq == 1 and a2.duplicate is True
+    assert a3.seq == 1 and a3.duplicate is True
+    a4 = await js.publish("orders.new", b"m2", headers={"Nats-Msg-Id": "def"})
+    assert a4.seq == 2 and not a4.duplicate
+    # The id is per stream, not per subject.
+    a5 = await js.publish("orders.elsewhere", b"m1", headers={"Nats-Msg-Id": "abc"})
+    assert a5.seq == 1 and a5.duplicate is True
+    st = await stream_state(nc, "ORDERS")
+    assert st["messages"] == 2 and st["last_seq"] == 2
+
+
+async def test_msg_id_is_forgotten_after_the_duplicate_window(nc, js):
+    await js.add_stream(name="DW", subjects=["dw"], duplicate_window=0.3)
+    assert (await js.publish("dw", b"1", headers={"Nats-Msg-Id": "a"})).seq == 1
+    assert (await js.publish("dw", b"1", headers={"Nats-Msg-Id": "a"})).duplicate is True
+    t0 = asyncio.get_running_loop().time()
+    while True:
+        ack = await js.publish("dw", b"1", headers={"Nats-Msg-Id": "a"})
+        if not ack.duplicate:
+            break
+        assert asyncio.get_running_loop().time() - t0 < 5, "id still remembered after 5 s"
+        await asyncio.sleep(0.02)
+    assert ack.seq == 2
+    assert asyncio.get_running_loop().time() - t0 >= 0.15
+
+
+async def test_duplicate_wins_over_later_checks(rc):
+    # Check order (2.9.10): sealed, expected stream, msg id, then the
+    # expected-last checks; a duplicate is answered before those.
+    raw_pub(rc, "orders.a", b"1", {"Nats-Msg-Id": "m1"})
+    m = raw_pub(rc, "orders.a", b"1", {"Nats-Msg-Id": "m1", "Nats-Expected-Last-Sequence": "7"})
+    assert m["payload"] == b'{"stream":"ORDERS", "seq":1,"duplicate": true}'
+    m = raw_pub(rc, "orders.a", b"1", {"Nats-Msg-Id": "m1",
+                                      "Nats-Expected-Last-Subject-Sequence": "7"})
+    assert m["payload"] == b'{"stream":"ORDERS", "seq":1,"duplicate": true}'
+    m = raw_pub(rc, "orders.a", b"1", {"Nats-Msg-Id": "m1", "Nats-Expected-Stream": "X"})
+    assert json.loads(m["payload"])["error"]["err_code"] == 10060
+
+
+# ---------------------------------------------------------------- expected-* checks
+
+EXPECTED_CASES = [
+    # (headers, subject, expected error or None) after the setup below:
+    # seq 1 orders.new (msg id "abc"), seq 2 orders.other, seq 3 orders.new
+    ({"Nats-Expected-Stream": "OTHER"}, "orders.new",
+     error(400, 10060, "expected stream does not match")),
+    ({"Nats-Expected-Stream": "ORDERS"}, "orders.new", None),
+    ({"Nats-Expected-Last-Sequence": "1"}, "orders.new",
+     error(400, 10071, "wrong last sequence: 3")),
+    ({"Nats-Expected-Last-Sequence": "3"}, "orders.new", None),
+    ({"Nats-Expected-Last-Sequence": "abc"}, "orders.new",
+     error(400, 10071, "wrong last sequence: 3")),
+    ({"Nats-Expected-Last-Subject-Sequence": "3"}, "orders.none",
+     error(400, 10071, "wrong last sequence: 0")),
+    ({"Nats-Expected-Last-Subject-Sequence": "0"}, "orders.none", None),
+    ({"Nats-Expected-Last-Subject-Sequence": "0"}, "orders.other",
+     error(400, 10071, "wrong last sequence: 2")),
+    ({"Nats-Expected-Last-Subject-Sequence": "1"}, "orders.new",
+     error(400, 10071, "wrong last sequence: 3")),
+    ({"Nats-Expected-Last-Subject-Sequence": "2"}, "orders.other", None),
+    ({"Nats-Expected-Last-Msg-Id": "zzz"}, "orders.new",
+     error(400, 10070, "wrong last msg ID: ")),
+]
+
+
+@pytest.mark.parametrize("headers,subject,expected", EXPECTED_CASES)
+async def test_expected_header_checks(nc, headers, subject, expected):
+    await pub(nc, "orders.new", b"1", {"Nats-Msg-Id": "abc"})
+    await pub(nc, "orders.other", b"2")
+    await pub(nc, "orders.new", b"3")
+    r = await pub(nc, subject, b"checked", headers)
+    if expected is None:
+        assert r == {"stream": "ORDERS", "seq": 4}
+        st = await stream_state(nc, "ORDERS")
+        assert st["messages"] == 4
+    else:
+        assert r == {"error": expected, "stream": "ORDERS", "seq": 0}
+        # Nothing stored, no sequence used.
+        st = await stream_state(nc, "ORDERS")
+        assert st["messages"] == 3 and st["last_seq"] == 3
+        assert await pub(nc, "orders.new", b"next") == {"stream": "ORDERS", "seq": 4}
+
+
+async def test_expected_last_msg_id(nc):
+    await pub(nc, "orders.new", b"1", {"Nats-Msg-Id": "id1"})
+    r = await pub(nc, "orders.new", b"2", {"Nats-Expected-Last-Msg-Id": "id1",
+                                           "Nats-Msg-Id": "id2"})
+    assert r == {"stream": "ORDERS", "seq": 2}
+    r = await pub(nc, "orders.new", b"3", {"Nats-Expected-Last-Msg-Id": "id1"})
+    assert r == {"error": error(400, 10070, "wrong last msg ID: id2"),
+                 "stream": "ORDERS", "seq": 0}
+    r = await pub(nc, "orders.new", b"3", {"Nats-Expected-Last-Msg-Id": "id2"})
+    assert r == {"stream": "ORDERS", "seq": 3}
+    # The last message now has no id.
+    r = await pub(nc, "orders.new", b"4", {"Nats-Expected-Last-Msg-Id": "id2"})
+    assert r == {"error": error(400, 10070, "wrong last msg ID: "),
+                 "stream": "ORDERS", "seq": 0}
+
+
+async def test_expected_last_sequence_zero_on_empty_stream(nc):
+    assert await pub(nc, "orders.a", b"", {"Nats-Expected-Last-Sequence": "0"}) == \
+        {"stream": "ORDERS", "seq": 1}
+    r = await pub(nc, "orders.a", b"", {"Nats-Expected-Last-Sequence": "0"})
+    assert r["error"] == error(400, 10071, "wrong last sequence: 1")
+
+
+async def test_expected_last_subject_sequence_zero_after_subject_purge(nc):
+    await pub(nc, "orders.a", b"1")
+    await pub(nc, "orders.b", b"2")
+    await pub(nc, "orders.a", b"3")
+    r = await api(nc, "$JS.API.STREAM.PURGE.ORDERS", {"filter": "orders.a"})
+    assert r["purged"] == 2
+    r = await pub(nc, "orders.a", b"4", {"Nats-Expected-Last-Subject-Sequence": "0"})
+    assert r == {"stream": "ORDERS", "seq": 4}
+
+
+async def test_many_failed_checks_use_no_sequences(nc):
+    await pub(nc, "orders.a")
+    for i in range(20):
+        r = await pub(nc, "orders.a", b"no", {"Nats-Expected-Last-Sequence": "99"})
+        assert r["seq"] == 0 and r["error"]["err_code"] == 10071
+        r = await pub(nc, "orders.a", b"no", {"Nats-Expected-Stream": "NOPE"})
+        assert r["error"]["err_code"] == 10060
+    assert await pub(nc, "orders.a") == {"stream": "ORDERS", "seq": 2}
+    m = await api(nc, "$JS.API.STREAM.MSG.GET.ORDERS", {"seq": 2})
+    assert "hdrs" not in m["message"]
+
+
+async def test_nats_py_error_classes_on_failed_checks(js):
+    await js.publish("orders.a", b"")
+    with pytest.raises(nats.js.errors.BadRequestError) as e:
+        await js.publish("orders.a", b"", stream="OTHER")
+    assert e.value.err_code == 10060
+    assert e.value.description == "expected stream does not match"
+    with pytest.raises(nats.js.errors.BadRequestError) as e:
+        await js.publish("orders.a", b"", headers={"Nats-Expected-Last-Sequence": "5"})
+    assert e.value.err_code == 10071
+    assert e.value.description == "wrong last sequence: 1"
+    ack = await js.publish("orders.a", b"", stream="ORDERS")
+    assert ack.seq == 2
+
+
+# ---------------------------------------------------------------- no_ack
+
+async def test_no_ack_stream_stores_without_replying(nc, js):
+    await js.add_stream(name="NA", subjects=["na"], no_ack=True)
+    with pytest.raises(nats.errors.TimeoutError):
+        await nc.request("na", b"quiet", timeout=0.5)
+    st = await stream_state(nc, "NA")
+    assert st["messages"] == 1
