@@ -479,6 +479,20 @@ void cluster_local_interest(struct cluster *cl, struct worker *w, const struct s
 
 /* ---- registry ---- */
 
+/* Add c's peer client URLs to the server's connect_urls, or take them out
+ * (once: a route that lost to a duplicate, closed, or whose peer entered
+ * lame duck mode). Caller holds cl->lock for writing, which orders this
+ * against the other loops that may drop c; the server's URL lock nests
+ * inside it. */
+void route_list_urls(struct client *c, bool add)
+{
+    struct route_conn *r = c->route;
+    if (add == r->urls_listed || !r->npeer_urls || r->cl->no_advertise)
+        return;
+    r->urls_listed = add;
+    server_peer_urls(c->srv, (const char *const *)r->peer_urls, r->npeer_urls, add);
+}
+
 /* Which node dialled c: us (a configured route) or the peer. */
 static const char *dialled_by(const struct client *c)
 {
@@ -507,6 +521,7 @@ int route_register(struct client *c)
         loser = e;
         cl->routes[i] = cl->routes[--cl->nroutes];
         loser->route->registered = false;
+        route_list_urls(loser, false);
         break;
     }
     if (cl->nroutes == cl->cap) {
@@ -522,6 +537,7 @@ int route_register(struct client *c)
     cl->routes[cl->nroutes++] = c;
     c->route->registered = true;
     c->route->registered_once = true;
+    route_list_urls(c, true);
     /* Tell the other routes about the new peer (§7.1), so nodes that only
      * know a seed reach the full mesh. */
     if (c->route->info_json) {
@@ -545,12 +561,6 @@ out_unlock:
         if (note)
             worker_note_output(c->w, loser);
     }
-    if (loser && loser->route->npeer_urls && !cl->no_advertise)
-        server_peer_urls(c->srv, (const char *const *)loser->route->peer_urls,
-                         loser->route->npeer_urls, false);
-    if (rc == 0 && c->route->npeer_urls && !cl->no_advertise)
-        server_peer_urls(c->srv, (const char *const *)c->route->peer_urls,
-                         c->route->npeer_urls, true);
     if (rc == 0) {
         /* Registered first, then the dump: a change racing with it is sent
          * twice at worst, which the peer ignores (spec §4.3). */
@@ -580,11 +590,9 @@ void route_closed(struct client *c, const char *reason)
             break;
         }
     }
-    bool was_registered = r->registered;
     r->registered = false;
+    route_list_urls(c, false);
     pthread_rwlock_unlock(&cl->lock);
-    if (was_registered && r->npeer_urls && !cl->no_advertise)
-        server_peer_urls(c->srv, (const char *const *)r->peer_urls, r->npeer_urls, false);
     if (r->url >= 0) {
         struct route_url *u = &cl->urls[r->url];
         if (r->is_self) {
@@ -609,7 +617,7 @@ void route_closed(struct client *c, const char *reason)
 
 /* ---- handshake out ---- */
 
-static size_t route_info(struct client *c, char *out, size_t cap)
+static size_t route_info(struct client *c, char *out, size_t cap, bool ldm)
 {
     struct server *s = c->srv;
     struct cluster *cl = c->route->cl;
@@ -623,12 +631,12 @@ static size_t route_info(struct client *c, char *out, size_t cap)
     int n = snprintf(out, cap,
                      "INFO {\"server_id\":\"%s\",\"server_name\":%s,\"version\":\"%s\","
                      "\"proto\":2,\"go\":\"%s\",\"host\":%s,\"port\":%d,\"headers\":true,"
-                     "%s\"max_payload\":%lld,\"cluster\":%s%s%s%s} \r\n",
+                     "%s\"max_payload\":%lld,\"cluster\":%s%s%s%s%s} \r\n",
                      s->server_id, name, TERN_PROTO_VERSION, TERN_GO_FIELD, host, aport,
                      cl->user ? "\"auth_required\":true," : "",
                      (long long)atomic_load(&s->max_payload), cname,
                      s->own_client_urls[0] ? ",\"connect_urls\":[" : "", s->own_client_urls,
-                     s->own_client_urls[0] ? "]" : "");
+                     s->own_client_urls[0] ? "]" : "", ldm ? ",\"ldm\":true" : "");
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
@@ -678,11 +686,21 @@ int route_init(struct client *c, int route_url)
             return -ENOMEM;
         client_send(c, line, n);
     }
-    size_t n = route_info(c, line, sizeof line);
+    size_t n = route_info(c, line, sizeof line, false);
     if (!n)
         return -ENOMEM;
     client_send(c, line, n);
     return 0;
+}
+
+void route_send_ldm(struct client *c)
+{
+    char line[4096];
+    if (!c->route || !c->route->registered)
+        return;
+    size_t n = route_info(c, line, sizeof line, true);
+    if (n)
+        client_send(c, line, n);
 }
 
 void route_free(struct route_conn *r)

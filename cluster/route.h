@@ -74,6 +74,10 @@ int route_init(struct client *c, int route_url);
 /* Loop of c: c is closing; drop it from the registry, let the dialler retry. */
 void route_closed(struct client *c, const char *reason);
 void route_free(struct route_conn *r);
+/* Loop of c: this node entered lame duck mode; tell the peer with its
+ * route INFO plus "ldm":true, so it stops offering our client URLs
+ * (spec/client-protocol.md §2.3). */
+void route_send_ldm(struct client *c);
 
 extern const struct proto_handlers route_proto_handlers;
 

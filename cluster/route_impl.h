@@ -88,9 +88,13 @@ struct route_conn {
     char **peer_urls;         /* owned: the peer's connect_urls, added to
                                  the server's list while registered */
     size_t npeer_urls;
+    bool urls_listed;         /* peer_urls are in the server's list now;
+                                 under cl->lock (another loop may drop a
+                                 route that lost to a duplicate) */
 };
 
 int route_register(struct client *c);
+void route_list_urls(struct client *c, bool add);
 /* A gossiped INFO named node id at host:port: dial it unless known. */
 void route_gossip_learned(struct cluster *cl, const char *id, const char *host, int port);
 

@@ -140,6 +140,16 @@ static void later_info(struct client *c, json_t *o)
 {
     struct cluster *cl = c->route->cl;
     const char *id = json_string_value(json_object_get(o, "server_id"));
+    if (id && !strcmp(id, c->route->remote_id) && json_is_true(json_object_get(o, "ldm"))) {
+        /* The peer is draining its clients: stop sending ours there
+         * (spec/cluster-protocol.md §7.3). The route itself stays. */
+        LOG_INFO("%s:%d - rid:%llu - Route peer %s entered lame duck mode", c->ip, c->port,
+                 (unsigned long long)c->cid, c->route->remote_name);
+        pthread_rwlock_wrlock(&cl->lock);
+        route_list_urls(c, false);
+        pthread_rwlock_unlock(&cl->lock);
+        return;
+    }
     if (!id || !strcmp(id, c->route->remote_id) || !strcmp(id, c->srv->server_id))
         return;
     bool known = false;

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster/route.h"
 #include "server/client.h"
 #include "server/log.h"
 #include "server/reclaim.h"
@@ -191,11 +192,22 @@ static void drain_inbox(struct worker *w)
     }
     free(accepts);
     if (announce_ldm || announce_info)
-        for (struct client *c = w->clients; c; c = c->loop_next)
+        for (struct client *c = w->clients; c; c = c->loop_next) {
             if (c->kind == CLIENT_KIND_CLIENT)
                 client_send_async_info(c, announce_ldm);
-    while (close_some-- && w->clients)
-        client_close(w->clients, "Server Shutdown", NULL);
+            else if (c->kind == CLIENT_KIND_ROUTE && announce_ldm)
+                route_send_ldm(c); /* peers stop offering our URLs */
+        }
+    /* Lame duck mode closes clients only: routes stay until exit, so the
+     * clients still here keep reaching the rest of the cluster. */
+    while (close_some--) {
+        struct client *c = w->clients;
+        while (c && c->kind != CLIENT_KIND_CLIENT)
+            c = c->loop_next;
+        if (!c)
+            break;
+        client_close(c, "Server Shutdown", NULL);
+    }
     if (stop) {
         close_all(w);
         flush_pending(w);

@@ -246,6 +246,7 @@ class Node:
         self.route_auth = None    # (user, password) for cluster authorization
         self.quiet = True         # nats-server: no system account traffic
         self.extra_args = []
+        self.extra_conf = []      # more config-file lines
         self.proc = None
         self.starts = 0
         self.log_path = None
@@ -293,6 +294,7 @@ class Node:
                 f"  routes: [{routes}]",
                 "}",
             ]
+        lines += self.extra_conf
         return "\n".join(lines) + "\n"
 
     def command(self):

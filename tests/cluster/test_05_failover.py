@@ -1,6 +1,8 @@
 """Node loss: client failover through connect_urls, and a node rejoining."""
 
 import asyncio
+import json
+import signal
 import time
 
 from conftest import (Inbox, async_wait_for, report, settle, wait_for,
@@ -171,3 +173,65 @@ async def test_restart_seed_node_with_gossip(cluster, client):
     await pub.publish("seed.back", b"ok")
     await settle(pub)
     await box.wait_count(1)
+
+
+async def test_lame_duck_node_hands_clients_over(cluster, client, raw):
+    """SIGUSR2 on A: its peers stop offering A's client URL (a client on B
+    is sent INFO without it) while the routes stay up; A's own client is
+    told (ldm INFO, nats-py's lame duck callback), closed after the grace
+    period, reconnects to B or C and its subscription works there."""
+    names = "ABC"
+    nodes = [cluster.new_node(n) for n in names]
+    for i, node in enumerate(nodes):
+        node.routes = [p.route_url() for p in nodes[:i]]
+        # nats-server wants the grace period shorter than the duration.
+        node.extra_conf = ['lame_duck_duration: "30s"', 'lame_duck_grace_period: "1s"']
+        node.start()
+    a, b, c = nodes
+    wait_mesh(nodes)
+
+    watcher = raw(b.port)
+    watcher.read_info()
+    watcher.send(b'CONNECT {"verbose":false,"pedantic":false,"protocol":1}\r\nPING\r\n')
+    assert watcher.read_line() == b"PONG\r\n"
+
+    ldm_seen = []
+
+    async def on_ldm():
+        ldm_seen.append(time.monotonic())
+
+    on_a = await client(a, lame_duck_mode_cb=on_ldm)
+    box = Inbox()
+    await on_a.subscribe("ldm.x", cb=box.cb)
+    await settle(on_a)
+    wait_interest(c, a, "ldm.x")
+
+    a.expected_exit = True  # it exits by itself once its clients are gone
+    t0 = time.monotonic()
+    a.proc.send_signal(signal.SIGUSR2)
+
+    line = watcher.read_line()
+    while not line.startswith(b"INFO "):
+        line = watcher.read_line()
+    urls = set(json.loads(line[5:]).get("connect_urls") or [])
+    assert urls == {b.client_hostport, c.client_hostport}, urls
+    assert a.alive() and b.route_to(a) is not None, "the route to A must stay up"
+
+    await async_wait_for(lambda: on_a.events.reconnected >= 1, timeout=10,
+                         what="A's client reconnecting elsewhere")
+    report(f"lame duck: A's client reconnected {on_a.events.reconnected_at[0] - t0:.2f} s "
+           f"after SIGUSR2 ({a.kind}, grace period 1 s)")
+    assert ldm_seen and ldm_seen[0] < on_a.events.reconnected_at[0]
+    landed = on_a.connected_url
+    assert f"{landed.hostname}:{landed.port}" in {b.client_hostport, c.client_hostport}
+    other = b if landed.port == c.port else c
+    pub = await client(other)
+
+    async def delivered():
+        await pub.publish("ldm.x", b"after")
+        await settle(pub)
+        return bool(box.msgs)
+
+    # Until the resubscription has crossed the route, a publish may miss.
+    await async_wait_for(delivered, interval=0.05,
+                         what="a message from the other node after the handover")
