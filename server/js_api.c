@@ -25,6 +25,7 @@
 #define NAMES_LIMIT 1024
 #define LIST_LIMIT 256
 #define SUBJECTS_LIMIT 100000
+#define DELETED_MAX 1000000
 
 /* ---- small builders ---- */
 
@@ -158,22 +159,72 @@ static void append_stream_body(struct sbuf *b, struct js_stream *st, const char 
     free(state);
 }
 
+/* The subjects of a stream info's subjects_filter, sorted by subject so
+ * that "offset" pages through them as nats-server does. */
+struct subj_entry {
+    char *subject; /* owned */
+    uint64_t msgs;
+};
+
 struct subj_collect {
-    struct sbuf b;
-    uint64_t total;
+    struct subj_entry *v; /* owned array */
+    size_t n, cap;
+    bool failed;
 };
 
 static int collect_subject(void *arg, const char *subject, size_t len,
                            const struct store_subject_state *ss)
 {
     struct subj_collect *c = arg;
-    if (c->total >= SUBJECTS_LIMIT)
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        struct subj_entry *nv = realloc(c->v, cap * sizeof *nv);
+        if (!nv) {
+            c->failed = true;
+            return 1;
+        }
+        c->v = nv;
+        c->cap = cap;
+    }
+    char *copy = strndup(subject, len);
+    if (!copy) {
+        c->failed = true;
         return 1;
-    sb_str(&c->b, c->total ? "," : "{");
-    sb_json_str(&c->b, subject, len);
-    sb_fmt(&c->b, ":%" PRIu64, ss->msgs);
-    c->total++;
+    }
+    c->v[c->n].subject = copy;
+    c->v[c->n++].msgs = ss->msgs;
     return 0;
+}
+
+static int by_subject(const void *a, const void *b)
+{
+    return strcmp(((const struct subj_entry *)a)->subject,
+                  ((const struct subj_entry *)b)->subject);
+}
+
+/* The "subjects" object for entries [offset, offset + limit), or NULL when
+ * that page is empty. */
+static char *subjects_page(struct subj_collect *c, uint64_t offset, bool *failed)
+{
+    qsort(c->v, c->n, sizeof *c->v, by_subject);
+    struct sbuf b = { 0 };
+    uint64_t shown = 0;
+    for (uint64_t i = offset; i < c->n && shown < SUBJECTS_LIMIT; i++, shown++) {
+        sb_str(&b, shown ? "," : "{");
+        sb_json_str(&b, c->v[i].subject, strlen(c->v[i].subject));
+        sb_fmt(&b, ":%" PRIu64, c->v[i].msgs);
+    }
+    if (shown)
+        sb_str(&b, "}");
+    *failed = b.failed || c->failed;
+    return b.p;
+}
+
+static void subj_collect_free(struct subj_collect *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->v[i].subject);
+    free(c->v);
 }
 
 /* ---- endpoints ---- */
@@ -246,31 +297,39 @@ static void stream_info(struct js *js, const struct js_inmsg *m, const char *nam
         { fail(js, m, type, 10025, NULL); return; }
     const char *filter = req ? json_string_value(json_object_get(req, "subjects_filter")) : NULL;
     bool details = req && json_is_true(json_object_get(req, "deleted_details"));
+    json_int_t offset = req ? json_integer_value(json_object_get(req, "offset")) : 0;
     struct subj_collect sc = { 0 };
+    char *subjects = NULL;
+    bool failed = false;
     if (filter) {
-        store_each_subject(st->store, strcmp(filter, ">") ? filter : NULL,
-                           strcmp(filter, ">") ? strlen(filter) : 0, collect_subject, &sc);
-        sb_str(&sc.b, sc.total ? "}" : "{}");
+        bool all = !strcmp(filter, ">");
+        store_each_subject(st->store, all ? NULL : filter, all ? 0 : strlen(filter),
+                           collect_subject, &sc);
+        subjects = subjects_page(&sc, offset > 0 ? (uint64_t)offset : 0, &failed);
     }
     struct sbuf del = { 0 };
     if (details) {
         struct store_state s;
         store_get_state(st->store, &s);
-        uint64_t *seqs = s.num_deleted ? calloc(s.num_deleted, sizeof *seqs) : NULL;
-        uint64_t n = seqs ? store_deleted(st->store, seqs, s.num_deleted) : 0;
+        /* One old message can pin a huge gap: list at most DELETED_MAX. */
+        uint64_t max = s.num_deleted < DELETED_MAX ? s.num_deleted : DELETED_MAX;
+        uint64_t *seqs = max ? calloc(max, sizeof *seqs) : NULL;
+        uint64_t n = seqs ? store_deleted(st->store, seqs, max) : 0;
         sb_str(&del, "[");
-        for (uint64_t i = 0; i < n && i < s.num_deleted; i++)
+        for (uint64_t i = 0; i < n && i < max; i++)
             sb_fmt(&del, "%s%" PRIu64, i ? "," : "", seqs[i]);
         sb_str(&del, "]");
         free(seqs);
     }
     struct sbuf b = { 0 };
-    sb_fmt(&b, "{\"type\":\"" T_PREFIX "%s\",\"total\":%" PRIu64 ",\"offset\":0,\"limit\":%d,",
-           type, sc.total, filter ? SUBJECTS_LIMIT : 0);
-    append_stream_body(&b, st, filter ? sc.b.p : NULL, details ? del.p : NULL);
+    sb_fmt(&b, "{\"type\":\"" T_PREFIX "%s\",\"total\":%zu,\"offset\":%lld,\"limit\":%d,", type,
+           sc.n, filter ? (long long)offset : 0LL, filter ? SUBJECTS_LIMIT : 0);
+    append_stream_body(&b, st, subjects, details ? del.p : NULL);
     sb_str(&b, "}");
+    b.failed |= failed;
     reply_sb(js, m, &b);
-    free(sc.b.p);
+    subj_collect_free(&sc);
+    free(subjects);
     free(del.p);
     json_decref(req);
 }

@@ -66,13 +66,17 @@ static struct store_subj *subj_at(const struct kmap *m, uint32_t i)
 uint64_t store_msg_size(const struct store *st, size_t subject_len, size_t hdr_len,
                         size_t data_len)
 {
-    return subject_len + hdr_len + data_len + (st && st->kind == STORE_MEMORY ? 16 : 30);
+    /* nats-server's file store also counts the 4-byte header length of a
+     * record that has headers; its memory store does not. */
+    if (st && st->kind == STORE_MEMORY)
+        return subject_len + hdr_len + data_len + 16;
+    return subject_len + hdr_len + data_len + 30 + (hdr_len ? 4 : 0);
 }
 
 static uint64_t slot_size(const struct store *st, const struct store_slot *s)
 {
     if (st->kind == STORE_FILE)
-        return s->len - STORE_REC_HDR + 30;
+        return s->len - STORE_REC_HDR + 30 + (s->hdr_len ? 4 : 0);
     return s->subj->key.len + s->len + 16;
 }
 
