@@ -552,9 +552,19 @@ struct js_consumer *js_consumer_next(const struct js_consumer *c)
 
 struct js_consumer *js_consumer_find(struct js_stream *st, const char *name, size_t len)
 {
-    for (struct js_consumer *c = st->consumers; c; c = c->next)
-        if (strlen(c->name) == len && memcmp(c->name, name, len) == 0)
-            return c;
+    /* A list, moved to front on a hit: the consumer being acked is found
+     * first even when a stream has many (e.g. abandoned KV watchers). */
+    for (struct js_consumer **pp = &st->consumers; *pp; pp = &(*pp)->next) {
+        struct js_consumer *c = *pp;
+        if (c->name_len != len || memcmp(c->name, name, len) != 0)
+            continue;
+        if (pp != &st->consumers) {
+            *pp = c->next;
+            c->next = st->consumers;
+            st->consumers = c;
+        }
+        return c;
+    }
     return NULL;
 }
 
@@ -589,6 +599,7 @@ int js_consumer_apply_create(struct js_stream *st, const char *name,
     c->st = st;
     c->created = created;
     c->name = strdup(name);
+    c->name_len = c->name ? strlen(c->name) : 0;
     if (!c->name || js_consumer_config_copy(&c->cfg, cfg) < 0)
         goto err_free;
     c->durable = js_consumer_is_durable(&c->cfg);

@@ -88,6 +88,7 @@ struct js_consumer {
     struct js_stream *st;          /* borrowed: the stream owns us */
     struct js_consumer *next;      /* st->consumers list */
     char *name;                    /* owned */
+    size_t name_len;
     struct js_consumer_config cfg; /* owned */
     int64_t created;               /* wall ns */
     bool durable;                  /* state persisted in the stream's store */

@@ -260,6 +260,29 @@ static const char *trim(const char *p, size_t *len)
     return p;
 }
 
+/* jansson's syntax error in the words of Go's encoding/json, which the
+ * 400 status carries (clients show it as is). */
+static void go_json_error(const char *text, char *out, size_t cap)
+{
+    static const struct { const char *jansson, *go; } map[] = {
+        { "string or '}' expected", "looking for beginning of object key string" },
+        { "':' expected", "after object key" },
+        { "'}' expected", "after object key:value pair" },
+        { "']' expected", "after array element" },
+        { "end of file expected", "after top-level value" },
+    };
+    const char *near = strstr(text, "near '");
+    if (!near) { /* "... near end of file", "premature end of input" */
+        snprintf(out, cap, "unexpected end of JSON input");
+        return;
+    }
+    const char *what = "looking for beginning of value";
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strncmp(text, map[i].jansson, strlen(map[i].jansson)) == 0)
+            what = map[i].go;
+    snprintf(out, cap, "invalid character '%c' %s", near[6], what);
+}
+
 /* nats-server's nextReqFromMsg. 0, or -EINVAL with reason. */
 static int parse_request(const char *body, size_t blen, int64_t now, struct js_pull_req *r,
                          char *reason, size_t rcap)
@@ -284,53 +307,50 @@ static int parse_request(const char *body, size_t blen, int64_t now, struct js_p
     json_error_t jerr;
     json_t *j = json_loadb(body, blen, 0, &jerr);
     if (!j || !json_is_object(j)) {
-        /* Go's encoding/json words it this way; clients show it as is. */
-        snprintf(reason, rcap, "%s",
-                 j ? "json: cannot unmarshal into Go value of type api.JSApiConsumerGetNextRequest"
-                 : (size_t)jerr.position >= blen ? "unexpected end of JSON input"
-                                                 : "invalid character in JSON input");
+        if (j)
+            snprintf(reason, rcap, "json: cannot unmarshal %s into Go value of type "
+                     "server.JSApiConsumerGetNextRequest", json_is_array(j) ? "array" : "value");
+        else
+            go_json_error(jerr.text, reason, rcap);
         json_decref(j);
         return -EINVAL;
     }
-    json_t *v;
-    int rc = 0;
-    const char *bad = NULL;
-    int64_t batch = 0, expires = 0, maxb = 0, hb = 0;
-    if ((v = json_object_get(j, "batch")) && !json_is_null(v)) {
-        if (json_is_integer(v))
-            batch = json_integer_value(v);
-        else
-            bad = "batch";
-    }
-    if ((v = json_object_get(j, "expires")) && !json_is_null(v)) {
-        if (json_is_integer(v))
-            expires = json_integer_value(v);
-        else
-            bad = "expires";
-    }
-    if ((v = json_object_get(j, "max_bytes")) && !json_is_null(v)) {
-        if (json_is_integer(v))
-            maxb = json_integer_value(v);
-        else
-            bad = "max_bytes";
-    }
-    if ((v = json_object_get(j, "idle_heartbeat")) && !json_is_null(v)) {
-        if (json_is_integer(v))
-            hb = json_integer_value(v);
-        else
-            bad = "idle_heartbeat";
-    }
-    if ((v = json_object_get(j, "no_wait")) && !json_is_null(v)) {
-        if (json_is_boolean(v))
-            r->no_wait = json_is_true(v);
-        else
-            bad = "no_wait";
+    /* Field by field as Go decodes them; a wrong type is Go's error. */
+    static const struct { const char *key, *gotype; bool is_bool; } fields[] = {
+        { "batch", "int", false }, { "expires", "time.Duration", false },
+        { "max_bytes", "int", false }, { "idle_heartbeat", "time.Duration", false },
+        { "no_wait", "bool", true },
+    };
+    int64_t val[4] = { 0 };
+    const char *bad = NULL, *badtype = NULL, *have = NULL;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0] && !bad; i++) {
+        json_t *v = json_object_get(j, fields[i].key);
+        if (!v || json_is_null(v))
+            continue;
+        if (fields[i].is_bool ? json_is_boolean(v) : json_is_integer(v)) {
+            if (fields[i].is_bool)
+                r->no_wait = json_is_true(v);
+            else
+                val[i] = json_integer_value(v);
+            continue;
+        }
+        bad = fields[i].key;
+        badtype = fields[i].gotype;
+        have = json_is_string(v)    ? "string"
+               : json_is_number(v)  ? "number"
+               : json_is_boolean(v) ? "bool"
+               : json_is_array(v)   ? "array"
+                                    : "object";
     }
     json_decref(j);
     if (bad) {
-        snprintf(reason, rcap, "json: invalid value for field %s", bad);
+        snprintf(reason, rcap,
+                 "json: cannot unmarshal %s into Go struct field "
+                 "JSApiConsumerGetNextRequest.%s of type %s",
+                 have, bad, badtype);
         return -EINVAL;
     }
+    int64_t batch = val[0], expires = val[1], maxb = val[2], hb = val[3];
     if (hb > 0 && hb * 2 > expires) {
         snprintf(reason, rcap, "heartbeat value too large");
         return -EINVAL;
@@ -346,7 +366,7 @@ static int parse_request(const char *body, size_t blen, int64_t now, struct js_p
         r->hb = hb;
         r->hb_at = now + hb;
     }
-    return rc;
+    return 0;
 }
 
 void js_pull_request(struct js_consumer *c, const char *reply, size_t rlen, const char *body,
@@ -418,5 +438,7 @@ void js_pull_request(struct js_consumer *c, const char *reply, size_t rlen, cons
     r->reply_len = rlen;
     wq_append(c, r);
     c->active_at = now;
-    js_pull_deliver(c);
+    /* Deferred: a publish earlier in this batch is not synced yet, and
+     * nothing is delivered before it is (the engine commits first). */
+    js_consumer_kick(c);
 }
