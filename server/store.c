@@ -73,7 +73,7 @@ uint64_t store_msg_size(const struct store *st, size_t subject_len, size_t hdr_l
     return subject_len + hdr_len + data_len + 30 + (hdr_len ? 4 : 0);
 }
 
-static uint64_t slot_size(const struct store *st, const struct store_slot *s)
+uint64_t store__slot_size(const struct store *st, const struct store_slot *s)
 {
     if (st->kind == STORE_FILE)
         return s->len - STORE_REC_HDR + 30 + (s->hdr_len ? 4 : 0);
@@ -84,7 +84,7 @@ static uint64_t slot_size(const struct store *st, const struct store_slot *s)
 static void forget(struct store *st, uint64_t seq)
 {
     struct store_slot old;
-    store__ix_remove(&st->ix, seq, slot_size(st, store__ix_get(&st->ix, seq)), &old);
+    store__ix_remove(&st->ix, seq, store__slot_size(st, store__ix_get(&st->ix, seq)), &old);
     st->be->release(st, &old);
 }
 

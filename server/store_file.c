@@ -400,6 +400,7 @@ static int file_append(struct store *st, struct store_slot *slot, uint64_t seq, 
     slot->at.file.seg = s->id;
     slot->at.file.off = off;
     slot->len = (uint32_t)len;
+    slot->hdr_len = (uint32_t)hdr_len;
     s->live++;
     return 0;
 }

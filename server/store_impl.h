@@ -109,8 +109,12 @@ struct store_slot {
         char *mem;           /* memory store: owned; header block then payload */
     } at;
     uint32_t len;            /* file: record length; memory: hdr + payload */
-    uint32_t hdr_len;        /* memory only */
+    uint32_t hdr_len;        /* header block bytes (the file store's size
+                                accounting counts 4 more when non-zero) */
 };
+
+/* The accounted size of a stored slot (store_msg_size of its message). */
+uint64_t store__slot_size(const struct store *st, const struct store_slot *s);
 
 /* One stored subject and the ascending sequences stored on it. Allocated
  * (with its name behind it) by the index when its first message arrives,

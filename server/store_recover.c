@@ -163,8 +163,7 @@ static void drop(struct store *st, uint64_t seq)
     struct store_slot *slot = store__ix_get(&st->ix, seq), old;
     if (!slot)
         return; /* already gone, or lost with a damaged record */
-    uint64_t size = slot->len - STORE_REC_HDR + 30;
-    store__ix_remove(&st->ix, seq, size, &old);
+    store__ix_remove(&st->ix, seq, store__slot_size(st, slot), &old);
     struct store_seg *s = store__seg_get(st, old.at.file.seg);
     if (s)
         s->live--; /* no unlinking until every segment is read */
@@ -203,11 +202,14 @@ static int apply(struct store *st, struct store_seg *s, const uint8_t *p, uint64
         int rc = store__ix_prepare(ix, (const char *)p + STORE_REC_HDR, r->subj_len, &prep);
         if (rc < 0)
             return rc;
-        struct store_slot *slot = store__ix_commit(ix, &prep, r->seq, r->ts,
-                                                   r->len - STORE_REC_HDR + 30);
+        size_t data_len = r->len - STORE_REC_HDR - r->subj_len - r->hdr_len;
+        struct store_slot *slot =
+            store__ix_commit(ix, &prep, r->seq, r->ts,
+                             store_msg_size(st, r->subj_len, r->hdr_len, data_len));
         slot->at.file.seg = s->id;
         slot->at.file.off = (uint32_t)off;
         slot->len = r->len;
+        slot->hdr_len = r->hdr_len;
         s->live++;
         return 0;
     }
