@@ -10,15 +10,14 @@
  * subscription does (§2). Runs only on the JetStream loop.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/js_internal.h"
+#include "server/jtext.h"
 #include "server/log.h"
 
 #define T_PREFIX "io.nats.jetstream.api.v1."
@@ -29,84 +28,13 @@
 
 /* ---- small builders ---- */
 
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool failed;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
+/* Send the text built in t (if it could be built) and release it. */
+static void reply_text(struct js *js, const struct js_inmsg *m, struct jtext *t)
 {
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->failed = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-static void sb_fmt(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_fmt(struct sbuf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        b->failed = true;
-        return;
-    }
-    sb_add(b, tmp, (size_t)n);
-}
-
-/* A JSON string literal of s (quotes and escapes), appended. */
-static void sb_json_str(struct sbuf *b, const char *s, size_t n)
-{
-    json_t *j = json_stringn(s, n);
-    char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-    if (t)
-        sb_str(b, t);
-    else
-        b->failed = true;
-    free(t);
-    json_decref(j);
-}
-
-static void sb_b64(struct sbuf *b, const char *bin, size_t n)
-{
-    size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
-    char *t = malloc(cap);
-    if (!t) {
-        b->failed = true;
-        return;
-    }
-    sodium_bin2base64(t, cap, (const unsigned char *)bin, n, sodium_base64_VARIANT_ORIGINAL);
-    sb_str(b, t);
-    free(t);
-}
-
-static void reply_sb(struct js *js, const struct js_inmsg *m, struct sbuf *b)
-{
-    if (!b->failed)
-        js_reply(js, m, b->p);
-    free(b->p);
+    char *text = jtext_take(t);
+    if (text)
+        js_reply(js, m, text);
+    free(text);
 }
 
 static void fail(struct js *js, const struct js_inmsg *m, const char *type, int code,
@@ -142,7 +70,7 @@ static bool single_token(const char *s)
 
 /* ---- stream info bodies ---- */
 
-static void append_stream_body(struct sbuf *b, struct js_stream *st, const char *subjects,
+static void append_stream_body(struct jtext *b, struct js_stream *st, const char *subjects,
                                const char *deleted)
 {
     char *cfg = js_stream_config_to_json(&st->cfg);
@@ -152,9 +80,9 @@ static void append_stream_body(struct sbuf *b, struct js_stream *st, const char 
     if (!cfg || !state)
         b->failed = true;
     else
-        sb_fmt(b, "\"config\":%s,\"created\":\"%s\",\"state\":", cfg, created);
+        jtext_printf(b, "\"config\":%s,\"created\":\"%s\",\"state\":", cfg, created);
     if (state)
-        sb_str(b, state);
+        jtext_str(b, state);
     free(cfg);
     free(state);
 }
@@ -207,17 +135,22 @@ static int by_subject(const void *a, const void *b)
 static char *subjects_page(struct subj_collect *c, uint64_t offset, bool *failed)
 {
     qsort(c->v, c->n, sizeof *c->v, by_subject);
-    struct sbuf b = { 0 };
+    struct jtext b = { 0 };
     uint64_t shown = 0;
     for (uint64_t i = offset; i < c->n && shown < SUBJECTS_LIMIT; i++, shown++) {
-        sb_str(&b, shown ? "," : "{");
-        sb_json_str(&b, c->v[i].subject, strlen(c->v[i].subject));
-        sb_fmt(&b, ":%" PRIu64, c->v[i].msgs);
+        jtext_str(&b, shown ? "," : "{");
+        jtext_quoted(&b, c->v[i].subject, strlen(c->v[i].subject));
+        jtext_printf(&b, ":%" PRIu64, c->v[i].msgs);
     }
-    if (shown)
-        sb_str(&b, "}");
-    *failed = b.failed || c->failed;
-    return b.p;
+    if (!shown) {
+        jtext_free(&b);
+        *failed = c->failed;
+        return NULL;
+    }
+    jtext_str(&b, "}");
+    char *text = jtext_take(&b);
+    *failed = c->failed || !text;
+    return text;
 }
 
 static void subj_collect_free(struct subj_collect *c)
@@ -278,11 +211,11 @@ static void stream_create_or_update(struct js *js, const struct js_inmsg *m, con
         js_reply_error(js, m, type, &e);
         return;
     }
-    struct sbuf b = { 0 };
-    sb_fmt(&b, "{\"type\":\"" T_PREFIX "%s\",", type);
+    struct jtext b = { 0 };
+    jtext_printf(&b, "{\"type\":\"" T_PREFIX "%s\",", type);
     append_stream_body(&b, st, NULL, NULL);
-    sb_str(&b, create ? ",\"did_create\":true}" : "}");
-    reply_sb(js, m, &b);
+    jtext_str(&b, create ? ",\"did_create\":true}" : "}");
+    reply_text(js, m, &b);
 }
 
 static void stream_info(struct js *js, const struct js_inmsg *m, const char *name)
@@ -307,7 +240,7 @@ static void stream_info(struct js *js, const struct js_inmsg *m, const char *nam
                            collect_subject, &sc);
         subjects = subjects_page(&sc, offset > 0 ? (uint64_t)offset : 0, &failed);
     }
-    struct sbuf del = { 0 };
+    struct jtext del = { 0 };
     if (details) {
         struct store_state s;
         store_get_state(st->store, &s);
@@ -315,22 +248,24 @@ static void stream_info(struct js *js, const struct js_inmsg *m, const char *nam
         uint64_t max = s.num_deleted < DELETED_MAX ? s.num_deleted : DELETED_MAX;
         uint64_t *seqs = max ? calloc(max, sizeof *seqs) : NULL;
         uint64_t n = seqs ? store_deleted(st->store, seqs, max) : 0;
-        sb_str(&del, "[");
+        jtext_str(&del, "[");
         for (uint64_t i = 0; i < n && i < max; i++)
-            sb_fmt(&del, "%s%" PRIu64, i ? "," : "", seqs[i]);
-        sb_str(&del, "]");
+            jtext_printf(&del, "%s%" PRIu64, i ? "," : "", seqs[i]);
+        jtext_str(&del, "]");
         free(seqs);
     }
-    struct sbuf b = { 0 };
-    sb_fmt(&b, "{\"type\":\"" T_PREFIX "%s\",\"total\":%zu,\"offset\":%lld,\"limit\":%d,", type,
-           sc.n, filter ? (long long)offset : 0LL, filter ? SUBJECTS_LIMIT : 0);
-    append_stream_body(&b, st, subjects, details ? del.p : NULL);
-    sb_str(&b, "}");
+    char *deleted = details ? jtext_take(&del) : NULL;
+    failed |= details && !deleted;
+    struct jtext b = { 0 };
+    jtext_printf(&b, "{\"type\":\"" T_PREFIX "%s\",\"total\":%zu,\"offset\":%lld,\"limit\":%d,",
+                 type, sc.n, filter ? (long long)offset : 0LL, filter ? SUBJECTS_LIMIT : 0);
+    append_stream_body(&b, st, subjects, deleted);
+    jtext_str(&b, "}");
     b.failed |= failed;
-    reply_sb(js, m, &b);
+    reply_text(js, m, &b);
     subj_collect_free(&sc);
     free(subjects);
-    free(del.p);
+    free(deleted);
     json_decref(req);
 }
 
@@ -368,23 +303,23 @@ static void stream_names_or_list(struct js *js, const struct js_inmsg *m, bool l
             all[n++] = st;
     qsort(all, n, sizeof *all, cmp_names);
     int limit = list ? LIST_LIMIT : NAMES_LIMIT;
-    struct sbuf b = { 0 };
-    sb_fmt(&b, "{\"type\":\"" T_PREFIX "%s\",\"total\":%zu,\"offset\":%lld,\"limit\":%d,"
+    struct jtext b = { 0 };
+    jtext_printf(&b, "{\"type\":\"" T_PREFIX "%s\",\"total\":%zu,\"offset\":%lld,\"limit\":%d,"
                "\"streams\":",
            type, n, (long long)offset, limit);
     size_t shown = 0;
     for (size_t i = (size_t)offset; i < n && shown < (size_t)limit; i++, shown++) {
-        sb_str(&b, shown ? "," : "[");
+        jtext_str(&b, shown ? "," : "[");
         if (list) {
-            sb_str(&b, "{");
+            jtext_str(&b, "{");
             append_stream_body(&b, all[i], NULL, NULL);
-            sb_str(&b, "}");
+            jtext_str(&b, "}");
         } else {
-            sb_json_str(&b, all[i]->cfg.name, strlen(all[i]->cfg.name));
+            jtext_quoted(&b, all[i]->cfg.name, strlen(all[i]->cfg.name));
         }
     }
-    sb_str(&b, shown ? "]}" : list ? "[]}" : "null}");
-    reply_sb(js, m, &b);
+    jtext_str(&b, shown ? "]}" : list ? "[]}" : "null}");
+    reply_text(js, m, &b);
     free(all);
     json_decref(req);
 }
@@ -498,22 +433,22 @@ static void msg_get(struct js *js, const struct js_inmsg *m, const char *name)
     }
     char ts[48];
     js_time_format(msg.ts, ts, sizeof ts);
-    struct sbuf b = { 0 };
-    sb_str(&b, "{\"type\":\"" T_PREFIX "stream_msg_get_response\",\"message\":{\"subject\":");
-    sb_json_str(&b, msg.subject, msg.subject_len);
-    sb_fmt(&b, ",\"seq\":%" PRIu64, msg.seq);
+    struct jtext b = { 0 };
+    jtext_str(&b, "{\"type\":\"" T_PREFIX "stream_msg_get_response\",\"message\":{\"subject\":");
+    jtext_quoted(&b, msg.subject, msg.subject_len);
+    jtext_printf(&b, ",\"seq\":%" PRIu64, msg.seq);
     if (msg.hdr_len) {
-        sb_str(&b, ",\"hdrs\":\"");
-        sb_b64(&b, msg.hdr, msg.hdr_len);
-        sb_str(&b, "\"");
+        jtext_str(&b, ",\"hdrs\":\"");
+        jtext_base64(&b, msg.hdr, msg.hdr_len);
+        jtext_str(&b, "\"");
     }
     if (msg.data_len) {
-        sb_str(&b, ",\"data\":\"");
-        sb_b64(&b, msg.data, msg.data_len);
-        sb_str(&b, "\"");
+        jtext_str(&b, ",\"data\":\"");
+        jtext_base64(&b, msg.data, msg.data_len);
+        jtext_str(&b, "\"");
     }
-    sb_fmt(&b, ",\"time\":\"%s\"}}", ts);
-    reply_sb(js, m, &b);
+    jtext_printf(&b, ",\"time\":\"%s\"}}", ts);
+    reply_text(js, m, &b);
     store_msg_free(&msg);
 }
 
@@ -521,19 +456,19 @@ static void msg_get(struct js *js, const struct js_inmsg *m, const char *name)
 static void direct_reply(struct js *js, const struct js_inmsg *m, struct js_stream *st,
                          const struct store_msg *msg)
 {
-    struct sbuf h = { 0 };
+    struct jtext h = { 0 };
     if (msg->hdr_len > 4 && memcmp(msg->hdr + msg->hdr_len - 4, "\r\n\r\n", 4) == 0)
-        sb_add(&h, msg->hdr, msg->hdr_len - 2); /* drop the blank line */
+        jtext_add(&h, msg->hdr, msg->hdr_len - 2); /* drop the blank line */
     else
-        sb_str(&h, "NATS/1.0\r\n");
+        jtext_str(&h, "NATS/1.0\r\n");
     char ts[48];
     js_time_format(msg->ts, ts, sizeof ts);
-    sb_fmt(&h, "Nats-Stream: %s\r\nNats-Subject: ", st->cfg.name);
-    sb_add(&h, msg->subject, msg->subject_len);
-    sb_fmt(&h, "\r\nNats-Sequence: %" PRIu64 "\r\nNats-Time-Stamp: %s\r\n\r\n", msg->seq, ts);
+    jtext_printf(&h, "Nats-Stream: %s\r\nNats-Subject: ", st->cfg.name);
+    jtext_add(&h, msg->subject, msg->subject_len);
+    jtext_printf(&h, "\r\nNats-Sequence: %" PRIu64 "\r\nNats-Time-Stamp: %s\r\n\r\n", msg->seq, ts);
     if (!h.failed)
-        js_send(js, m->reply, m->reply_len, NULL, 0, h.p, h.len, msg->data, msg->data_len);
-    free(h.p);
+        js_send(js, m->reply, m->reply_len, NULL, 0, h.b.data, h.b.len, msg->data, msg->data_len);
+    jtext_free(&h);
 }
 
 static void direct_get(struct js *js, const struct js_inmsg *m, const char *rest)
