@@ -663,8 +663,18 @@ void js_consumer_apply_delete(struct js_consumer *c, bool notify, bool erase)
     }
     if (!c->push)
         js_pull_cancel_all(c, notify);
-    if (erase)
+    if (erase) {
         js_consumer_erase(c);
+        /* Interest retention: what only this consumer still held goes now
+         * (nats-server's cleanupNoInterestMessages). */
+        if (st->cfg.retention == JS_RETAIN_INTEREST) {
+            uint64_t seq = c->floor_sseq + 1;
+            while (store_load_next(st->store, seq, c->filter, c->filter_len, &c->scratch) == 0) {
+                seq = c->scratch.seq + 1;
+                js_stream_acked(st, c, c->scratch.seq);
+            }
+        }
+    }
     consumer_free(c);
 }
 

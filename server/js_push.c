@@ -6,8 +6,9 @@
  *
  * Nothing tells the engine when subscriptions come and go, so a push
  * consumer looks: on every delivery round and heartbeat, and on a timer
- * while nobody listens (5 ms doubling to 100 ms, so nats-py's "create the
- * consumer, then SUB" ordered consumers start within milliseconds), or
+ * while nobody listens (every 5 ms for 300 ms, then doubling to 100 ms, so
+ * nats-py's "create the consumer, then SUB" ordered consumers start within
+ * milliseconds), or
  * every 250 ms while an inactive_threshold must notice the listener
  * leaving. A look is one lookup in the loop's match cache (sublist.h).
  * Runs only on the JetStream loop.
@@ -27,6 +28,7 @@
 #define NS_PER_MS 1000000LL
 #define TICK_MIN_MS 5
 #define TICK_MAX_MS 100
+#define TICK_FAST_FOR_MS 300       /* polling at TICK_MIN_MS this long */
 #define TICK_BOUND_MS 250
 #define DELIVER_BUDGET 1024          /* messages per round before yielding */
 #define FC_WINDOW_START (2u << 20)   /* §8.8: 32 MiB / 16 */
@@ -121,7 +123,10 @@ static void arm_tick(struct js_consumer *c)
         return;
     }
     arm(c->tick_ev, c->tick_ms * NS_PER_MS);
-    c->tick_ms = c->tick_ms * 2 > TICK_MAX_MS ? TICK_MAX_MS : c->tick_ms * 2;
+    /* Clients subscribe right after creating (or re-creating) the
+     * consumer: look often at first, then back off. */
+    if (js_now() - c->unbound_since >= TICK_FAST_FOR_MS * NS_PER_MS)
+        c->tick_ms = c->tick_ms * 2 > TICK_MAX_MS ? TICK_MAX_MS : c->tick_ms * 2;
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
