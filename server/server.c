@@ -438,6 +438,9 @@ int server_init(struct server *s, struct tern_opts *opts, int argc, char **argv)
         return -EINVAL;
     if (s->opts.jetstream && jetstream_start(s, s->nworkers, &s->jetstream) < 0)
         return -EIO;
+    if (s->jetstream && s->cluster)
+        LOG_WARN("JetStream is not replicated across the cluster yet: this node's streams "
+                 "are its own, so enable JetStream on one node of the cluster only");
     if (s->opts.http_port) {
         const char *mhost = s->opts.http_host ? s->opts.http_host : s->client_host;
         s->monitor = monitor_start(s, mhost, s->opts.http_port);

@@ -13,6 +13,8 @@ import re
 import nats.errors
 import pytest
 
+from conftest import IS_TERND, free_port
+
 
 ACCOUNT_INFO_FRESH = {
     "type": "io.nats.jetstream.api.v1.account_info_response",
@@ -213,3 +215,18 @@ async def test_account_info_with_nats_py(js_server, nats_connect):
     assert info.limits.max_memory == -1 and info.limits.max_storage == -1
     assert info.limits.max_streams == -1 and info.limits.max_consumers == -1
     assert info.api.errors == 0
+
+
+# ---------------------------------------------------------------- clustered
+
+@pytest.mark.skipif(not IS_TERND, reason="Tern's own warning: its JetStream is not "
+                                         "replicated yet (nats-server clusters JetStream)")
+async def test_jetstream_in_a_cluster_warns_that_it_is_not_replicated(server_factory,
+                                                                       nats_connect):
+    srv = server_factory.start("--cluster", f"nats://127.0.0.1:{free_port()}",
+                               jetstream=True)
+    srv.wait_for_log(r"\[WRN\] JetStream is not replicated across the cluster")
+    # It still serves JetStream on this node.
+    nc = await nats_connect(srv)
+    info = await nc.jetstream().account_info()
+    assert info.streams == 0
