@@ -490,11 +490,6 @@ void js_consumer_kick_at(struct js_consumer *c, int64_t when)
     event_add(c->kick_ev, &tv);
 }
 
-void js_consumer_touch(struct js_consumer *c)
-{
-    c->active_at = js_now();
-}
-
 /* Pull consumers with an inactive_threshold go once nothing has waited
  * on them and nobody has acked for that long (§8.1); push ones are
  * watched by js_push.c through their interest. */

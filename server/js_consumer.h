@@ -39,9 +39,9 @@ enum js_pend_state {
     JS_PEND_DONE,         /* acked, terminated, dropped or gone from the stream */
 };
 
-/* One entry of c->pend. New deliveries always carry a higher stream
- * sequence than any earlier one, so the array stays sorted by sseq and is
- * searched by bisection. */
+/* One entry of c->pend (owned by that array, js_consumer_ack.c). New
+ * deliveries always carry a higher stream sequence than any earlier one,
+ * so the array stays sorted by sseq and is searched by bisection. */
 struct js_pending {
     uint64_t sseq;
     uint64_t cseq;        /* consumer sequence of its latest delivery */
@@ -66,7 +66,9 @@ struct js_pull_req {
     uint64_t d;           /* messages delivered to it */
 };
 
-/* The message js_consumer_peek chose, held until js_consumer_take. */
+/* The message js_consumer_peek chose, held until js_consumer_take. Lives
+ * on the caller's stack; msg is the consumer's scratch buffer, valid until
+ * the next peek. */
 struct js_cnext {
     struct store_msg *msg; /* borrowed: c->scratch */
     bool redelivery;
@@ -195,7 +197,6 @@ void js_consumer_emit(struct js_consumer *c, const struct js_cnext *n, const cha
 uint64_t js_consumer_num_pending(struct js_consumer *c);
 /* Messages available for delivery now (redeliveries + num_pending). */
 uint64_t js_consumer_available(struct js_consumer *c);
-void js_consumer_touch(struct js_consumer *c);
 
 /* ---- js_consumer_ack.c ---- */
 
