@@ -15,14 +15,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/subject.h"
-#include "server/buf.h"
 #include "server/js_consumer.h"
+#include "server/jtext.h"
 #include "server/log.h"
 
 #define T_PREFIX "io.nats.jetstream.api.v1."
@@ -30,87 +29,38 @@
 #define LIST_LIMIT 256
 #define MAX_TOKENS 64
 
-/* ---- JSON text ---- */
-
-static void bp(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void bp(struct buf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof tmp) {
-        buf_append(b, tmp, (size_t)n);
-        return;
-    }
-    if (buf_reserve(b, (size_t)n + 1) < 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-static void bstr(struct buf *b, const char *s)
-{
-    buf_append(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            bp(b, "\\%c", *p);
-        else if (*p < 0x20)
-            bp(b, "\\u%04x", *p);
-        else
-            buf_append(b, p, 1);
-    }
-    buf_append(b, "\"", 1);
-}
-
-/* NUL-terminated text of b, handed to the caller (NULL on failure). */
-static char *btext(struct buf *b)
-{
-    if (buf_append(b, "", 1) < 0) {
-        buf_free(b);
-        return NULL;
-    }
-    return b->data;
-}
-
 char *js_consumer_info_json(struct js_consumer *c, const char *type)
 {
-    struct buf b = { 0 };
+    struct jtext b = { 0 };
     char t[48];
     char *cfg = js_consumer_config_to_json(&c->cfg);
     if (!cfg)
         return NULL;
-    buf_append(&b, "{", 1);
+    jtext_add(&b, "{", 1);
     if (type)
-        bp(&b, "\"type\":\"" T_PREFIX "%s\",", type);
-    buf_append(&b, "\"stream_name\":", 14);
-    bstr(&b, c->st->cfg.name);
-    buf_append(&b, ",\"name\":", 8);
-    bstr(&b, c->name);
-    bp(&b, ",\"created\":\"%s\",\"config\":", js_time_format(c->created, t, sizeof t));
-    buf_append(&b, cfg, strlen(cfg));
+        jtext_printf(&b, "\"type\":\"" T_PREFIX "%s\",", type);
+    jtext_add(&b, "\"stream_name\":", 14);
+    jtext_quoted(&b, c->st->cfg.name, strlen(c->st->cfg.name));
+    jtext_add(&b, ",\"name\":", 8);
+    jtext_quoted(&b, c->name, c->name_len);
+    jtext_printf(&b, ",\"created\":\"%s\",\"config\":", js_time_format(c->created, t, sizeof t));
+    jtext_add(&b, cfg, strlen(cfg));
     free(cfg);
-    bp(&b, ",\"delivered\":{\"consumer_seq\":%" PRIu64 ",\"stream_seq\":%" PRIu64, c->dseq,
+    jtext_printf(&b, ",\"delivered\":{\"consumer_seq\":%" PRIu64 ",\"stream_seq\":%" PRIu64, c->dseq,
        c->sseq ? c->sseq - 1 : 0);
     if (c->last_delivered)
-        bp(&b, ",\"last_active\":\"%s\"", js_time_format(c->last_delivered, t, sizeof t));
-    bp(&b, "},\"ack_floor\":{\"consumer_seq\":%" PRIu64 ",\"stream_seq\":%" PRIu64,
+        jtext_printf(&b, ",\"last_active\":\"%s\"", js_time_format(c->last_delivered, t, sizeof t));
+    jtext_printf(&b, "},\"ack_floor\":{\"consumer_seq\":%" PRIu64 ",\"stream_seq\":%" PRIu64,
        c->floor_cseq, c->floor_sseq);
     if (c->last_acked)
-        bp(&b, ",\"last_active\":\"%s\"", js_time_format(c->last_acked, t, sizeof t));
-    bp(&b, "},\"num_ack_pending\":%zu,\"num_redelivered\":%zu,\"num_waiting\":%zu"
+        jtext_printf(&b, ",\"last_active\":\"%s\"", js_time_format(c->last_acked, t, sizeof t));
+    jtext_printf(&b, "},\"num_ack_pending\":%zu,\"num_redelivered\":%zu,\"num_waiting\":%zu"
            ",\"num_pending\":%" PRIu64,
        c->npending, c->nredelivered + c->nredelivered_dropped, c->nwaiting, js_consumer_num_pending(c));
     if (c->push && js_push_check_interest(c))
-        bp(&b, ",\"push_bound\":true");
-    buf_append(&b, "}", 1);
-    return btext(&b);
+        jtext_printf(&b, ",\"push_bound\":true");
+    jtext_add(&b, "}", 1);
+    return jtext_take(&b);
 }
 
 static void reply_info(struct js *js, const struct js_inmsg *m, struct js_consumer *c,
@@ -328,25 +278,25 @@ static void api_names_list(struct js *js, const struct js_inmsg *m, const struct
         all[k++] = c;
     qsort(all, k, sizeof *all, cmp_name);
     size_t from = offset > 0 ? (size_t)offset : 0;
-    struct buf b = { 0 };
-    bp(&b, "{\"type\":\"" T_PREFIX "%s\",\"total\":%zu,\"offset\":%zu,\"limit\":%zu,\"consumers\":[",
+    struct jtext b = { 0 };
+    jtext_printf(&b, "{\"type\":\"" T_PREFIX "%s\",\"total\":%zu,\"offset\":%zu,\"limit\":%zu,\"consumers\":[",
        type, k, from, limit);
     for (size_t i = from, shown = 0; i < k && shown < limit; i++, shown++) {
         if (shown)
-            buf_append(&b, ",", 1);
+            jtext_add(&b, ",", 1);
         if (!list) {
-            bstr(&b, all[i]->name);
+            jtext_quoted(&b, all[i]->name, all[i]->name_len);
             continue;
         }
         char *item = js_consumer_info_json(all[i], NULL);
         if (item) {
-            buf_append(&b, item, strlen(item));
+            jtext_add(&b, item, strlen(item));
             free(item);
         }
     }
-    buf_append(&b, "]}", 2);
+    jtext_add(&b, "]}", 2);
     free(all);
-    char *json = btext(&b);
+    char *json = jtext_take(&b);
     if (json) {
         js_reply(js, m, json);
         free(json);
