@@ -37,11 +37,11 @@ static void reply_text(struct js *js, const struct js_inmsg *m, struct jtext *t)
     free(text);
 }
 
-static void fail(struct js *js, const struct js_inmsg *m, const char *type, int code,
-                 const char *fmt)
+/* An error whose text is fixed by its code. */
+static void fail(struct js *js, const struct js_inmsg *m, const char *type, int code)
 {
     struct js_err e;
-    js_err_set(&e, code, fmt);
+    js_err_set(&e, code, NULL);
     js_reply_error(js, m, type, &e);
 }
 
@@ -223,11 +223,11 @@ static void stream_info(struct js *js, const struct js_inmsg *m, const char *nam
     const char *type = "stream_info_response";
     struct js_stream *st = js_stream_find(js, name, strlen(name));
     if (!st)
-        { fail(js, m, type, 10059, NULL); return; }
+        { fail(js, m, type, 10059); return; }
     bool bad;
     json_t *req = body_json(m, &bad);
     if (bad)
-        { fail(js, m, type, 10025, NULL); return; }
+        { fail(js, m, type, 10025); return; }
     const char *filter = req ? json_string_value(json_object_get(req, "subjects_filter")) : NULL;
     bool details = req && json_is_true(json_object_get(req, "deleted_details"));
     json_int_t offset = req ? json_integer_value(json_object_get(req, "offset")) : 0;
@@ -291,7 +291,7 @@ static void stream_names_or_list(struct js *js, const struct js_inmsg *m, bool l
     bool bad;
     json_t *req = body_json(m, &bad);
     if (bad)
-        { fail(js, m, type, 10025, NULL); return; }
+        { fail(js, m, type, 10025); return; }
     const char *subject = req ? json_string_value(json_object_get(req, "subject")) : NULL;
     json_int_t offset = req ? json_integer_value(json_object_get(req, "offset")) : 0;
     if (offset < 0)
@@ -329,7 +329,7 @@ static void stream_delete(struct js *js, const struct js_inmsg *m, const char *n
     const char *type = "stream_delete_response";
     struct js_stream *st = js_stream_find(js, name, strlen(name));
     if (!st)
-        { fail(js, m, type, 10059, NULL); return; }
+        { fail(js, m, type, 10059); return; }
     js_apply_stream_delete(js, st);
     js_reply(js, m, "{\"type\":\"" T_PREFIX "stream_delete_response\",\"success\":true}");
 }
@@ -339,11 +339,11 @@ static void stream_purge(struct js *js, const struct js_inmsg *m, const char *na
     const char *type = "stream_purge_response";
     struct js_stream *st = js_stream_find(js, name, strlen(name));
     if (!st)
-        { fail(js, m, type, 10059, NULL); return; }
+        { fail(js, m, type, 10059); return; }
     bool bad;
     json_t *req = body_json(m, &bad);
     if (bad)
-        { fail(js, m, type, 10025, NULL); return; }
+        { fail(js, m, type, 10025); return; }
     const char *filter = req ? json_string_value(json_object_get(req, "filter")) : NULL;
     json_t *jseq = req ? json_object_get(req, "seq") : NULL;
     json_t *jkeep = req ? json_object_get(req, "keep") : NULL;
@@ -351,7 +351,7 @@ static void stream_purge(struct js *js, const struct js_inmsg *m, const char *na
     uint64_t keep = jkeep ? (uint64_t)json_integer_value(jkeep) : 0;
     if (seq && keep) {
         json_decref(req);
-        { fail(js, m, type, 10003, NULL); return; }
+        { fail(js, m, type, 10003); return; }
     }
     if (filter && (!*filter || !strcmp(filter, ">")))
         filter = NULL;
@@ -375,12 +375,12 @@ static void msg_delete(struct js *js, const struct js_inmsg *m, const char *name
     const char *type = "stream_msg_delete_response";
     struct js_stream *st = js_stream_find(js, name, strlen(name));
     if (!st)
-        { fail(js, m, type, 10059, NULL); return; }
+        { fail(js, m, type, 10059); return; }
     bool bad;
     json_t *req = body_json(m, &bad);
     if (bad || !req) {
         json_decref(req);
-        { fail(js, m, type, bad ? 10025 : 10003, NULL); return; }
+        { fail(js, m, type, bad ? 10025 : 10003); return; }
     }
     uint64_t seq = (uint64_t)json_integer_value(json_object_get(req, "seq"));
     json_decref(req);
@@ -413,23 +413,23 @@ static void msg_get(struct js *js, const struct js_inmsg *m, const char *name)
     const char *type = "stream_msg_get_response";
     struct js_stream *st = js_stream_find(js, name, strlen(name));
     if (!st)
-        { fail(js, m, type, 10059, NULL); return; }
+        { fail(js, m, type, 10059); return; }
     bool bad;
     json_t *req = body_json(m, &bad);
     if (bad)
-        { fail(js, m, type, 10025, NULL); return; }
+        { fail(js, m, type, 10025); return; }
     if (!req)
-        { fail(js, m, type, 10003, NULL); return; }
+        { fail(js, m, type, 10003); return; }
     struct store_msg msg = { 0 };
     int rc = find_msg(st, req, &msg);
     json_decref(req);
     if (rc == -EINVAL) {
         store_msg_free(&msg);
-        { fail(js, m, type, 10003, NULL); return; }
+        { fail(js, m, type, 10003); return; }
     }
     if (rc < 0) {
         store_msg_free(&msg);
-        { fail(js, m, type, 10037, NULL); return; }
+        { fail(js, m, type, 10037); return; }
     }
     char ts[48];
     js_time_format(msg.ts, ts, sizeof ts);
