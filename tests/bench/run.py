@@ -61,13 +61,13 @@ CASES = [
     # JetStream: a file stream on a fresh store directory; Tern syncs to disk
     # before every PubAck, nats-server (by default) does not.
     ("js_pub_async", "JetStream async publish 128 B, 1000 in flight", "js",
-     ["jspub", "-z", "128", "-n", "200000", "--window", "1000"],
+     ["jspub", "-z", "128", "-n", "600000", "--window", "1000"],
      [("msgs_per_sec", "msgs/s acked", True)]),
     ("js_pub_sync", "JetStream sync publish 128 B", "js",
-     ["jssync", "-z", "128", "-n", "1000"],
+     ["jssync", "-z", "128", "-n", "2000"],
      [("p50_us", "p50 µs", False), ("p99_us", "p99 µs", False)]),
     ("js_fetch", "JetStream pull consume + ack 128 B, batch 256", "js",
-     ["jsfetch", "-z", "128", "-n", "200000", "--window", "1000"],
+     ["jsfetch", "-z", "128", "-n", "600000", "--window", "1000"],
      [("msgs_per_sec", "msgs/s acked", True)]),
     ("rss_idle", "idle server RSS", "idle", [],
      [("rss_kib", "KiB", False)]),
