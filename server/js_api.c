@@ -62,6 +62,30 @@ static json_t *body_json(const struct js_inmsg *m, bool *bad)
     return j;
 }
 
+/* The start every stream-scoped request shares: the stream named in the
+ * subject (10059 when there is none) and, when req is not NULL, the JSON
+ * body (10025 when it does not parse; *req NULL for an empty body; with
+ * need_body an empty body is 10003). Returns the stream, or NULL when the
+ * request has been answered with an error. */
+static struct js_stream *begin(struct js *js, const struct js_inmsg *m, const char *type,
+                               const char *name, json_t **req, bool need_body)
+{
+    struct js_stream *st = js_stream_find(js, name, strlen(name));
+    if (!st) {
+        fail(js, m, type, 10059);
+        return NULL;
+    }
+    if (!req)
+        return st;
+    bool bad;
+    *req = body_json(m, &bad);
+    if (bad || (need_body && !*req)) {
+        fail(js, m, type, bad ? 10025 : 10003);
+        return NULL;
+    }
+    return st;
+}
+
 /* A stream name taken from the subject: one token, nothing after it. */
 static bool single_token(const char *s)
 {
@@ -221,13 +245,10 @@ static void stream_create_or_update(struct js *js, const struct js_inmsg *m, con
 static void stream_info(struct js *js, const struct js_inmsg *m, const char *name)
 {
     const char *type = "stream_info_response";
-    struct js_stream *st = js_stream_find(js, name, strlen(name));
+    json_t *req = NULL;
+    struct js_stream *st = begin(js, m, type, name, &req, false);
     if (!st)
-        { fail(js, m, type, 10059); return; }
-    bool bad;
-    json_t *req = body_json(m, &bad);
-    if (bad)
-        { fail(js, m, type, 10025); return; }
+        return;
     const char *filter = req ? json_string_value(json_object_get(req, "subjects_filter")) : NULL;
     bool details = req && json_is_true(json_object_get(req, "deleted_details"));
     json_int_t offset = req ? json_integer_value(json_object_get(req, "offset")) : 0;
@@ -290,8 +311,10 @@ static void stream_names_or_list(struct js *js, const struct js_inmsg *m, bool l
     const char *type = list ? "stream_list_response" : "stream_names_response";
     bool bad;
     json_t *req = body_json(m, &bad);
-    if (bad)
-        { fail(js, m, type, 10025); return; }
+    if (bad) {
+        fail(js, m, type, 10025);
+        return;
+    }
     const char *subject = req ? json_string_value(json_object_get(req, "subject")) : NULL;
     json_int_t offset = req ? json_integer_value(json_object_get(req, "offset")) : 0;
     if (offset < 0)
@@ -327,9 +350,9 @@ static void stream_names_or_list(struct js *js, const struct js_inmsg *m, bool l
 static void stream_delete(struct js *js, const struct js_inmsg *m, const char *name)
 {
     const char *type = "stream_delete_response";
-    struct js_stream *st = js_stream_find(js, name, strlen(name));
+    struct js_stream *st = begin(js, m, type, name, NULL, false);
     if (!st)
-        { fail(js, m, type, 10059); return; }
+        return;
     js_apply_stream_delete(js, st);
     js_reply(js, m, "{\"type\":\"" T_PREFIX "stream_delete_response\",\"success\":true}");
 }
@@ -337,13 +360,10 @@ static void stream_delete(struct js *js, const struct js_inmsg *m, const char *n
 static void stream_purge(struct js *js, const struct js_inmsg *m, const char *name)
 {
     const char *type = "stream_purge_response";
-    struct js_stream *st = js_stream_find(js, name, strlen(name));
+    json_t *req = NULL;
+    struct js_stream *st = begin(js, m, type, name, &req, false);
     if (!st)
-        { fail(js, m, type, 10059); return; }
-    bool bad;
-    json_t *req = body_json(m, &bad);
-    if (bad)
-        { fail(js, m, type, 10025); return; }
+        return;
     const char *filter = req ? json_string_value(json_object_get(req, "filter")) : NULL;
     json_t *jseq = req ? json_object_get(req, "seq") : NULL;
     json_t *jkeep = req ? json_object_get(req, "keep") : NULL;
@@ -351,7 +371,8 @@ static void stream_purge(struct js *js, const struct js_inmsg *m, const char *na
     uint64_t keep = jkeep ? (uint64_t)json_integer_value(jkeep) : 0;
     if (seq && keep) {
         json_decref(req);
-        { fail(js, m, type, 10003); return; }
+        fail(js, m, type, 10003);
+        return;
     }
     if (filter && (!*filter || !strcmp(filter, ">")))
         filter = NULL;
@@ -373,15 +394,10 @@ static void stream_purge(struct js *js, const struct js_inmsg *m, const char *na
 static void msg_delete(struct js *js, const struct js_inmsg *m, const char *name)
 {
     const char *type = "stream_msg_delete_response";
-    struct js_stream *st = js_stream_find(js, name, strlen(name));
+    json_t *req = NULL;
+    struct js_stream *st = begin(js, m, type, name, &req, true);
     if (!st)
-        { fail(js, m, type, 10059); return; }
-    bool bad;
-    json_t *req = body_json(m, &bad);
-    if (bad || !req) {
-        json_decref(req);
-        { fail(js, m, type, bad ? 10025 : 10003); return; }
-    }
+        return;
     uint64_t seq = (uint64_t)json_integer_value(json_object_get(req, "seq"));
     json_decref(req);
     struct js_err e = { 0 };
@@ -411,25 +427,22 @@ static int find_msg(struct js_stream *st, json_t *req, struct store_msg *msg)
 static void msg_get(struct js *js, const struct js_inmsg *m, const char *name)
 {
     const char *type = "stream_msg_get_response";
-    struct js_stream *st = js_stream_find(js, name, strlen(name));
+    json_t *req = NULL;
+    struct js_stream *st = begin(js, m, type, name, &req, true);
     if (!st)
-        { fail(js, m, type, 10059); return; }
-    bool bad;
-    json_t *req = body_json(m, &bad);
-    if (bad)
-        { fail(js, m, type, 10025); return; }
-    if (!req)
-        { fail(js, m, type, 10003); return; }
+        return;
     struct store_msg msg = { 0 };
     int rc = find_msg(st, req, &msg);
     json_decref(req);
     if (rc == -EINVAL) {
         store_msg_free(&msg);
-        { fail(js, m, type, 10003); return; }
+        fail(js, m, type, 10003);
+        return;
     }
     if (rc < 0) {
         store_msg_free(&msg);
-        { fail(js, m, type, 10037); return; }
+        fail(js, m, type, 10037);
+        return;
     }
     char ts[48];
     js_time_format(msg.ts, ts, sizeof ts);
