@@ -79,6 +79,17 @@ def wait_for(cond, timeout=IO_TIMEOUT, interval=0.01, what="condition"):
         time.sleep(interval)
 
 
+async def js_api(nc, subject, body=b"", timeout=2):
+    """One JetStream API request: body may be bytes, str, or a dict/list sent
+    as JSON; returns the JSON reply as a dict."""
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+    elif isinstance(body, str):
+        body = body.encode()
+    msg = await nc.request(subject, body, timeout=timeout)
+    return json.loads(msg.data)
+
+
 async def async_wait_for(cond, timeout=IO_TIMEOUT, interval=0.01, what="condition"):
     """Like wait_for, but yields to the event loop between polls."""
     deadline = time.monotonic() + timeout

@@ -13,7 +13,7 @@ import re
 import nats.errors
 import pytest
 
-from conftest import IS_TERND, free_port
+from conftest import IS_TERND, free_port, js_api as api
 
 
 ACCOUNT_INFO_FRESH = {
@@ -27,11 +27,6 @@ ACCOUNT_INFO_FRESH = {
 }
 
 
-async def api(nc, subject, body=b"", timeout=2):
-    if isinstance(body, dict):
-        body = json.dumps(body).encode()
-    msg = await nc.request(subject, body, timeout=timeout)
-    return json.loads(msg.data)
 
 
 def files_under(path):

@@ -16,6 +16,8 @@ import nats.errors
 import nats.js.errors
 import pytest
 
+from conftest import js_api as api
+
 
 TS_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z"
 ZERO_TS = "0001-01-01T00:00:00Z"
@@ -38,13 +40,6 @@ def error(code, err_code, description):
     return {"code": code, "err_code": err_code, "description": description}
 
 
-async def api(nc, subject, body=b"", timeout=2):
-    if isinstance(body, (dict, list)):
-        body = json.dumps(body).encode()
-    elif isinstance(body, str):
-        body = body.encode()
-    msg = await nc.request(subject, body, timeout=timeout)
-    return json.loads(msg.data)
 
 
 async def create(nc, name, **cfg):

@@ -13,16 +13,14 @@ import nats.errors
 import nats.js.errors
 import pytest
 
+from conftest import js_api as api
+
 
 
 def error(code, err_code, description):
     return {"code": code, "err_code": err_code, "description": description}
 
 
-async def api(nc, subject, body=b""):
-    if isinstance(body, dict):
-        body = json.dumps(body).encode()
-    return json.loads((await nc.request(subject, body, timeout=2)).data)
 
 
 async def pub(nc, subject, data=b"x", headers=None):

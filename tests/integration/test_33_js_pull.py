@@ -19,6 +19,8 @@ import nats.js.errors
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
 
+from conftest import js_api as api
+
 
 ACK_RE = r"\$JS\.ACK\.{s}\.{c}\.(\d+)\.(\d+)\.(\d+)\.(\d+)\.(\d+)"
 
@@ -39,10 +41,6 @@ def rfc3339_ns(ts):
     return int(base.timestamp()) * 10**9 + int((m.group(2) or "0").ljust(9, "0"))
 
 
-async def api(nc, subject, body=b""):
-    if isinstance(body, dict):
-        body = json.dumps(body).encode()
-    return json.loads((await nc.request(subject, body, timeout=2)).data)
 
 
 async def add_consumer(nc, stream, name, **cfg):

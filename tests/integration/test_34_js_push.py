@@ -9,13 +9,14 @@ spec/jetstream.md §8.1, §8.4, §8.5, §8.8, §8.9.
 """
 
 import asyncio
-import json
 import re
 import time
 
 import nats.errors
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from conftest import js_api as api
 
 ACK_RE = r"\$JS\.ACK\.EV\.{c}\.(\d+)\.(\d+)\.(\d+)\.(\d+)\.(\d+)"
 PAYLOADS = [("ev.a", b"msg1"), ("ev.b", b"msg2"), ("ev.a", b"msg3"), ("ev.b", b"msg4"),
@@ -28,10 +29,6 @@ def ack_tokens(reply, consumer):
     return tuple(int(g) for g in m.groups())
 
 
-async def api(nc, subject, body=b""):
-    if isinstance(body, dict):
-        body = json.dumps(body).encode()
-    return json.loads((await nc.request(subject, body, timeout=2)).data)
 
 
 async def create_consumer(nc, name, durable=True, stream="EV", **cfg):

@@ -17,7 +17,6 @@ spec/jetstream.md §6 (dedupe survives restart); issue 5 §5.
 """
 
 import asyncio
-import json
 import os
 import shutil
 import subprocess
@@ -28,13 +27,9 @@ import nats.js.errors
 import pytest
 from nats.js.api import ConsumerConfig
 
-from conftest import IS_TERND, REFERENCE
+from conftest import IS_TERND, REFERENCE, js_api as api
 
 
-async def api(nc, subject, body=b""):
-    if isinstance(body, dict):
-        body = json.dumps(body).encode()
-    return json.loads((await nc.request(subject, body, timeout=2)).data)
 
 
 def store_files(srv):

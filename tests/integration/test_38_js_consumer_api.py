@@ -6,12 +6,13 @@ delete, and nats-py's add_consumer / consumers_info / delete_consumer.
 spec/jetstream.md §8.1, §8.2, §8.3, §8.10, §3.1.
 """
 
-import json
 import re
 
 import nats.js.errors
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
+
+from conftest import js_api as api
 
 T = "io.nats.jetstream.api.v1."
 TS_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z"
@@ -21,10 +22,6 @@ def error(code, err_code, description):
     return {"code": code, "err_code": err_code, "description": description}
 
 
-async def api(nc, subject, body=b""):
-    if isinstance(body, dict):
-        body = json.dumps(body).encode()
-    return json.loads((await nc.request(subject, body, timeout=2)).data)
 
 
 @pytest.fixture
