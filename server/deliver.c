@@ -292,11 +292,14 @@ static void no_responders(struct worker *w, struct client *pub, const struct pro
     }
 }
 
-size_t deliver_publish(struct worker *w, struct client *pub, const struct proto_msg *m)
+/* The fan-out of one matched message. Local subscribers are sent local;
+ * routes are sent routed, which differs from local only for a JetStream
+ * consumer delivery (deliver_publish_as). in is the message as it arrived
+ * (a route's queue list, the requester for no-responders). */
+static size_t fan_out(struct worker *w, struct client *pub, const struct sublist_result *r,
+                      const struct proto_msg *in, const struct proto_msg *local,
+                      const struct proto_msg *routed)
 {
-    const struct sublist_result *r = sublist_cache_match(w->cache, m->subject.ptr, m->subject.len);
-    if (!r)
-        return 0;
     /* A message from a route goes to local subscribers only: one hop. */
     bool from_route = pub && pub->kind == CLIENT_KIND_ROUTE;
     struct fwd_set fwd;
@@ -309,20 +312,85 @@ size_t deliver_publish(struct worker *w, struct client *pub, const struct proto_
                 fwd_mark(&fwd, s->client);
             continue;
         }
-        if (!skip_echo(pub, s) && deliver_to_sub(w, s, m))
+        if (!skip_echo(pub, s) && deliver_to_sub(w, s, local))
             delivered++;
     }
     for (size_t i = 0; i < r->nqgroups; i++) {
         const struct sublist_qgroup *g = &r->qgroups[i];
         if (from_route)
-            delivered += queue_listed(m, g) ? deliver_queue_local(w, pub, g, m) : 0;
+            delivered += queue_listed(in, g) ? deliver_queue_local(w, pub, g, local) : 0;
         else
-            delivered += deliver_queue(w, pub, g, m, &fwd);
+            delivered += deliver_queue(w, pub, g, local, &fwd);
     }
     for (size_t i = 0; i < fwd.n; i++)
-        if (route_forward(w, fwd.t[i].route, m, fwd.t[i].queues, fwd.t[i].qlen))
+        if (route_forward(w, fwd.t[i].route, routed, fwd.t[i].queues, fwd.t[i].qlen))
             delivered++; /* forwarding counts as delivered (§5.2) */
-    if (!delivered && pub && !from_route && pub->no_responders && m->reply.len)
-        no_responders(w, pub, m);
+    if (!delivered && pub && !from_route && pub->no_responders && in->reply.len)
+        no_responders(w, pub, in);
+    return delivered;
+}
+
+#define JS_ACK_PREFIX "$JS.ACK."
+
+/* A JetStream delivery that crossed a route arrives as RMSG <deliver
+ * subject> <ack reply>@<stored subject>: its subscribers show the stored
+ * subject and the bare ack reply, as nats-server's do. */
+static bool js_delivery_from_route(const struct proto_msg *m, struct proto_msg *shown)
+{
+    size_t plen = sizeof JS_ACK_PREFIX - 1;
+    if (m->reply.len <= plen || memcmp(m->reply.ptr, JS_ACK_PREFIX, plen) != 0)
+        return false;
+    const char *at = NULL;
+    for (size_t i = m->reply.len; i-- > plen;)
+        if (m->reply.ptr[i] == '@') {
+            at = m->reply.ptr + i;
+            break;
+        }
+    if (!at || at + 1 == m->reply.ptr + m->reply.len)
+        return false;
+    *shown = *m;
+    shown->subject.ptr = at + 1;
+    shown->subject.len = (size_t)(m->reply.ptr + m->reply.len - (at + 1));
+    shown->reply.len = (size_t)(at - m->reply.ptr);
+    return true;
+}
+
+size_t deliver_publish(struct worker *w, struct client *pub, const struct proto_msg *m)
+{
+    const struct sublist_result *r = sublist_cache_match(w->cache, m->subject.ptr, m->subject.len);
+    if (!r)
+        return 0;
+    struct proto_msg shown;
+    const struct proto_msg *local = m;
+    if (pub && pub->kind == CLIENT_KIND_ROUTE && js_delivery_from_route(m, &shown))
+        local = &shown;
+    return fan_out(w, pub, r, m, local, m);
+}
+
+size_t deliver_publish_as(struct worker *w, const struct proto_msg *m, const char *to,
+                          size_t tolen)
+{
+    const struct sublist_result *r = sublist_cache_match(w->cache, to, tolen);
+    if (!r || (!r->npsubs && !r->nqgroups))
+        return 0;
+    /* Over a route: matched there by `to`, the stored subject behind '@'. */
+    struct proto_msg routed = *m;
+    routed.subject.ptr = to;
+    routed.subject.len = tolen;
+    char stack[512], *reply = NULL;
+    if (m->reply.len) {
+        size_t n = m->reply.len + 1 + m->subject.len;
+        reply = n <= sizeof stack ? stack : malloc(n);
+        if (!reply)
+            return 0;
+        memcpy(reply, m->reply.ptr, m->reply.len);
+        reply[m->reply.len] = '@';
+        memcpy(reply + m->reply.len + 1, m->subject.ptr, m->subject.len);
+        routed.reply.ptr = reply;
+        routed.reply.len = n;
+    }
+    size_t delivered = fan_out(w, NULL, r, m, m, &routed);
+    if (reply != stack)
+        free(reply);
     return delivered;
 }

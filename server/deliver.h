@@ -22,6 +22,14 @@ struct sub;
  * it). Returns the number of subscriptions that received it. */
 size_t deliver_publish(struct worker *w, struct client *pub, const struct proto_msg *m);
 
+/* A JetStream consumer delivery: m carries the stored subject and the ack
+ * reply, and goes to the subscribers of `to` (the deliver subject or pull
+ * reply), plain ones all, one member per queue group, a route as RMSG
+ * <to> <reply>@<subject> (spec/cluster-protocol.md; nats-server's form).
+ * Returns the number of subscriptions (or routes) that took it. */
+size_t deliver_publish_as(struct worker *w, const struct proto_msg *m, const char *to,
+                          size_t tolen);
+
 /* Queue one frame for one subscription. False when the subscription is
  * dead, at its max, or its connection is closing or too slow. */
 bool deliver_to_sub(struct worker *w, struct sub *s, const struct proto_msg *m);

@@ -254,8 +254,9 @@ void js_push_reset(struct js_consumer *c);
 /* An empty reply to $JS.FC.<stream>.<consumer>.<id>. */
 void js_push_fc_reply(struct js_consumer *c, const char *subject, size_t len);
 /* Deliver a message to the subscribers of to, with subj on its MSG line
- * (js_send presents the routing subject; a delivery must not). Returns
- * the number of subscriptions that took it. */
+ * (js_send presents the routing subject; a delivery must not), on this
+ * node and over routes (deliver_publish_as). Returns the number of
+ * subscriptions or routes that took it. */
 size_t js_consumer_send(struct js *js, const char *to, size_t tolen, const char *subj,
                         size_t slen, const char *reply, size_t rlen, const char *hdr,
                         size_t hlen, const char *data, size_t dlen);

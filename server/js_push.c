@@ -48,10 +48,6 @@ size_t js_consumer_send(struct js *js, const char *to, size_t tolen, const char 
                         size_t slen, const char *reply, size_t rlen, const char *hdr,
                         size_t hlen, const char *data, size_t dlen)
 {
-    struct worker *w = js->w;
-    const struct sublist_result *r = sublist_cache_match(w->cache, to, tolen);
-    if (!r || (!r->npsubs && !r->nqgroups))
-        return 0;
     /* A frame wants headers and payload in one block. */
     const char *block = hlen ? hdr : data;
     char *joined = NULL;
@@ -70,25 +66,8 @@ size_t js_consumer_send(struct js *js, const char *to, size_t tolen, const char 
         .has_headers = hlen > 0,
         .data = block ? block : "",
     };
-    size_t n = 0;
-    /* Local subscribers only: a delivery crossing a route would be matched
-     * there by the subject on its line, which is the stored one. */
-    for (size_t i = 0; i < r->npsubs; i++) {
-        struct sub *s = (struct sub *)r->psubs[i];
-        if (s->client->kind != CLIENT_KIND_ROUTE && deliver_to_sub(w, s, &m))
-            n++;
-    }
-    for (size_t g = 0; g < r->nqgroups; g++) { /* deliver_group: one member */
-        const struct sublist_qgroup *q = &r->qgroups[g];
-        size_t start = q->nsubs ? worker_rand(w) % q->nsubs : 0;
-        for (size_t i = 0; i < q->nsubs; i++) {
-            struct sub *s = (struct sub *)q->subs[(start + i) % q->nsubs];
-            if (s->client->kind != CLIENT_KIND_ROUTE && deliver_to_sub(w, s, &m)) {
-                n++;
-                break;
-            }
-        }
-    }
+    /* Subscribers of `to` here and, over routes, on other nodes. */
+    size_t n = deliver_publish_as(js->w, &m, to, tolen);
     free(joined);
     return n;
 }

@@ -481,7 +481,7 @@ class ClusterFactory:
         return node
 
     def start(self, n=3, kinds=None, topology="earlier", names=None,
-              quiet=True, route_auth=None, mesh=True):
+              quiet=True, route_auth=None, mesh=True, args=None):
         """Start n nodes and (by default) wait for the full mesh.
 
         kinds      per-node binary kind list; default DEFAULT_KIND for all
@@ -494,6 +494,7 @@ class ClusterFactory:
         quiet      nats-server nodes run without their system account
         route_auth (user, password): cluster authorization on every node,
                    route URLs carry those credentials
+        args       per-node lists of extra command-line arguments
         """
         names = names or "ABCDEFGH"[:n]
         kinds = kinds or [None] * n
@@ -510,6 +511,8 @@ class ClusterFactory:
             node.routes = [p.route_url(route_auth) for p in peers]
             node.route_auth = route_auth
             node.quiet = quiet
+            if args and args[i]:
+                node.extra_args = list(args[i])
         for attempt in range(3):
             for node in nodes:
                 node.launch()
