@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "proto/jscmd.h"
+#include "tests/unit/jscmd_equal.h"
 
 #define CHECK(x)                                                              \
     do {                                                                      \
@@ -81,57 +82,6 @@ static void slices(const struct jscmd *c)
         acks_slices(&c->ackss[i]);
 }
 
-static bool bytes_eq(struct jscmd_bytes a, struct jscmd_bytes b)
-{
-    return !a.ptr == !b.ptr && a.len == b.len && (a.len == 0 || !memcmp(a.ptr, b.ptr, a.len));
-}
-
-static bool pub_eq(const struct jscmd_publish *a, const struct jscmd_publish *b)
-{
-    return bytes_eq(a->stream, b->stream) && bytes_eq(a->subject, b->subject) &&
-           bytes_eq(a->hdr, b->hdr) && bytes_eq(a->data, b->data) && a->ts_ns == b->ts_ns &&
-           bytes_eq(a->msg_id, b->msg_id) && bytes_eq(a->exp_stream, b->exp_stream) &&
-           bytes_eq(a->exp_last_msg_id, b->exp_last_msg_id) &&
-           a->has_exp_last_seq == b->has_exp_last_seq &&
-           a->has_exp_last_subj_seq == b->has_exp_last_subj_seq &&
-           a->exp_last_seq == b->exp_last_seq && a->exp_last_subj_seq == b->exp_last_subj_seq &&
-           a->rollup == b->rollup && a->req == b->req;
-}
-
-static bool acks_eq(const struct jscmd_acks *a, const struct jscmd_acks *b)
-{
-    if (!bytes_eq(a->stream, b->stream) || !bytes_eq(a->consumer, b->consumer) ||
-        a->ack_floor_sseq != b->ack_floor_sseq || a->ack_floor_cseq != b->ack_floor_cseq ||
-        a->delivered_sseq != b->delivered_sseq || a->delivered_cseq != b->delivered_cseq ||
-        a->nacked != b->nacked || a->nredelivered != b->nredelivered)
-        return false;
-    if (a->nacked && memcmp(a->acked, b->acked, a->nacked * sizeof a->acked[0]))
-        return false;
-    if (a->nredelivered &&
-        memcmp(a->redelivered, b->redelivered, a->nredelivered * sizeof a->redelivered[0]))
-        return false;
-    return true;
-}
-
-static bool cmd_eq(const struct jscmd *a, const struct jscmd *b)
-{
-    if (a->op != b->op || a->req != b->req || !bytes_eq(a->stream, b->stream) ||
-        !bytes_eq(a->consumer, b->consumer) || !bytes_eq(a->config, b->config) ||
-        a->created_ns != b->created_ns || !bytes_eq(a->filter, b->filter) ||
-        a->has_seq != b->has_seq || a->has_keep != b->has_keep || a->seq != b->seq ||
-        a->keep != b->keep || a->no_erase != b->no_erase || a->cutoff_ns != b->cutoff_ns ||
-        !pub_eq(&a->pub, &b->pub) || !acks_eq(&a->acks, &b->acks) || a->npubs != b->npubs ||
-        a->nackss != b->nackss)
-        return false;
-    for (size_t i = 0; i < a->npubs; i++)
-        if (!pub_eq(&a->pubs[i], &b->pubs[i]))
-            return false;
-    for (size_t i = 0; i < a->nackss; i++)
-        if (!acks_eq(&a->ackss[i], &b->ackss[i]))
-            return false;
-    return true;
-}
-
 static bool all_zero(const void *p, size_t n)
 {
     const unsigned char *b = p;
@@ -168,7 +118,7 @@ static void one(const char *buf, size_t size)
     hi = lo + n1;
     CHECK(jscmd_decode(e1, n1, &d) == 0);
     slices(&d);
-    CHECK(cmd_eq(&c, &d));
+    CHECK(jscmd_cmd_eq(&c, &d));
     CHECK(jscmd_encode(&d, &e2, &n2) == 0);
     CHECK(n2 == n1 && memcmp(e1, e2, n1) == 0);
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "proto/jscmd.h"
+#include "tests/unit/jscmd_equal.h"
 
 #define REQUIRE(x)                                                            \
     do {                                                                      \
@@ -194,65 +195,6 @@ static struct jscmd make_cmd(enum jscmd_op op, bool full)
     return c;
 }
 
-/* ---- deep comparison ---- */
-
-static bool bytes_eq(struct jscmd_bytes a, struct jscmd_bytes b)
-{
-    if (!a.ptr != !b.ptr || a.len != b.len)
-        return false;
-    return a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0;
-}
-
-static bool pub_eq(const struct jscmd_publish *a, const struct jscmd_publish *b)
-{
-    return bytes_eq(a->stream, b->stream) && bytes_eq(a->subject, b->subject) &&
-           bytes_eq(a->hdr, b->hdr) && a->data.len == b->data.len &&
-           (a->data.len == 0 || !memcmp(a->data.ptr, b->data.ptr, a->data.len)) &&
-           a->ts_ns == b->ts_ns && bytes_eq(a->msg_id, b->msg_id) &&
-           bytes_eq(a->exp_stream, b->exp_stream) &&
-           bytes_eq(a->exp_last_msg_id, b->exp_last_msg_id) &&
-           a->has_exp_last_seq == b->has_exp_last_seq &&
-           a->has_exp_last_subj_seq == b->has_exp_last_subj_seq &&
-           a->exp_last_seq == b->exp_last_seq && a->exp_last_subj_seq == b->exp_last_subj_seq &&
-           a->rollup == b->rollup && a->req == b->req;
-}
-
-static bool acks_eq(const struct jscmd_acks *a, const struct jscmd_acks *b)
-{
-    if (!bytes_eq(a->stream, b->stream) || !bytes_eq(a->consumer, b->consumer) ||
-        a->ack_floor_sseq != b->ack_floor_sseq || a->ack_floor_cseq != b->ack_floor_cseq ||
-        a->delivered_sseq != b->delivered_sseq || a->delivered_cseq != b->delivered_cseq ||
-        a->nacked != b->nacked || a->nredelivered != b->nredelivered)
-        return false;
-    for (size_t i = 0; i < a->nacked; i++)
-        if (a->acked[i] != b->acked[i])
-            return false;
-    for (size_t i = 0; i < a->nredelivered; i++)
-        if (a->redelivered[i][0] != b->redelivered[i][0] ||
-            a->redelivered[i][1] != b->redelivered[i][1])
-            return false;
-    return true;
-}
-
-static bool cmd_eq(const struct jscmd *a, const struct jscmd *b)
-{
-    if (a->op != b->op || a->req != b->req || !bytes_eq(a->stream, b->stream) ||
-        !bytes_eq(a->consumer, b->consumer) || !bytes_eq(a->config, b->config) ||
-        a->created_ns != b->created_ns || !bytes_eq(a->filter, b->filter) ||
-        a->has_seq != b->has_seq || a->has_keep != b->has_keep || a->seq != b->seq ||
-        a->keep != b->keep || a->no_erase != b->no_erase || a->cutoff_ns != b->cutoff_ns ||
-        !pub_eq(&a->pub, &b->pub) || !acks_eq(&a->acks, &b->acks) || a->npubs != b->npubs ||
-        a->nackss != b->nackss)
-        return false;
-    for (size_t i = 0; i < a->npubs; i++)
-        if (!pub_eq(&a->pubs[i], &b->pubs[i]))
-            return false;
-    for (size_t i = 0; i < a->nackss; i++)
-        if (!acks_eq(&a->ackss[i], &b->ackss[i]))
-            return false;
-    return true;
-}
-
 /* ---- entries ---- */
 
 static uint32_t body_len(const char *e)
@@ -375,7 +317,7 @@ static void roundtrip(const struct jscmd *c, bool full)
     check_keys(e, c->op, full);
     struct jscmd d;
     ck_assert_int_eq(decode_copy(e, len, &d), 0);
-    ck_assert_msg(cmd_eq(c, &d), "%s (%s) differs after round trip", jscmd_op_name(c->op),
+    ck_assert_msg(jscmd_cmd_eq(c, &d), "%s (%s) differs after round trip", jscmd_op_name(c->op),
                   full ? "full" : "minimal");
     /* re-encoding a decoded command gives the same bytes */
     size_t len2;
@@ -430,12 +372,12 @@ START_TEST(spec_example)
     struct jscmd d;
     ck_assert_int_eq(jscmd_decode((const char *)example, sizeof example, &d), 0);
     ck_assert_int_eq(d.op, JSCMD_PUBLISH);
-    REQUIRE(bytes_eq(d.stream, B("ORDERS")) && bytes_eq(d.pub.stream, B("ORDERS")));
-    REQUIRE(bytes_eq(d.pub.subject, B("orders.new")));
-    REQUIRE(bytes_eq(d.pub.hdr, B("NATS/1.0\r\nNats-Msg-Id: abc\r\n\r\n")));
-    REQUIRE(bytes_eq(d.pub.data, B("hello")));
+    REQUIRE(jscmd_bytes_eq(d.stream, B("ORDERS")) && jscmd_bytes_eq(d.pub.stream, B("ORDERS")));
+    REQUIRE(jscmd_bytes_eq(d.pub.subject, B("orders.new")));
+    REQUIRE(jscmd_bytes_eq(d.pub.hdr, B("NATS/1.0\r\nNats-Msg-Id: abc\r\n\r\n")));
+    REQUIRE(jscmd_bytes_eq(d.pub.data, B("hello")));
     REQUIRE(d.pub.ts_ns == 0x18ea3630e1e9d189ULL);
-    REQUIRE(bytes_eq(d.pub.msg_id, B("abc")));
+    REQUIRE(jscmd_bytes_eq(d.pub.msg_id, B("abc")));
     REQUIRE(!d.pub.exp_stream.ptr && !d.pub.exp_last_msg_id.ptr && !d.pub.has_exp_last_seq &&
             !d.pub.has_exp_last_subj_seq && d.pub.rollup == 0 && d.pub.req == 0 && d.req == 0);
     /* borrowed slices: they point into the entry */
@@ -485,7 +427,7 @@ START_TEST(optional_keys_one_by_one)
         ck_assert_uint_eq(body_keys(e, got, 16), 5);
         struct jscmd d;
         ck_assert_int_eq(decode_copy(e, len, &d), 0);
-        ck_assert_msg(pub_eq(&c.pub, &d.pub), "optional %d", k);
+        ck_assert_msg(jscmd_pub_eq(&c.pub, &d.pub), "optional %d", k);
         jscmd_free(&d);
         free(e);
     }
@@ -528,7 +470,7 @@ START_TEST(batches)
 
     struct jscmd d;
     ck_assert_int_eq(decode_copy(e, len, &d), 0);
-    REQUIRE(cmd_eq(&c, &d));
+    REQUIRE(jscmd_cmd_eq(&c, &d));
     REQUIRE(d.npubs == 3 && d.pubs[0].req == 901 && d.pubs[2].rollup == JSCMD_ROLLUP_ALL);
     REQUIRE(!d.stream.ptr && d.req == 0);
     jscmd_free(&d);
@@ -538,7 +480,7 @@ START_TEST(batches)
     c = make_cmd(JSCMD_CONSUMER_ACKS_BATCH, true);
     e = encode_ok(&c, &len);
     ck_assert_int_eq(decode_copy(e, len, &d), 0);
-    REQUIRE(cmd_eq(&c, &d));
+    REQUIRE(jscmd_cmd_eq(&c, &d));
     REQUIRE(d.nackss == 2 && d.ackss[1].nacked == 4 && d.ackss[1].redelivered[1][1] == 5);
     jscmd_free(&d);
     free(e);
@@ -550,7 +492,7 @@ START_TEST(batches)
     c = (struct jscmd){ .op = JSCMD_PUBLISH_BATCH, .pubs = many, .npubs = 500 };
     e = encode_ok(&c, &len);
     ck_assert_int_eq(decode_copy(e, len, &d), 0);
-    REQUIRE(cmd_eq(&c, &d));
+    REQUIRE(jscmd_cmd_eq(&c, &d));
     jscmd_free(&d);
     free(e);
 }
@@ -610,7 +552,7 @@ START_TEST(stream_given_once_or_agreeing)
     char *e = encode_ok(&c, &len);
     struct jscmd d;
     ck_assert_int_eq(jscmd_decode(e, len, &d), 0);
-    REQUIRE(bytes_eq(d.pub.stream, B("A")) && d.pub.req == 5 && d.req == 5);
+    REQUIRE(jscmd_bytes_eq(d.pub.stream, B("A")) && d.pub.req == 5 && d.req == 5);
     jscmd_free(&d);
     free(e);
     c.pub.stream = B("A");
@@ -625,7 +567,7 @@ START_TEST(stream_given_once_or_agreeing)
     struct jscmd a = { .op = JSCMD_CONSUMER_ACKS, .stream = B("S"), .consumer = B("C") };
     e = encode_ok(&a, &len);
     ck_assert_int_eq(jscmd_decode(e, len, &d), 0);
-    REQUIRE(bytes_eq(d.acks.stream, B("S")) && bytes_eq(d.acks.consumer, B("C")));
+    REQUIRE(jscmd_bytes_eq(d.acks.stream, B("S")) && jscmd_bytes_eq(d.acks.consumer, B("C")));
     jscmd_free(&d);
     free(e);
     a.acks.consumer = B("D");
@@ -932,7 +874,7 @@ START_TEST(unknown_keys_ignored)
                 char *w = wrap(c.op, e[3], m.sb.data, m.sb.size, &wl);
                 struct jscmd d;
                 ck_assert_int_eq(jscmd_decode(w, wl, &d), 0);
-                ck_assert_msg(cmd_eq(&c, &d), "%s with %d unknown keys",
+                ck_assert_msg(jscmd_cmd_eq(&c, &d), "%s with %d unknown keys",
                               jscmd_op_name(c.op), extra);
                 jscmd_free(&d);
                 free(w);
@@ -956,7 +898,7 @@ START_TEST(unknown_keys_ignored)
     char *w = wrap(JSCMD_STREAM_EXPIRE, 0, m.sb.data, m.sb.size, &wl);
     struct jscmd d;
     ck_assert_int_eq(jscmd_decode(w, wl, &d), 0);
-    REQUIRE(d.req == 0 && d.cutoff_ns == 10 && bytes_eq(d.stream, B("S")));
+    REQUIRE(d.req == 0 && d.cutoff_ns == 10 && jscmd_bytes_eq(d.stream, B("S")));
     jscmd_free(&d);
     free(w);
     msgpack_sbuffer_destroy(&m.sb);
@@ -1113,7 +1055,7 @@ START_TEST(wide_encodings)
     char *w = wrap(JSCMD_STREAM_EXPIRE, 0, body, sizeof body - 1, &wl);
     struct jscmd d;
     ck_assert_int_eq(jscmd_decode(w, wl, &d), 0);
-    REQUIRE(bytes_eq(d.stream, B("S")) && d.cutoff_ns == 10);
+    REQUIRE(jscmd_bytes_eq(d.stream, B("S")) && d.cutoff_ns == 10);
     jscmd_free(&d);
     free(w);
 }
@@ -1251,7 +1193,7 @@ START_TEST(random_roundtrip)
         char *e = encode_ok(&c, &len);
         struct jscmd d;
         REQUIRE(jscmd_decode(e, len, &d) == 0);
-        if (!cmd_eq(&c, &d))
+        if (!jscmd_cmd_eq(&c, &d))
             ck_abort_msg("iteration %d: %s differs after round trip", iter, jscmd_op_name(op));
         jscmd_free(&d);
         free(e);
