@@ -337,19 +337,16 @@ static void rebuild_msgids(struct js_stream *st)
     store_msg_free(&m);
 }
 
-static int open_stream(struct js *js, struct js_stream_config *cfg, int64_t created,
-                       struct js_stream **out)
+/* The store of a stream: opened here for a new stream; handed over (store
+ * not NULL) when start-up already opened it to read the metadata. */
+static int open_store(struct js_stream *st, struct store *store)
 {
-    struct js_stream *st = calloc(1, sizeof *st);
-    if (!st)
-        return -ENOMEM;
-    st->js = js;
-    st->id = ++js->next_id;
-    st->created = created;
-    st->cfg = *cfg;
-    memset(cfg, 0, sizeof *cfg); /* taken over */
+    if (store) {
+        st->store = store;
+        return 0;
+    }
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/%s", js->root, st->cfg.name);
+    snprintf(dir, sizeof dir, "%s/%s", st->js->root, st->cfg.name);
     struct store_options so = {
         .kind = st->cfg.storage == JS_STORAGE_MEMORY ? STORE_MEMORY : STORE_FILE,
         .dir = dir,
@@ -359,10 +356,31 @@ static int open_stream(struct js *js, struct js_stream_config *cfg, int64_t crea
     if (rc < 0) {
         LOG_ERROR("JetStream: cannot open the store of stream '%s': %s", st->cfg.name,
                   strerror(-rc));
-        goto err_after_alloc;
+        return rc;
     }
     if (rep.detail[0])
         LOG_ERROR("JetStream: stream '%s': %s", st->cfg.name, rep.detail);
+    return 0;
+}
+
+/* Takes over cfg (zeroed) and store (may be NULL: opened here); on failure
+ * both are released. */
+static int open_stream(struct js *js, struct js_stream_config *cfg, int64_t created,
+                       struct store *store, struct js_stream **out)
+{
+    struct js_stream *st = calloc(1, sizeof *st);
+    if (!st) {
+        store_close(store);
+        return -ENOMEM;
+    }
+    st->js = js;
+    st->id = ++js->next_id;
+    st->created = created;
+    st->cfg = *cfg;
+    memset(cfg, 0, sizeof *cfg); /* taken over */
+    int rc = open_store(st, store);
+    if (rc < 0)
+        goto err_after_alloc;
     rc = subscribe_all(st);
     if (rc < 0)
         goto err_after_alloc;
@@ -394,7 +412,7 @@ int js_apply_stream_create(struct js *js, struct js_stream_config *cfg, int64_t 
     if (check_reservation(js, cfg, NULL, err) < 0)
         return -EINVAL;
     struct js_stream *st;
-    if (open_stream(js, cfg, created, &st) < 0)
+    if (open_stream(js, cfg, created, NULL, &st) < 0)
         return js_err_set(err, 10023, NULL);
     if (st->cfg.storage == JS_STORAGE_FILE && save_meta(st) < 0) {
         js_apply_stream_delete(js, st);
@@ -722,19 +740,23 @@ static int load_one(struct js *js, const char *name)
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/%s", js->root, name);
+    /* Only file streams are on disk; their metadata says the rest. */
     struct store_options so = { .kind = STORE_FILE, .dir = dir };
-    struct store *probe;
+    struct store *store;
     struct store_report rep = { 0 };
-    /* Read the metadata first: the config says how to open the stream. */
-    int rc = store_open(&so, &probe, &rep);
-    if (rc < 0)
+    int rc = store_open(&so, &store, &rep);
+    if (rc < 0) {
+        LOG_ERROR("JetStream: cannot open the store in %s: %s", dir, strerror(-rc));
         return rc;
+    }
+    if (rep.detail[0])
+        LOG_ERROR("JetStream: stream '%s': %s", name, rep.detail);
     void *blob = NULL;
     size_t len = 0;
-    rc = store_blob_get(probe, META_BLOB, &blob, &len);
-    store_close(probe);
+    rc = store_blob_get(store, META_BLOB, &blob, &len);
     if (rc < 0) {
         LOG_ERROR("JetStream: %s has no readable metadata (%s); skipped", dir, strerror(-rc));
+        store_close(store);
         return 0;
     }
     json_error_t jerr;
@@ -751,11 +773,12 @@ static int load_one(struct js *js, const char *name)
         LOG_ERROR("JetStream: %s: bad stream metadata (%s); skipped", dir, e.description);
         free(cfgtext);
         js_stream_config_free(&cfg);
+        store_close(store);
         return 0;
     }
     free(cfgtext);
     struct js_stream *st;
-    rc = open_stream(js, &cfg, created, &st);
+    rc = open_stream(js, &cfg, created, store, &st);
     js_stream_config_free(&cfg);
     if (rc < 0)
         return rc;
