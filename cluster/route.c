@@ -2,15 +2,22 @@
  * cluster/route.c — route listener, dialler, handshake and registry (see
  * route.h). Forwarding and the route verbs are in cluster/route_ops.c.
  *
- * Dialling: each configured route has a state the main thread's one-second
- * tick acts on (IDLE → dial). A dialled socket is handed to a loop like an
- * accepted one. Configured routes are redialled every second forever;
- * routes learned by gossip get 1 + --connect_retries dials each time they
- * are learned or lost, as nats-server's (a peer that is gone for good is
- * not dialled forever). A route to ourselves (compose gives every node all
- * three URLs) is recognised by its server_id and never dialled again. Between two
- * nodes that dial each other, the connection dialled by the node with the
- * smaller server_id is kept, so both sides keep the same one.
+ * Dialling: each configured route has a state and a not-before time the
+ * main thread's short tick acts on (IDLE and due → dial). A dialled socket
+ * is handed to a loop like an accepted one. Configured routes are redialled
+ * every second forever; routes learned by gossip get 1 + --connect_retries
+ * dials each time they are learned or lost, as nats-server's (a peer that
+ * is gone for good is not dialled forever). A route to ourselves (compose
+ * gives every node all three URLs) is recognised by its server_id and never
+ * dialled again.
+ *
+ * Duplicates: between two nodes that dial each other, each side keeps the
+ * connection it registered first and closes the later one, which is what
+ * nats-server does (spec/cluster-protocol.md §8) — any other rule closes
+ * both connections whenever a Go peer kept the opposite one. When two dials
+ * cross so closely that each side kept the other's, both close; the redial
+ * after a lost route waits a random 0–100 ms on top of its delay, so the
+ * next pair of dials no longer crosses.
  */
 #include "cluster/route.h"
 
@@ -22,10 +29,12 @@
 #include <stdint.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cluster/interest.h"
@@ -65,15 +74,39 @@ static int parse_url(struct route_url *u, const char *url)
     return u->host && u->port > 0 ? 0 : -EINVAL;
 }
 
+/* How often the dialler looks at its URLs: fine enough for the 0–100 ms
+ * redial jitter to mean something. */
+#define DIAL_TICK_MS 20
+/* A refused or failed dial is retried after this long (nats-server's). */
+#define REDIAL_DELAY_MS 1000
+/* Random spread added to a redial after a lost route. */
+#define REDIAL_JITTER_MS 100
+
+static long long monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Any thread: make u due for a dial after delay_ms (+ jitter), then idle. */
+static void redial_after(struct route_url *u, long long delay_ms, bool jitter)
+{
+    if (jitter)
+        delay_ms += (long long)randombytes_uniform(REDIAL_JITTER_MS + 1);
+    atomic_store(&u->not_before_ms, monotonic_ms() + delay_ms);
+    atomic_store(&u->state, URL_IDLE);
+}
+
 /* Any thread: a dial or handshake for u failed. A configured route is
- * dialled again on the next tick; an implicit one only while it has tries
+ * dialled again a second later; an implicit one only while it has tries
  * left, then it waits for gossip to name it again (take_gossip). */
 static void dial_failed(struct route_url *u)
 {
     if (u->implicit && atomic_fetch_sub(&u->tries_left, 1) <= 1)
         atomic_store(&u->state, URL_DONE);
     else
-        atomic_store(&u->state, URL_IDLE);
+        redial_after(u, REDIAL_DELAY_MS, false);
 }
 
 static void on_dialled(evutil_socket_t fd, short what, void *arg)
@@ -189,7 +222,7 @@ static void take_gossip(struct cluster *cl)
             snprintf(u->remote_id, sizeof u->remote_id, "%s", id);
             pthread_rwlock_unlock(&cl->lock);
             atomic_store(&u->tries_left, 1 + cl->connect_retries);
-            atomic_store(&u->state, URL_IDLE);
+            redial_after(u, 0, true);
         } else if (!u && cl->nurls < cl->srv->opts.nroutes + CLUSTER_MAX_IMPLICIT) {
             u = &cl->urls[cl->nurls];
             u->cl = cl;
@@ -227,9 +260,11 @@ static void on_dial_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct cluster *cl = arg;
     take_gossip(cl);
+    long long now = monotonic_ms();
     for (size_t i = 0; i < cl->nurls; i++) {
         struct route_url *u = &cl->urls[i];
-        if (atomic_load(&u->state) == URL_IDLE && !peer_connected(cl, u))
+        if (atomic_load(&u->state) == URL_IDLE && now >= atomic_load(&u->not_before_ms) &&
+            !peer_connected(cl, u))
             dial(cl, u);
     }
 }
@@ -329,10 +364,10 @@ int cluster_start(struct cluster *cl)
     LOG_INFO("Cluster name is %s", cl->name[0] ? cl->name : "(none)");
     LOG_INFO("Listening for route connections on %s:%d", cl->host, cl->port);
     cl->dial_tick = event_new(s->main_base, -1, EV_PERSIST, on_dial_tick, cl);
-    struct timeval tv = { 1, 0 };
+    struct timeval tv = { 0, DIAL_TICK_MS * 1000 };
     if (!cl->dial_tick || event_add(cl->dial_tick, &tv) < 0)
         return -ENOMEM;
-    on_dial_tick(-1, 0, cl); /* dial at once, not a second from now */
+    on_dial_tick(-1, 0, cl); /* dial at once, not a tick from now */
     return 0;
 }
 
@@ -493,36 +528,18 @@ void route_list_urls(struct client *c, bool add)
     server_peer_urls(c->srv, (const char *const *)r->peer_urls, r->npeer_urls, add);
 }
 
-/* Which node dialled c: us (a configured route) or the peer. */
-static const char *dialled_by(const struct client *c)
-{
-    return c->route->url >= 0 ? c->srv->server_id : c->route->remote_id;
-}
-
-/* Register c after its INFO. Returns 0, or -EEXIST when c lost to an
- * existing route to the same node and must close. */
+/* Register c after its INFO. Returns 0, or -EEXIST when a route to the
+ * same node is registered already and c must close as its duplicate. */
 int route_register(struct client *c)
 {
     struct cluster *cl = c->route->cl;
-    struct client *loser = NULL;
     int rc = 0;
     pthread_rwlock_wrlock(&cl->lock);
     for (size_t i = 0; i < cl->nroutes; i++) {
-        struct client *e = cl->routes[i];
-        if (strcmp(e->route->remote_id, c->route->remote_id) != 0)
-            continue;
-        /* Both sides keep the connection dialled by the smaller id. */
-        const char *keep = strcmp(c->srv->server_id, c->route->remote_id) < 0
-                               ? c->srv->server_id : c->route->remote_id;
-        if (strcmp(dialled_by(e), keep) == 0 || strcmp(dialled_by(c), keep) != 0) {
-            rc = -EEXIST;
+        if (strcmp(cl->routes[i]->route->remote_id, c->route->remote_id) == 0) {
+            rc = -EEXIST; /* the first one registered stays (see the top) */
             goto out_unlock;
         }
-        loser = e;
-        cl->routes[i] = cl->routes[--cl->nroutes];
-        loser->route->registered = false;
-        route_list_urls(loser, false);
-        break;
     }
     if (cl->nroutes == cl->cap) {
         size_t cap = cl->cap ? cl->cap * 2 : 4;
@@ -549,18 +566,6 @@ int route_register(struct client *c)
     }
 out_unlock:
     pthread_rwlock_unlock(&cl->lock);
-    if (loser) {
-        /* It belongs to another loop (maybe): its owner closes it. */
-        pthread_mutex_lock(&loser->out_lock);
-        if (!loser->kill_reason)
-            loser->kill_reason = "Duplicate Route";
-        loser->closing = true;
-        bool note = !loser->flush_queued;
-        loser->flush_queued = true;
-        pthread_mutex_unlock(&loser->out_lock);
-        if (note)
-            worker_note_output(c->w, loser);
-    }
     if (rc == 0) {
         /* Registered first, then the dump: a change racing with it is sent
          * twice at worst, which the peer ignores (spec §4.3). */
@@ -603,11 +608,13 @@ void route_closed(struct client *c, const char *reason)
             dial_failed(u); /* refused or broken in the handshake */
         } else {
             /* A lost route (or one that lost to a duplicate, so the peer
-             * was reached): an implicit one gets a fresh round of tries.
-             * The tick dials only while no other route reaches the peer. */
+             * was reached): an implicit one gets a fresh round of tries,
+             * at once; a configured one is redialled a second later. Both
+             * with jitter, and the tick dials only while no other route
+             * reaches the peer. */
             if (u->implicit)
                 atomic_store(&u->tries_left, 1 + cl->connect_retries);
-            atomic_store(&u->state, URL_IDLE);
+            redial_after(u, u->implicit ? 0 : REDIAL_DELAY_MS, true);
         }
     }
     if (!r->is_self)

@@ -18,7 +18,7 @@ struct interest;
 struct cluster;
 
 enum route_url_state {
-    URL_IDLE = 0,      /* dial on the next tick */
+    URL_IDLE = 0,      /* dial on the first tick after not_before_ms */
     URL_DIALLING,      /* TCP connect in progress (main thread) */
     URL_CONNECTED,     /* handed to a loop, handshaking or registered */
     URL_SELF,          /* it is us: never dial again */
@@ -36,6 +36,8 @@ struct route_url {
     char *host, *user, *pass; /* owned */
     int port;
     atomic_int state;         /* enum route_url_state */
+    atomic_llong not_before_ms; /* monotonic ms: no dial before this (the
+                                   redial delay and jitter) */
     struct event *dial_ev;    /* owned; main thread */
     int failures;             /* main thread */
     bool implicit;            /* learned by gossip, not configured */

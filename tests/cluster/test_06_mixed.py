@@ -7,11 +7,13 @@ events real nodes exchange.
 """
 
 import asyncio
+import time
 from collections import Counter
 
 import pytest
 
-from conftest import (DEFAULT_KIND, NATS_KIND, Inbox, settle, wait_interest)
+from conftest import (DEFAULT_KIND, NATS_KIND, Inbox, mesh_state, settle, wait_for,
+                      wait_interest, wait_mesh)
 
 
 @pytest.fixture
@@ -120,3 +122,46 @@ async def test_mixed_request_reply(mixed, client):
                 assert resp.data == svc_node.name.encode() + b":%d" % i
             resp = await req.request(subject, b"hh", headers={"A": "b"}, timeout=3)
             assert resp.data == svc_node.name.encode() + b":hh"
+
+
+@pytest.mark.parametrize("first_kind,second_kind", [
+    (DEFAULT_KIND, NATS_KIND), (NATS_KIND, DEFAULT_KIND), (DEFAULT_KIND, DEFAULT_KIND)],
+    ids=["tern-first", "nats-first", "tern-tern"])
+async def test_crossed_dials_keep_one_route(cluster, client, first_kind, second_kind):
+    """Two nodes that list each other, started one after the other: the
+    first one's dial is refused and retried while the second one dials it,
+    so two connections cross. Both sides must keep the same one (nats-server
+    keeps the one it registered first); a node with any other rule closes
+    the connection its peer kept, both routes die, and the pair flaps on
+    every retry."""
+    x = cluster.new_node("X", first_kind)
+    y = cluster.new_node("Y", second_kind)
+    x.routes, y.routes = [y.route_url()], [x.route_url()]
+    x.launch()
+    x.wait_ready()
+    y.launch()
+    y.wait_ready()
+    wait_mesh([x, y])
+    # The crossing closes one connection as a duplicate on at least one side.
+    wait_for(lambda: any("closed: Duplicate Route" in n.log_text() for n in (x, y)),
+             what=lambda: f"a duplicate route closed: {mesh_state([x, y])}")
+    wait_mesh([x, y])
+    rids = {n.name: [r["rid"] for r in n.routez()["routes"]] for n in (x, y)}
+    # Proving the survivor stays needs a wait: 2.5 s spans two route redial
+    # periods (1 s + up to 0.1 s jitter), in which a flapping pair would have
+    # closed and re-created its route.
+    time.sleep(2.5)
+    after = {n.name: [r["rid"] for r in n.routez()["routes"]] for n in (x, y)}
+    assert after == rids and all(len(v) == 1 for v in after.values()), (rids, after)
+
+    box = Inbox()
+    sub = await client(y)
+    await sub.subscribe("crossed.to.y", cb=box.cb)
+    await settle(sub)
+    wait_interest(x, y, "crossed.to.y")
+    pub = await client(x)
+    for i in range(5):
+        await pub.publish("crossed.to.y", b"%d" % i)
+    await settle(pub)
+    await box.wait_count(5)
+    assert box.payloads() == [b"%d" % i for i in range(5)]
