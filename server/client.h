@@ -122,9 +122,14 @@ struct client {
     atomic_int_fast64_t last_activity_ns;     /* wall clock of the last read */
 
     /* CLIENT_KIND_INTERNAL only: a delivery to one of its subscriptions
-     * calls this on the publisher's loop instead of writing to a socket.
-     * It must copy what it keeps and be thread-safe. */
-    bool (*internal_deliver)(void *arg, const struct sub *s, const struct proto_msg *m);
+     * calls internal_deliver on the publisher's loop w instead of writing
+     * to a socket; it must copy what it keeps. What it stages per loop is
+     * handed on by internal_flush, which that loop calls at the end of its
+     * iteration once internal_deliver has noted the client as having
+     * output (worker_note_output), as it flushes sockets. */
+    bool (*internal_deliver)(void *arg, struct worker *w, const struct sub *s,
+                             const struct proto_msg *m);
+    void (*internal_flush)(void *arg, struct worker *w);
     void *internal_arg;        /* borrowed: the engine behind it */
 };
 

@@ -114,7 +114,7 @@ bool deliver_to_sub(struct worker *w, struct sub *s, const struct proto_msg *m)
     bool queued = false, note = false;
 
     if (c->kind == CLIENT_KIND_INTERNAL)
-        return c->internal_deliver(c->internal_arg, s, m);
+        return c->internal_deliver(c->internal_arg, w, s, m);
     pthread_mutex_lock(&c->out_lock);
     if (c->closing || s->dead || (s->max && s->delivered >= s->max))
         goto out_unlock;

@@ -4,8 +4,9 @@
  *
  * The engine runs on one extra worker loop (server/worker.c) that has no
  * sockets of its own. Internal subscriptions belong to an internal client
- * whose deliveries (server/deliver.c) are copied into the inbound queue on
- * the publisher's loop; one eventfd write per batch wakes the engine. The
+ * whose deliveries (server/deliver.c) are copied into a batch on the
+ * publisher's loop, queued for the engine once per loop iteration; one
+ * eventfd write per queue wakes the engine. The
  * engine handles a whole batch, then syncs every stream it appended to
  * (one fdatasync per stream per batch: group commit), and only then sends
  * the batch's PubAcks and lets consumers deliver. So a PubAck always means
@@ -54,6 +55,64 @@ int64_t js_now(void)
 
 /* ---- the inbound queue: any I/O loop → the engine ---- */
 
+/* The inbound path. A delivery to an internal subscription is appended,
+ * on the publisher's loop and without a lock, to that loop's stage: one
+ * growing batch of packed records. At the end of the loop's iteration (the
+ * same point where it flushes sockets) the batch joins the engine's queue
+ * under one lock with at most one eventfd write. So a read of many
+ * publishes costs one allocation and one lock, not one per message. */
+
+/* A record's fixed part; subject, reply and headers+payload follow, each
+ * NUL-terminated, and the record is padded to JS_REC_ALIGN. Offsets, not
+ * pointers, so the batch may move while it grows. */
+struct js_inrec {
+    uint64_t id;
+    size_t subject_len, reply_len, hdr_len, total_len;
+    enum js_sub_kind kind;
+};
+
+#define JS_REC_ALIGN 8u
+#define JS_BATCH_FIRST (4u << 10) /* grows by doubling within an iteration */
+
+/* Owned by a stage while it grows, then by the queue, then by the engine,
+ * which frees it after handling every record. */
+struct js_batch {
+    struct js_batch *next;
+    size_t len, cap;          /* bytes of data used / allocated */
+    size_t bytes;             /* what it counts in js->in_bytes */
+    unsigned char data[];
+};
+
+/* One per loop (indexed by worker index); touched by that loop only. */
+struct js_stage {
+    struct js_batch *batch;   /* owned; NULL when nothing is staged */
+};
+
+static size_t rec_size(size_t subject_len, size_t reply_len, size_t total_len)
+{
+    size_t n = sizeof(struct js_inrec) + subject_len + 1 + reply_len + 1 + total_len + 1;
+    return (n + JS_REC_ALIGN - 1) & ~(size_t)(JS_REC_ALIGN - 1);
+}
+
+/* Room for need more bytes in the stage's batch; NULL when out of memory. */
+static struct js_batch *stage_room(struct js_stage *st, size_t need)
+{
+    struct js_batch *b = st->batch;
+    if (b && b->cap - b->len >= need)
+        return b;
+    size_t cap = b ? b->cap : JS_BATCH_FIRST;
+    while (cap - (b ? b->len : 0) < need)
+        cap *= 2;
+    struct js_batch *n = realloc(b, sizeof *n + cap);
+    if (!n)
+        return NULL;
+    if (!b)
+        n->next = NULL, n->len = 0, n->bytes = 0;
+    n->cap = cap;
+    st->batch = n;
+    return n;
+}
+
 static uint64_t parse_id(const char *p, size_t n)
 {
     uint64_t v = 0;
@@ -62,60 +121,99 @@ static uint64_t parse_id(const char *p, size_t n)
     return v;
 }
 
-/* Runs on the publisher's loop (server/deliver.c). Copies m whole. */
-static bool on_internal_deliver(void *arg, const struct sub *s, const struct proto_msg *m)
+/* Runs on the publisher's loop w (server/deliver.c). Copies m whole into
+ * w's stage; false (the message is dropped, the publisher gets no PubAck
+ * and retries) when the engine is too far behind or memory is short. */
+static bool on_internal_deliver(void *arg, struct worker *w, const struct sub *s,
+                                const struct proto_msg *m)
 {
     struct js *js = arg;
-    size_t hlen = m->has_headers ? m->hdr_len : 0;
-    size_t need = sizeof(struct js_inmsg) + m->subject.len + 1 + m->reply.len + 1 +
-                  m->total_len + 1;
-    struct js_inmsg *in = malloc(need);
-    if (!in)
+    size_t need = rec_size(m->subject.len, m->reply.len, m->total_len);
+    if (atomic_fetch_add(&js->in_bytes, need) + need > JS_INBOUND_MAX) {
+        atomic_fetch_sub(&js->in_bytes, need);
         return false;
-    char *p = (char *)(in + 1);
-    in->next = NULL;
-    in->kind = (enum js_sub_kind)s->sid[0];
-    in->id = parse_id(s->sid + 1, s->sid_len - 1);
+    }
+    struct js_stage *st = &js->stages[w->index];
+    bool first = st->batch == NULL;
+    struct js_batch *b = stage_room(st, need);
+    if (!b) {
+        atomic_fetch_sub(&js->in_bytes, need);
+        return false;
+    }
+    struct js_inrec *r = (struct js_inrec *)(b->data + b->len);
+    r->kind = (enum js_sub_kind)s->sid[0];
+    r->id = parse_id(s->sid + 1, s->sid_len - 1);
+    r->subject_len = m->subject.len;
+    r->reply_len = m->reply.len;
+    r->hdr_len = m->has_headers ? m->hdr_len : 0;
+    r->total_len = m->total_len;
+    char *p = (char *)(r + 1);
     memcpy(p, m->subject.ptr, m->subject.len);
     p[m->subject.len] = '\0';
-    in->subject = p;
-    in->subject_len = m->subject.len;
     p += m->subject.len + 1;
-    in->reply = NULL;
-    in->reply_len = m->reply.len;
-    if (m->reply.len) {
+    if (m->reply.len)
         memcpy(p, m->reply.ptr, m->reply.len);
-        in->reply = p;
-    }
     p[m->reply.len] = '\0';
     p += m->reply.len + 1;
     memcpy(p, m->data, m->total_len);
     p[m->total_len] = '\0';
-    in->hdr = hlen ? p : NULL;
-    in->hdr_len = hlen;
-    in->data = p + hlen;
-    in->data_len = m->total_len - hlen;
+    b->len += need;
+    b->bytes += need;
+    if (first)
+        worker_note_output(w, js->ic); /* → on_internal_flush this iteration */
+    return true;
+}
 
+/* End of loop w's iteration (server/worker.c): hand its batch over. */
+static void on_internal_flush(void *arg, struct worker *w)
+{
+    struct js *js = arg;
+    struct js_stage *st = &js->stages[w->index];
+    struct js_batch *b = st->batch;
+    if (!b)
+        return;
+    st->batch = NULL;
     bool wake = false;
     pthread_mutex_lock(&js->in_lock);
-    if (js->in_bytes + need > JS_INBOUND_MAX) {
-        pthread_mutex_unlock(&js->in_lock);
-        free(in);
-        return false;
-    }
-    *js->in_tail = in;
-    js->in_tail = &in->next;
-    js->in_bytes += need;
-    if (!js->in_armed) {
+    *js->in_tail = b;
+    js->in_tail = &b->next;
+    if (!js->in_armed)
         js->in_armed = wake = true;
-    }
     pthread_mutex_unlock(&js->in_lock);
     if (wake) {
         uint64_t one = 1;
         ssize_t n = write(js->in_fd, &one, sizeof one);
         (void)n; /* only fails on counter overflow */
     }
-    return true;
+}
+
+/* The handlers' view of the record at off in b; returns the next offset. */
+static size_t record_at(const struct js_batch *b, size_t off, struct js_inmsg *m)
+{
+    const struct js_inrec *r = (const struct js_inrec *)(b->data + off);
+    const char *p = (const char *)(r + 1);
+    m->kind = r->kind;
+    m->id = r->id;
+    m->subject = p;
+    m->subject_len = r->subject_len;
+    p += r->subject_len + 1;
+    m->reply = r->reply_len ? p : NULL;
+    m->reply_len = r->reply_len;
+    p += r->reply_len + 1;
+    m->hdr = r->hdr_len ? p : NULL;
+    m->hdr_len = r->hdr_len;
+    m->data = p + r->hdr_len;
+    m->data_len = r->total_len - r->hdr_len;
+    return off + rec_size(r->subject_len, r->reply_len, r->total_len);
+}
+
+static void free_batches(struct js_batch *b)
+{
+    while (b) {
+        struct js_batch *next = b->next;
+        free(b);
+        b = next;
+    }
 }
 
 static void dispatch(struct js *js, const struct js_inmsg *m)
@@ -202,18 +300,20 @@ static void on_inbound(evutil_socket_t fd, short what, void *arg)
     ssize_t rn = read(fd, &v, sizeof v);
     (void)rn; /* EAGAIN: already drained */
     pthread_mutex_lock(&js->in_lock);
-    struct js_inmsg *head = js->in_head;
+    struct js_batch *head = js->in_head;
     js->in_head = NULL;
     js->in_tail = &js->in_head;
-    js->in_bytes = 0;
     js->in_armed = false;
     pthread_mutex_unlock(&js->in_lock);
-    while (head) {
-        struct js_inmsg *next = head->next;
-        dispatch(js, head);
-        free(head);
-        head = next;
+    for (struct js_batch *b = head; b; b = b->next) {
+        for (size_t off = 0; off < b->len;) {
+            struct js_inmsg m;
+            off = record_at(b, off, &m);
+            dispatch(js, &m);
+        }
+        atomic_fetch_sub(&js->in_bytes, b->bytes);
     }
+    free_batches(head);
     commit(js);
 }
 
@@ -447,6 +547,7 @@ static struct client *internal_client(struct js *js)
     c->fd = -1;
     c->cid = atomic_fetch_add(&js->srv->next_cid, 1);
     c->internal_deliver = on_internal_deliver;
+    c->internal_flush = on_internal_flush;
     c->internal_arg = js;
     snprintf(c->ip, sizeof c->ip, "internal");
     pthread_mutex_init(&c->out_lock, NULL);
@@ -472,6 +573,10 @@ int jetstream_start(struct server *s, int slot, struct jetstream **out)
     if (rc < 0)
         goto err_after_alloc;
     rc = -ENOMEM;
+    js->nstages = (size_t)slot + 1; /* the client loops, then ours */
+    js->stages = calloc(js->nstages, sizeof *js->stages);
+    if (!js->stages)
+        goto err_after_alloc;
     js->w = worker_new(s, slot);
     if (!js->w)
         goto err_after_alloc;
@@ -530,12 +635,11 @@ void jetstream_free(struct jetstream *j)
         free(js->acks[i].json);
     }
     free(js->acks);
-    struct js_inmsg *m = js->in_head;
-    while (m) {
-        struct js_inmsg *next = m->next;
-        free(m);
-        m = next;
-    }
+    /* Batches the loops staged or queued after the engine stopped. */
+    free_batches(js->in_head);
+    for (size_t i = 0; js->stages && i < js->nstages; i++)
+        free_batches(js->stages[i].batch);
+    free(js->stages);
     if (js->in_ev)
         event_free(js->in_ev);
     if (js->in_fd >= 0)

@@ -13,6 +13,7 @@
 #define TERN_SERVER_JS_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,12 +37,13 @@ enum js_sub_kind {
     JS_SUB_FC = 'F',       /* $JS.FC.> */
 };
 
-/* One message an internal subscription heard, copied on the publisher's
- * loop. One allocation: the struct, then subject, reply, headers, data.
- * Owned by the inbound queue, then by the JetStream loop, which frees it
- * after handling (js_inmsg_free). */
+struct js_batch;
+struct js_stage;
+
+/* One message an internal subscription heard, as the handlers see it: a
+ * view into the inbound batch that holds its bytes (jetstream.c), valid
+ * while the handler runs. */
 struct js_inmsg {
-    struct js_inmsg *next;
     enum js_sub_kind kind;
     uint64_t id;            /* JS_SUB_STREAM: the stream's id */
     const char *subject;
@@ -97,9 +99,12 @@ struct js {
     char *root;                    /* owned: <store_dir>/jetstream/$G/streams */
     int64_t max_memory, max_store; /* -1 = unlimited */
 
+    struct js_stage *stages;       /* owned array, one per loop (by worker
+                                      index): each loop thread's own */
+    size_t nstages;
+    atomic_size_t in_bytes;        /* staged and queued, for JS_INBOUND_MAX */
     pthread_mutex_t in_lock;       /* guards the inbound queue */
-    struct js_inmsg *in_head, **in_tail;
-    size_t in_bytes;
+    struct js_batch *in_head, **in_tail;
     bool in_armed;                 /* eventfd written, not yet drained */
     int in_fd;                     /* owned eventfd */
     struct event *in_ev;           /* owned */

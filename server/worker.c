@@ -107,6 +107,10 @@ void worker_note_output(struct worker *w, struct client *c)
     if (grow((void **)&w->pending, &w->cap_pending, w->npending + 1,
              sizeof *w->pending) < 0) {
         /* Cannot remember it: flush now rather than lose the wakeup. */
+        if (c->kind == CLIENT_KIND_INTERNAL) {
+            c->internal_flush(c->internal_arg, w);
+            return;
+        }
         if (c->w == w) {
             client_flush(c);
             return;
@@ -142,7 +146,9 @@ static void flush_pending(struct worker *w)
     /* A flush can queue more output (e.g. a close notice), so index live. */
     for (size_t i = 0; i < w->npending; i++) {
         struct client *c = w->pending[i];
-        if (c->w == w)
+        if (c->kind == CLIENT_KIND_INTERNAL)
+            c->internal_flush(c->internal_arg, w); /* this loop's share only */
+        else if (c->w == w)
             client_flush(c);
         else if (!client_try_flush(c))
             send_flush(c->w, c);
