@@ -424,6 +424,18 @@ const char *cluster_name(const struct cluster *cl)
     return cl->name;
 }
 
+/* A configured route resolved to node id: a route to it counts as one we
+ * dialled, whichever connection survived (nats-server's survivor inherits
+ * that from the duplicate it replaced, spec/cluster-protocol.md §8).
+ * Caller holds cl->lock. */
+static bool configured_for(const struct cluster *cl, const char *id)
+{
+    for (size_t i = 0; i < cl->nurls; i++)
+        if (!cl->urls[i].implicit && strcmp(cl->urls[i].remote_id, id) == 0)
+            return true;
+    return false;
+}
+
 size_t cluster_routes_snapshot(struct cluster *cl, struct route_snapshot *out, size_t max)
 {
     size_t n = 0;
@@ -435,8 +447,9 @@ size_t cluster_routes_snapshot(struct cluster *cl, struct route_snapshot *out, s
         r->rid = (unsigned long long)c->cid;
         snprintf(r->remote_id, sizeof r->remote_id, "%s", c->route->remote_id);
         snprintf(r->remote_name, sizeof r->remote_name, "%s", c->route->remote_name);
-        r->did_solicit = c->route->url >= 0;
-        r->is_configured = c->route->url >= 0 && !cl->urls[c->route->url].implicit;
+        bool configured = configured_for(cl, c->route->remote_id);
+        r->did_solicit = c->route->url >= 0 || configured;
+        r->is_configured = configured;
         snprintf(r->ip, sizeof r->ip, "%s", c->ip);
         r->port = c->port;
         r->in_msgs = atomic_load_explicit(&c->in_msgs, memory_order_relaxed);

@@ -153,6 +153,12 @@ async def test_crossed_dials_keep_one_route(cluster, client, first_kind, second_
     time.sleep(2.5)
     after = {n.name: [r["rid"] for r in n.routez()["routes"]] for n in (x, y)}
     assert after == rids and all(len(v) == 1 for v in after.values()), (rids, after)
+    # Each side listed the other, so whichever connection survived counts
+    # as configured and solicited on both (the survivor inherits that from
+    # the duplicate it replaced), and would be redialled if it dropped.
+    for n in (x, y):
+        r = n.routez()["routes"][0]
+        assert r["is_configured"] is True and r["did_solicit"] is True, (n.name, r)
 
     box = Inbox()
     sub = await client(y)
