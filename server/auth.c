@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "server/auth.h"
+#include "server/nkey.h"
 #include "server/perms.h"
 
 #define AUTH_DEFAULT_TIMEOUT_S     2.0
@@ -44,9 +45,11 @@ struct secret {
 
 /* One configured user. Owned by its struct auth (array in config order). */
 struct auth_user {
-    char *name;                    /* owned; NULL for an nkey-only entry */
+    char *name;                    /* owned; NULL for an nkey user */
     struct secret password;
-    bool nkey_only;                /* nkey and no password: never matched yet */
+    char *nkey;                    /* owned: the public NKEY text; NULL for
+                                      a named user */
+    unsigned char nkey_pk[NKEY_PUBLIC_BYTES]; /* nkey decoded */
     struct auth_perms *own_perms;  /* owned; NULL when it has none */
     const struct auth_perms *perms;/* borrowed: own_perms, the defaults or NULL */
 };
@@ -258,9 +261,14 @@ static int user_init(struct auth *a, struct auth_user *u, const struct opts_user
 {
     int rc;
 
-    if (ou->nkey != NULL)
+    if (ou->nkey != NULL) {
         a->has_nkey_users = true;
-    u->nkey_only = ou->nkey != NULL && ou->password == NULL;
+        if (nkey_decode_user(ou->nkey, u->nkey_pk) < 0)
+            return -EINVAL; /* the caller says which key */
+        u->nkey = strdup(ou->nkey);
+        if (u->nkey == NULL)
+            return -ENOMEM;
+    }
     if (ou->user != NULL) {
         u->name = strdup(ou->user);
         if (u->name == NULL)
@@ -345,6 +353,8 @@ static int build_users(struct auth *a, const struct tern_opts *o, char *err, siz
     for (size_t i = 0; i < o->nusers; i++) {
         a->nusers++;
         rc = user_init(a, &a->users[i], &o->users[i]);
+        if (rc == -EINVAL) /* the config check let a bad checksum through */
+            set_err(err, errlen, "Not a valid public nkey for a user: \"%s\"", o->users[i].nkey);
         if (rc < 0)
             return rc;
     }
@@ -421,6 +431,7 @@ static void auth_free(struct auth *a)
 {
     for (size_t i = 0; i < a->nusers; i++) {
         free(a->users[i].name);
+        free(a->users[i].nkey);
         secret_free(&a->users[i].password);
         perms_free(a->users[i].own_perms);
     }
@@ -548,12 +559,29 @@ static int check_users(const struct auth *a, const struct auth_creds *c,
     if (!has_text(c->user))
         return -EACCES;
     u = find_user(a, c->user);
-    if (u == NULL || u->nkey_only)
+    if (u == NULL)
         return -EACCES;
     if (!secret_check(a, &u->password, u->name, c->pass))
         return -EACCES;
     *user = u;
     return 0;
+}
+
+/* The nkey user the CONNECT names, admitted when its signature of the
+ * nonce this connection was sent verifies. */
+static int check_nkey(const struct auth *a, const struct auth_creds *c,
+                      const struct auth_user **user)
+{
+    for (size_t i = 0; i < a->nusers; i++) {
+        const struct auth_user *u = &a->users[i];
+        if (u->nkey == NULL || strcmp(u->nkey, c->nkey) != 0)
+            continue;
+        if (!nkey_verify(u->nkey_pk, c->nonce, c->sig))
+            return -EACCES;
+        *user = u;
+        return 0;
+    }
+    return -EACCES;
 }
 
 int auth_check(const struct auth *a, const struct auth_creds *c,
@@ -572,11 +600,13 @@ int auth_check(const struct auth *a, const struct auth_creds *c,
 
     if (a->mode == AUTH_MODE_NONE)
         return 0; /* credentials are accepted and ignored */
-    /* NKEY signatures are not verified yet (a later issue): with nkey users
-     * configured, a CONNECT naming an nkey can only be refused. Without
-     * them nats-server ignores the field, and so do we. */
-    if (a->has_nkey_users && has_text(c->nkey))
-        return -EACCES;
+    /* With nkey users configured a CONNECT naming an nkey is judged by its
+     * signature alone; without them nats-server ignores the field, and so
+     * do we. */
+    if (a->has_nkey_users && has_text(c->nkey)) {
+        rc = check_nkey(a, c, &u);
+        goto out;
+    }
 
     switch (a->mode) {
     case AUTH_MODE_TOKEN:
@@ -594,6 +624,7 @@ int auth_check(const struct auth *a, const struct auth_creds *c,
     case AUTH_MODE_NONE:
         break;
     }
+out:
     if (rc == 0 && u != NULL) {
         if (user != NULL)
             *user = u;
@@ -605,5 +636,7 @@ int auth_check(const struct auth *a, const struct auth_creds *c,
 
 const char *auth_user_name(const struct auth_user *u)
 {
-    return u != NULL ? u->name : NULL;
+    if (u == NULL)
+        return NULL;
+    return u->name != NULL ? u->name : u->nkey; /* nkey users go by their key */
 }

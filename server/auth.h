@@ -7,9 +7,10 @@
  * permissions a live connection still points at (refcounted, atomic).
  *
  * Modes (spec/server-cli-config.md §3.2): none; single user/password;
- * token; a users list with per-user permissions. Passwords may be bcrypt
- * hashes ($2a$/$2b$/$2x$/$2y$), checked with libxcrypt; comparisons of
- * plain secrets are constant-time. NKEY users come in a later issue.
+ * token; a users list with per-user permissions, whose entries are named
+ * users or NKEY users (server/nkey.h: the client signs this connection's
+ * INFO nonce). Passwords may be bcrypt hashes ($2a$/$2b$/$2x$/$2y$),
+ * checked with libxcrypt; comparisons of plain secrets are constant-time.
  */
 #ifndef TERN_SERVER_AUTH_H
 #define TERN_SERVER_AUTH_H
@@ -80,10 +81,10 @@ void auth_response_limits(const struct auth_perms *p, int64_t *max_msgs, int64_t
 bool auth_sub_needs_deny_filter(const struct auth_perms *p, const char *subject, size_t len);
 bool auth_can_deliver(const struct auth_perms *p, const char *subject, size_t len);
 
-/* True when some configured user is an NKEY user (INFO then carries a
- * nonce). While so, a CONNECT naming an nkey is refused until signatures
- * are verified (a later issue); without nkey users the field is ignored,
- * as nats-server ignores it. */
+/* True when some configured user is an NKEY user: INFO then carries a
+ * nonce, and a CONNECT naming an nkey is admitted by its signature of that
+ * nonce alone. Without nkey users the field is ignored, as nats-server
+ * ignores it. */
 bool auth_has_nkey_users(const struct auth *a);
 
 /* Constant-time equality of two secrets of any lengths. */

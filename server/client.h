@@ -20,6 +20,7 @@
 #include "proto/parser.h"
 #include "server/buf.h"
 #include "server/kmap.h"
+#include "server/nkey.h"
 #include "server/sublist.h"
 
 struct server;
@@ -71,6 +72,9 @@ struct client {
     struct timespec start;     /* wall clock */
 
     /* Loop thread only. */
+    char nonce[NKEY_NONCE_CHARS + 1];           /* sent in INFO while nkey
+                                                   users exist; "" after
+                                                   CONNECT (used once) */
     struct event *read_ev, *write_ev;           /* owned */
     struct event *auth_timer, *ping_timer, *wd_timer; /* owned */
     struct proto_parser parser;                 /* owned */

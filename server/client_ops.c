@@ -122,10 +122,13 @@ static int authenticate(struct client *c, json_t *o)
         .token = get_str(o, "auth_token"),
         .nkey = get_str(o, "nkey"),
         .sig = get_str(o, "sig"),
+        .nonce = c->nonce,
     };
     const struct auth_user *user = NULL;
     const struct auth_perms *perms = NULL;
-    if (auth_check(c->auth, &creds, &user, &perms) < 0)
+    int rc = auth_check(c->auth, &creds, &user, &perms);
+    c->nonce[0] = '\0'; /* signed once; later INFOs carry none */
+    if (rc < 0)
         return -1;
     c->user = user;
     c->perms = perms;

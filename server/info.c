@@ -63,13 +63,14 @@ size_t info_build_client(struct server *s, struct client *c, char *out, size_t c
                      "INFO {\"server_id\":\"%s\",\"server_name\":%s,\"version\":\"%s\","
                      "\"proto\":1,\"go\":\"%s\",\"tern_version\":\"%s\",\"host\":%s,"
                      "\"port\":%d,\"headers\":%s,%s\"max_payload\":%lld,%s"
-                     "\"client_id\":%llu,\"client_ip\":\"%s\"%s%s%s} \r\n",
+                     "\"client_id\":%llu,\"client_ip\":\"%s\"%s%s%s%s%s%s} \r\n",
                      s->server_id, name, TERN_PROTO_VERSION, TERN_GO_FIELD, TERN_VERSION,
                      host, s->client_port, s->no_header_support ? "false" : "true",
                      auth_required(a) ? "\"auth_required\":true," : "",
                      (long long)atomic_load(&s->max_payload),
                      s->jetstream_on ? "\"jetstream\":true," : "", (unsigned long long)c->cid,
-                     c->ip, cluster, urls, ldm ? ",\"ldm\":true" : "");
+                     c->ip, c->nonce[0] ? ",\"nonce\":\"" : "", c->nonce[0] ? c->nonce : "",
+                     c->nonce[0] ? "\"" : "", cluster, urls, ldm ? ",\"ldm\":true" : "");
     if (n < 0 || (size_t)n >= cap)
         return 0;
     return (size_t)n;

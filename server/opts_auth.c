@@ -6,13 +6,14 @@
  * A block is parsed into a struct auth_block first and moved into struct
  * tern_opts only once it is consistent, so a rejected block leaves the
  * options untouched. Only shapes and subjects are checked here; it never
- * verifies credentials (bcrypt hashes and NKEY checksums are auth.c's).
+ * verifies credentials (bcrypt hashes and NKEY signatures are auth.c's).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/nkey.h"
 #include "server/opts_impl.h"
 
 /* ---- authorization (§3.2) ---- */
@@ -186,18 +187,6 @@ static int parse_permissions(struct cfg *c, const struct conf_entry *e, struct o
     return rc;
 }
 
-/* A public user NKEY: 'U' and 55 more base32 characters. The checksum is
- * left to auth.c, which decodes the key anyway. */
-static bool plausible_user_nkey(const char *k)
-{
-    if (k[0] != 'U' || strlen(k) != 56)
-        return false;
-    for (const char *p = k; *p; p++)
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '2' && *p <= '7')))
-            return false;
-    return true;
-}
-
 void opts__free_user(struct opts_user *u)
 {
     free(u->user);
@@ -236,7 +225,8 @@ static int parse_user(struct cfg *c, const struct conf_entry *arr_e, const struc
     (void)arr_e;
     if (!u->nkey && !u->user)
         return opts__at_err(c, v->file, v->line, v->col, "User entry requires a user");
-    if (u->nkey && !plausible_user_nkey(u->nkey))
+    unsigned char key[NKEY_PUBLIC_BYTES];
+    if (u->nkey && nkey_decode_user(u->nkey, key) < 0) /* role, length, checksum */
         return opts__at_err(c, v->file, v->line, v->col, "Not a valid public nkey for a user");
     if (u->nkey && (u->user || u->password))
         return opts__at_err(c, v->file, v->line, v->col,

@@ -1,5 +1,6 @@
 /*
  * tests/unit/check_auth.c — Check suite for server/auth.c: each auth mode,
+ * NKEY users (server/nkey.c, against vectors from another implementation),
  * bcrypt and its cache, config conflicts, no_auth_user, permissions and the
  * refcount lifetime.
  *
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "server/auth.h"
+#include "server/nkey.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 /* A char ** list and its length, for struct opts_perm fields. */
@@ -247,26 +249,133 @@ START_TEST(test_empty_users_array_admits_nobody)
 }
 END_TEST
 
+/* NKEY vectors made with the nkeys Python package (an implementation
+ * independent of server/nkey.c): the user key of the seed
+ * SUAAIIQFI5R2OVCQ6EXXKLE66VQDIY3CISGP2XWHPMFYW365UCUCXR7OUQ and its
+ * signatures of NONCE, standard base64 as nats-py sends it and unpadded
+ * URL-safe as nats.go sends it; SIG_OTHER signs "Bm9uY2UtdGVzdDE". */
+static const char NKEY_PUB[] = "UAUVWWH67AZVMKANN6CDIMVB5TTP2QVI436VYVPGZUH37RPP4JVA3GJQ";
+static const char NKEY_PUB2[] = "UBQVQQ7BCEXDD3CWEVX4KWF3YTSV4QR5GU77ZFDAKPC53XVDEZNR2QIR";
+static const char NKEY_ACCOUNT[] = "ADGZO65WURNOKCTMG6PSDX53E7ZJLPLZW7TN2W53DBSRUKXAATNYQPJI";
+static const char NONCE[] = "Bm9uY2UtdGVzdDA";
+static const char SIG_STD[] = "YATI3G/FPkzgWv/viJCEvOUp+jcOeH0p0VAkrFrPKnAsdZICt+q+sQqZoozrcuOI"
+                              "NcXdgeu/EkV5RcGiy69YBQ==";
+static const char SIG_URL[] = "YATI3G_FPkzgWv_viJCEvOUp-jcOeH0p0VAkrFrPKnAsdZICt-q-sQqZoozrcuOI"
+                              "NcXdgeu_EkV5RcGiy69YBQ";
+static const char SIG_OTHER[] = "2wMdZR8cAf0awzlFPdjGc5eAhglrHQcJEr+wVBqg2mpvqhE1moV524Wq+Tm7MYHF"
+                                "W/bfs4n00SND3lHJ3owaDw==";
+
+static int check_nkey(struct auth *a, const char *key, const char *nonce, const char *sig,
+                      const struct auth_user **u)
+{
+    struct auth_creds c = { .nkey = key, .nonce = nonce, .sig = sig };
+    return auth_check(a, &c, u, NULL);
+}
+
+START_TEST(test_nkey_decode)
+{
+    unsigned char k[NKEY_PUBLIC_BYTES];
+    char bad[sizeof NKEY_PUB];
+
+    ck_assert_int_eq(nkey_decode_user(NKEY_PUB, k), 0);
+    ck_assert_int_eq(nkey_decode_user(NKEY_PUB2, k), 0);
+    ck_assert_int_eq(nkey_decode_user("UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4", k), 0);
+    ck_assert_int_eq(nkey_decode_user(NKEY_ACCOUNT, k), -EINVAL); /* valid, not a user */
+    ck_assert_int_eq(nkey_decode_user(NULL, k), -EINVAL);
+    ck_assert_int_eq(nkey_decode_user("", k), -EINVAL);
+    ck_assert_int_eq(nkey_decode_user("UA", k), -EINVAL);
+    /* Every single-character change breaks the checksum or the alphabet. */
+    for (size_t i = 0; i < sizeof NKEY_PUB - 1; i++) {
+        memcpy(bad, NKEY_PUB, sizeof bad);
+        bad[i] = bad[i] == 'A' ? 'B' : 'A';
+        ck_assert_msg(nkey_decode_user(bad, k) == -EINVAL, "accepted change at %zu", i);
+    }
+    memcpy(bad, NKEY_PUB, sizeof bad);
+    bad[10] = 'a'; /* lower case is not base32 here */
+    ck_assert_int_eq(nkey_decode_user(bad, k), -EINVAL);
+    memcpy(bad, NKEY_PUB, sizeof bad);
+    bad[5] = '1'; /* neither is 0, 1, 8, 9 */
+    ck_assert_int_eq(nkey_decode_user(bad, k), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_nkey_verify)
+{
+    unsigned char k[NKEY_PUBLIC_BYTES];
+    char sig[sizeof SIG_STD];
+
+    ck_assert_int_eq(nkey_decode_user(NKEY_PUB, k), 0);
+    ck_assert(nkey_verify(k, NONCE, SIG_STD));
+    ck_assert(nkey_verify(k, NONCE, SIG_URL));
+    ck_assert(!nkey_verify(k, NONCE, SIG_OTHER));
+    ck_assert(!nkey_verify(k, "Bm9uY2UtdGVzdDE", SIG_STD));
+    ck_assert(!nkey_verify(k, NONCE, ""));
+    ck_assert(!nkey_verify(k, NONCE, NULL));
+    ck_assert(!nkey_verify(k, "", SIG_STD));
+    ck_assert(!nkey_verify(k, NULL, SIG_STD));
+    ck_assert(!nkey_verify(k, NONCE, "not base64 at all!"));
+    /* Truncated, extended, one bit flipped. */
+    memcpy(sig, SIG_URL, sizeof SIG_URL);
+    sig[strlen(sig) - 4] = '\0';
+    ck_assert(!nkey_verify(k, NONCE, sig));
+    char longer[sizeof SIG_STD + 8];
+    snprintf(longer, sizeof longer, "%sAAAA", SIG_URL);
+    ck_assert(!nkey_verify(k, NONCE, longer));
+    memcpy(sig, SIG_STD, sizeof SIG_STD);
+    sig[7] = sig[7] == 'A' ? 'B' : 'A';
+    ck_assert(!nkey_verify(k, NONCE, sig));
+    /* A byte above 0x7f where '_' was: libsodium 1.0.18 alone decodes it
+     * as '_' (found by tests/fuzz/fuzz_nkey.c). */
+    memcpy(sig, SIG_URL, sizeof SIG_URL);
+    char *underscore = strchr(sig, '_');
+    ck_assert_ptr_nonnull(underscore);
+    *underscore = (char)0x9e;
+    ck_assert(!nkey_verify(k, NONCE, sig));
+    ck_assert(nkey_decode_user(NKEY_PUB2, k) == 0 && !nkey_verify(k, NONCE, SIG_STD));
+}
+END_TEST
+
+START_TEST(test_nkey_nonce)
+{
+    char a[NKEY_NONCE_CHARS + 1], b[NKEY_NONCE_CHARS + 1];
+
+    nkey_make_nonce(a);
+    nkey_make_nonce(b);
+    ck_assert_uint_eq(strlen(a), NKEY_NONCE_CHARS);
+    ck_assert_str_ne(a, b);
+    for (size_t i = 0; i < NKEY_NONCE_CHARS; i++)
+        ck_assert_msg(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+                             a[i]) != NULL, "nonce byte %zu", i);
+}
+END_TEST
+
 START_TEST(test_nkey_users)
 {
     struct opts_user users[3];
     struct tern_opts o;
-    struct auth_creds c = { .user = "bob", .pass = "pw", .nkey = "UAAA", .sig = "x" };
+    struct auth_creds c = { .user = "bob", .pass = "pw", .nkey = NKEY_PUB, .sig = "x" };
+    const struct auth_user *u = NULL;
     struct auth *a;
 
     memset(users, 0, sizeof(users));
-    users[0] = (struct opts_user){ .nkey = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4" };
+    users[0] = (struct opts_user){ .nkey = (char *)NKEY_PUB };
     users[1] = (struct opts_user){ .user = "bob", .password = "pw" };
-    users[2] = (struct opts_user){ .user = "nk", .nkey = "UBBB" }; /* nkey, no password */
+    users[2] = (struct opts_user){ .nkey = (char *)NKEY_PUB2 };
     memset(&o, 0, sizeof(o));
     o.users = users;
     o.nusers = 3;
     a = build(&o);
     ck_assert(auth_has_nkey_users(a));
     ck_assert_int_eq(check_up(a, "bob", "pw"), 0);
+    /* A CONNECT naming an nkey is judged by its signature alone. */
     ck_assert_int_eq(auth_check(a, &c, NULL, NULL), -EACCES);
-    ck_assert_int_eq(check_up(a, "nk", NULL), -EACCES);
-    ck_assert_int_eq(check_up(a, "nk", ""), -EACCES);
+    ck_assert_int_eq(check_nkey(a, NKEY_PUB, NONCE, SIG_STD, &u), 0);
+    ck_assert_str_eq(auth_user_name(u), NKEY_PUB);
+    ck_assert_int_eq(check_nkey(a, NKEY_PUB, NONCE, SIG_URL, NULL), 0);
+    ck_assert_int_eq(check_nkey(a, NKEY_PUB, "Bm9uY2UtdGVzdDE", SIG_STD, NULL), -EACCES);
+    ck_assert_int_eq(check_nkey(a, NKEY_PUB, NULL, SIG_STD, NULL), -EACCES);
+    ck_assert_int_eq(check_nkey(a, NKEY_PUB2, NONCE, SIG_STD, NULL), -EACCES); /* not its key */
+    ck_assert_int_eq(check_nkey(a, NKEY_ACCOUNT, NONCE, SIG_STD, NULL), -EACCES); /* unknown */
     auth_unref(a);
 
     /* Without nkey users nats-server ignores a CONNECT's nkey (verified). */
@@ -276,6 +385,13 @@ START_TEST(test_nkey_users)
     ck_assert(!auth_has_nkey_users(a));
     ck_assert_int_eq(auth_check(a, &c, NULL, NULL), 0);
     auth_unref(a);
+
+    /* A key the config check let through with a bad checksum. */
+    users[0].nkey = "UAUVWWH67AZVMKANN6CDIMVB5TTP2QVI436VYVPGZUH37RPP4JVA3GJA";
+    o.users = users;
+    o.nusers = 1;
+    ck_assert_ptr_null(auth_new(&o, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "Not a valid public nkey for a user") != NULL, "%s", err);
 }
 END_TEST
 
@@ -590,8 +706,8 @@ START_TEST(test_duplicate_users)
 
     /* nkey entries have no name and never collide. */
     memset(users, 0, sizeof(users));
-    users[0].nkey = "UA";
-    users[1].nkey = "UB";
+    users[0].nkey = (char *)NKEY_PUB;
+    users[1].nkey = (char *)NKEY_PUB2;
     users[2].user = "c";
     o.nusers = 3;
     auth_unref(build(&o));
@@ -1079,6 +1195,9 @@ static Suite *auth_suite(void)
     tcase_add_test(modes, test_users_and_default_permissions);
     tcase_add_test(modes, test_users_without_defaults_have_no_permissions);
     tcase_add_test(modes, test_empty_users_array_admits_nobody);
+    tcase_add_test(modes, test_nkey_decode);
+    tcase_add_test(modes, test_nkey_verify);
+    tcase_add_test(modes, test_nkey_nonce);
     tcase_add_test(modes, test_nkey_users);
     tcase_add_test(modes, test_auth_timeout);
     tcase_add_test(modes, test_secret_equal);

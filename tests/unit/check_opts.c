@@ -463,6 +463,14 @@ START_TEST(authorization_errors)
                      "f:1:25: User entry requires a user");
     ck_assert_str_eq(conf_err("authorization { users: [{nkey: Ubad}] }\n"),
                      "f:1:25: Not a valid public nkey for a user");
+    /* Right shape, wrong checksum (last character changed); and a valid
+     * account key, which is not a user's. */
+    ck_assert_str_eq(conf_err("authorization { users: [{nkey: "
+                              "UAUVWWH67AZVMKANN6CDIMVB5TTP2QVI436VYVPGZUH37RPP4JVA3GJA}] }\n"),
+                     "f:1:25: Not a valid public nkey for a user");
+    ck_assert_str_eq(conf_err("authorization { users: [{nkey: "
+                              "ADGZO65WURNOKCTMG6PSDX53E7ZJLPLZW7TN2W53DBSRUKXAATNYQPJI}] }\n"),
+                     "f:1:25: Not a valid public nkey for a user");
     ck_assert_str_eq(conf_err("no_auth_user: bob\n"),
                      "no_auth_user: \"bob\" present, but users are not defined");
     ck_assert_str_eq(conf_err("authorization { users: [{user: a}] }\nno_auth_user: bob\n"),
