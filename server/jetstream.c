@@ -41,9 +41,16 @@
  * publish faster than the disk syncs. */
 #define JS_INBOUND_MAX (512u << 20)
 
+/* How often the JetStream loop refreshes what monitoring reads. */
+#define STATS_REFRESH_MS 250
+
 struct jetstream {
     struct js js;
     bool running;   /* main thread: the loop was started and not stopped */
+    char *store_dir;                /* owned: "<store_dir>/jetstream" */
+    struct event *stats_ev;         /* owned; JetStream loop */
+    pthread_mutex_t stats_lock;     /* guards stats */
+    struct jetstream_stats stats;
 };
 
 int64_t js_now(void)
@@ -556,6 +563,51 @@ static struct client *internal_client(struct js *js)
     return c;
 }
 
+/* ---- monitoring figures ---- */
+
+/* JetStream loop (or start-up, before it runs): recount and publish. */
+static void refresh_stats(struct jetstream *j)
+{
+    struct js *js = &j->js;
+    struct jetstream_stats t = {
+        .max_memory = js->max_memory, .max_storage = js->max_store,
+        .streams = js->nstreams, .api_total = js->api_total, .api_errors = js->api_errors,
+    };
+    for (struct js_stream *st = js->streams; st; st = st->next) {
+        struct store_state ss;
+        store_get_state(st->store, &ss);
+        bool mem = st->cfg.storage == JS_STORAGE_MEMORY;
+        *(mem ? &t.memory : &t.storage) += ss.bytes;
+        if (st->cfg.max_bytes > 0)
+            *(mem ? &t.reserved_memory : &t.reserved_storage) += (uint64_t)st->cfg.max_bytes;
+        t.consumers += st->nconsumers;
+        t.messages += ss.msgs;
+        t.bytes += ss.bytes;
+    }
+    pthread_mutex_lock(&j->stats_lock);
+    j->stats = t;
+    pthread_mutex_unlock(&j->stats_lock);
+}
+
+static void on_stats_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    refresh_stats(arg);
+}
+
+void jetstream_get_stats(struct jetstream *j, struct jetstream_stats *out)
+{
+    pthread_mutex_lock(&j->stats_lock);
+    *out = j->stats;
+    pthread_mutex_unlock(&j->stats_lock);
+}
+
+const char *jetstream_store_dir(const struct jetstream *j)
+{
+    return j->store_dir;
+}
+
 int jetstream_start(struct server *s, int slot, struct jetstream **out)
 {
     struct jetstream *j = calloc(1, sizeof *j);
@@ -569,8 +621,14 @@ int jetstream_start(struct server *s, int slot, struct jetstream **out)
     js->max_store = s->opts.max_file_store > 0 ? s->opts.max_file_store : -1;
     js->rng = (uint64_t)js_now() ^ 0x9E3779B97F4A7C15ULL;
     pthread_mutex_init(&js->in_lock, NULL);
+    pthread_mutex_init(&j->stats_lock, NULL);
     int rc = make_root(js, &s->opts);
     if (rc < 0)
+        goto err_after_alloc;
+    rc = -ENOMEM;
+    /* root is "<store_dir>/jetstream/$G/streams" */
+    j->store_dir = strndup(js->root, strlen(js->root) - strlen("/$G/streams"));
+    if (!j->store_dir)
         goto err_after_alloc;
     rc = -ENOMEM;
     js->nstages = (size_t)slot + 1; /* the client loops, then ours */
@@ -595,6 +653,11 @@ int jetstream_start(struct server *s, int slot, struct jetstream **out)
     js->fc_sub = js_subscribe(js, "$JS.FC.>", JS_SUB_FC, 0);
     rc = -ENOMEM;
     if (!js->api_sub || !js->ack_sub || !js->fc_sub)
+        goto err_after_alloc;
+    refresh_stats(j);
+    j->stats_ev = event_new(js->w->base, -1, EV_PERSIST, on_stats_tick, j);
+    struct timeval tick = { 0, STATS_REFRESH_MS * 1000 };
+    if (!j->stats_ev || event_add(j->stats_ev, &tick) < 0)
         goto err_after_alloc;
     rc = worker_start(js->w);
     if (rc < 0)
@@ -642,6 +705,8 @@ void jetstream_free(struct jetstream *j)
     free(js->stages);
     if (js->in_ev)
         event_free(js->in_ev);
+    if (j->stats_ev)
+        event_free(j->stats_ev);
     if (js->in_fd >= 0)
         close(js->in_fd);
     worker_free(js->w);
@@ -654,5 +719,7 @@ void jetstream_free(struct jetstream *j)
     free(js->root);
     free(js->scratch);
     pthread_mutex_destroy(&js->in_lock);
+    pthread_mutex_destroy(&j->stats_lock);
+    free(j->store_dir);
     free(j);
 }

@@ -11,8 +11,21 @@
 #ifndef TERN_SERVER_JETSTREAM_H
 #define TERN_SERVER_JETSTREAM_H
 
+#include <stdint.h>
+
 struct server;
 struct jetstream;
+
+/* What /jsz and /varz report (server/monitor_js.c): a copy the JetStream
+ * loop refreshes a few times a second, so monitoring never reaches into
+ * the loop's state. */
+struct jetstream_stats {
+    int64_t max_memory, max_storage;   /* configured limits; -1 = none */
+    uint64_t memory, storage;          /* bytes stored, by storage kind */
+    uint64_t reserved_memory, reserved_storage; /* streams' max_bytes */
+    uint64_t streams, consumers, messages, bytes;
+    uint64_t api_total, api_errors;
+};
 
 /* Main thread, during server_init, after the I/O loops started: open the
  * store directory, load the streams and consumers found there, subscribe,
@@ -23,5 +36,10 @@ int jetstream_start(struct server *s, int slot, struct jetstream **out);
 void jetstream_stop(struct jetstream *js);
 /* After every loop has stopped. NULL is fine. */
 void jetstream_free(struct jetstream *js);
+
+/* Any thread: the latest figures. */
+void jetstream_get_stats(struct jetstream *js, struct jetstream_stats *out);
+/* "<store_dir>/jetstream", as nats-server names it; fixed at start. */
+const char *jetstream_store_dir(const struct jetstream *js);
 
 #endif

@@ -24,6 +24,7 @@
 #include "cluster/route.h"
 #include "server/client.h"
 #include "server/log.h"
+#include "server/monitor_js.h"
 #include "server/server.h"
 #include "server/sublist.h"
 #include "server/version.h"
@@ -33,7 +34,7 @@ struct monitor {
     struct evhttp *http;       /* owned */
     int port;
     char host[64];
-    uint64_t req_varz, req_connz, req_healthz, req_subsz, req_routez, req_root;
+    uint64_t req_varz, req_connz, req_healthz, req_subsz, req_routez, req_jsz, req_root;
 };
 
 /* ---- formatting helpers ---- */
@@ -219,7 +220,7 @@ static json_t *varz(struct monitor *m)
     json_object_set_new(o, "leaf", json_object());
     json_object_set_new(o, "mqtt", json_object());
     json_object_set_new(o, "websocket", json_object());
-    json_object_set_new(o, "jetstream", json_object());
+    json_object_set_new(o, "jetstream", monitor_js_varz(s));
     json_object_set_new(o, "tls_timeout", json_real(2));
     json_object_set_new(o, "write_deadline", json_integer(atomic_load(&s->write_deadline_ms) * 1000000));
     json_object_set_new(o, "start", jtime(&s->start_time));
@@ -652,6 +653,20 @@ static void on_routez(struct evhttp_request *req, void *arg)
     evhttp_clear_headers(&q);
 }
 
+static json_t *jsz(struct monitor *m)
+{
+    json_t *o = header_object(m);
+    monitor_js_jsz(m->srv, o);
+    return o;
+}
+
+static void on_jsz(struct evhttp_request *req, void *arg)
+{
+    struct monitor *m = arg;
+    m->req_jsz++;
+    serve_json(req, m, false, jsz);
+}
+
 static void on_accountz(struct evhttp_request *req, void *arg)
 {
     serve_json(req, arg, false, accountz);
@@ -727,6 +742,7 @@ struct monitor *monitor_start(struct server *s, const char *host, int port)
     route(m, "subscriptionsz", on_subsz);
     route(m, "routez", on_routez);
     route(m, "accountz", on_accountz);
+    route(m, "jsz", on_jsz);
     evhttp_set_gencb(m->http, on_root, m);
     LOG_INFO("Starting http monitor on %s:%d", host, m->port);
     return m;

@@ -1,6 +1,7 @@
 /*
  * server/monitor.h — HTTP monitoring: /varz, /connz, /healthz, /subsz,
- * /routez, /accountz (spec/server-cli-config.md §4).
+ * /routez, /accountz, /jsz (spec/server-cli-config.md §4; JetStream's part
+ * in server/monitor_js.c).
  *
  * Runs on the main thread's event_base; reads the server through atomics
  * and registry_lock only. Owned by struct server.

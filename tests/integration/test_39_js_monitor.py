@@ -1,0 +1,79 @@
+"""39 JetStream monitoring: /jsz and the "jetstream" section of /varz.
+
+The figures are a snapshot the server refreshes a few times a second, so
+tests wait for them to reach the expected values rather than read once.
+spec/server-cli-config.md §4; sizes as spec/jetstream.md accounts them.
+"""
+
+from conftest import async_wait_for
+
+JSZ_KEYS = ["server_id", "now", "config", "memory", "storage", "reserved_memory",
+            "reserved_storage", "accounts", "ha_assets", "api", "streams", "consumers",
+            "messages", "bytes"]
+
+
+def test_jsz_without_jetstream(server_factory):
+    srv = server_factory.start(monitor=True)
+    jsz = srv.http_json("/jsz")
+    assert jsz["disabled"] is True
+    assert jsz["config"] == {"max_memory": 0, "max_storage": 0}
+    for key in ("memory", "storage", "streams", "consumers", "messages", "bytes", "accounts"):
+        assert jsz[key] == 0, key
+    assert jsz["api"] == {"total": 0, "errors": 0}
+    assert srv.varz()["jetstream"] == {}
+
+
+async def test_jsz_counts_streams_consumers_messages_and_api(server_factory, nats_connect):
+    srv = server_factory.start(monitor=True, jetstream=True)
+    jsz = srv.http_json("/jsz")
+    assert list(jsz) == JSZ_KEYS, list(jsz)
+    assert "disabled" not in jsz
+    assert jsz["config"]["store_dir"] == str(srv.store_dir / "jetstream")
+    assert (jsz["streams"], jsz["messages"], jsz["accounts"]) == (0, 0, 1)
+
+    nc = await nats_connect(srv)
+    js = nc.jetstream()
+    await js.add_stream(name="S", subjects=["s.>"])
+    for _ in range(3):
+        await js.publish("s.x", b"hello")
+    await js.add_stream(name="M", subjects=["m.>"], storage="memory", max_bytes=4096)
+    await js.publish("m.x", b"abc")
+    await js.pull_subscribe("s.>", durable="d1")
+
+    # File records count 30 bytes beyond subject and payload, memory ones 16
+    # (3 x (30 + 3 + 5) and 16 + 3 + 3), as nats-server 2.9 counts them.
+    want = {"streams": 2, "consumers": 1, "messages": 4, "storage": 114, "memory": 22,
+            "bytes": 136, "reserved_memory": 4096, "reserved_storage": 0}
+
+    def settled():
+        got = srv.http_json("/jsz")
+        return got if all(got[k] == v for k, v in want.items()) else None
+
+    jsz = await async_wait_for(settled, what=lambda: f"/jsz to show {want}: "
+                               f"{srv.http_json('/jsz')}")
+    # add_stream x2, the consumer lookup nats-py makes first (a 404, so one
+    # error) and the consumer create; publishes are not API calls.
+    assert jsz["api"]["total"] >= 4 and jsz["api"]["errors"] >= 1, jsz["api"]
+
+    varz = srv.varz()["jetstream"]
+    assert varz["config"] == jsz["config"]
+    stats = varz["stats"]
+    for key in ("memory", "storage", "reserved_memory", "reserved_storage", "accounts",
+                "ha_assets"):
+        assert stats[key] == jsz[key], key
+
+
+async def test_jsz_limits_from_the_config(server_factory, tmp_path):
+    store = tmp_path / "limited"
+    srv = server_factory.start(monitor=True, config=f"""
+jetstream {{
+  store_dir: "{store}"
+  max_memory_store: 1048576
+  max_file_store: 2097152
+}}
+""")
+    config = srv.http_json("/jsz")["config"]
+    # (nats-server also shows "compress_ok" here; Tern has no compression.)
+    assert {k: config[k] for k in ("max_memory", "max_storage", "store_dir")} == \
+        {"max_memory": 1048576, "max_storage": 2097152, "store_dir": str(store / "jetstream")}
+
