@@ -49,8 +49,10 @@ struct jetstream {
     bool running;   /* main thread: the loop was started and not stopped */
     char *store_dir;                /* owned: "<store_dir>/jetstream" */
     struct event *stats_ev;         /* owned; JetStream loop */
-    pthread_mutex_t stats_lock;     /* guards stats */
+    pthread_mutex_t stats_lock;     /* guards stats and streams */
     struct jetstream_stats stats;
+    struct jetstream_stream_stats *streams; /* owned array of nstreams */
+    size_t nstreams;
 };
 
 int64_t js_now(void)
@@ -565,7 +567,17 @@ static struct client *internal_client(struct js *js)
 
 /* ---- monitoring figures ---- */
 
-/* JetStream loop (or start-up, before it runs): recount and publish. */
+static void free_stream_stats(struct jetstream_stream_stats *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].name);
+        free(v[i].state_json);
+    }
+    free(v);
+}
+
+/* JetStream loop (or start-up, before it runs): recount and publish. A
+ * stream whose details cannot be copied (no memory) is left out of them. */
 static void refresh_stats(struct jetstream *j)
 {
     struct js *js = &j->js;
@@ -573,6 +585,8 @@ static void refresh_stats(struct jetstream *j)
         .max_memory = js->max_memory, .max_storage = js->max_store,
         .streams = js->nstreams, .api_total = js->api_total, .api_errors = js->api_errors,
     };
+    struct jetstream_stream_stats *v = calloc(js->nstreams ? js->nstreams : 1, sizeof *v);
+    size_t n = 0;
     for (struct js_stream *st = js->streams; st; st = st->next) {
         struct store_state ss;
         store_get_state(st->store, &ss);
@@ -583,10 +597,29 @@ static void refresh_stats(struct jetstream *j)
         t.consumers += st->nconsumers;
         t.messages += ss.msgs;
         t.bytes += ss.bytes;
+        if (!v || n == js->nstreams)
+            continue;
+        v[n] = (struct jetstream_stream_stats){ .name = strdup(st->cfg.name),
+                                                .created = st->created,
+                                                .state_json = js_stream_state_json(st, NULL, NULL) };
+        if (v[n].name && v[n].state_json)
+            n++;
+        else
+            free(v[n].name), free(v[n].state_json);
+    }
+    for (size_t i = 0; i < n / 2; i++) { /* the list is newest first */
+        struct jetstream_stream_stats tmp = v[i];
+        v[i] = v[n - 1 - i];
+        v[n - 1 - i] = tmp;
     }
     pthread_mutex_lock(&j->stats_lock);
     j->stats = t;
+    struct jetstream_stream_stats *old = j->streams;
+    size_t nold = j->nstreams;
+    j->streams = v;
+    j->nstreams = v ? n : 0;
     pthread_mutex_unlock(&j->stats_lock);
+    free_stream_stats(old, nold);
 }
 
 static void on_stats_tick(evutil_socket_t fd, short what, void *arg)
@@ -600,6 +633,16 @@ void jetstream_get_stats(struct jetstream *j, struct jetstream_stats *out)
 {
     pthread_mutex_lock(&j->stats_lock);
     *out = j->stats;
+    pthread_mutex_unlock(&j->stats_lock);
+}
+
+void jetstream_with_stats(struct jetstream *j,
+                          void (*fn)(void *arg, const struct jetstream_stats *st,
+                                     const struct jetstream_stream_stats *streams, size_t n),
+                          void *arg)
+{
+    pthread_mutex_lock(&j->stats_lock);
+    fn(arg, &j->stats, j->streams, j->nstreams);
     pthread_mutex_unlock(&j->stats_lock);
 }
 
@@ -720,6 +763,7 @@ void jetstream_free(struct jetstream *j)
     free(js->scratch);
     pthread_mutex_destroy(&js->in_lock);
     pthread_mutex_destroy(&j->stats_lock);
+    free_stream_stats(j->streams, j->nstreams);
     free(j->store_dir);
     free(j);
 }

@@ -11,6 +11,7 @@
 #ifndef TERN_SERVER_JETSTREAM_H
 #define TERN_SERVER_JETSTREAM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct server;
@@ -27,6 +28,13 @@ struct jetstream_stats {
     uint64_t api_total, api_errors;
 };
 
+/* One stream as /jsz?streams=true shows it. */
+struct jetstream_stream_stats {
+    char *name;        /* owned by the snapshot */
+    int64_t created;   /* ns since the epoch */
+    char *state_json;  /* owned: the state object of STREAM.INFO */
+};
+
 /* Main thread, during server_init, after the I/O loops started: open the
  * store directory, load the streams and consumers found there, subscribe,
  * start the loop. slot is the reclaim slot the JetStream loop reports in.
@@ -39,6 +47,13 @@ void jetstream_free(struct jetstream *js);
 
 /* Any thread: the latest figures. */
 void jetstream_get_stats(struct jetstream *js, struct jetstream_stats *out);
+/* Any thread: call fn with the latest figures and per-stream details,
+ * which stay valid (and the JetStream loop's next refresh waits) until fn
+ * returns. */
+void jetstream_with_stats(struct jetstream *js,
+                          void (*fn)(void *arg, const struct jetstream_stats *st,
+                                     const struct jetstream_stream_stats *streams, size_t n),
+                          void *arg);
 /* "<store_dir>/jetstream", as nats-server names it; fixed at start. */
 const char *jetstream_store_dir(const struct jetstream *js);
 

@@ -653,18 +653,28 @@ static void on_routez(struct evhttp_request *req, void *arg)
     evhttp_clear_headers(&q);
 }
 
-static json_t *jsz(struct monitor *m)
-{
-    json_t *o = header_object(m);
-    monitor_js_jsz(m->srv, o);
-    return o;
-}
-
 static void on_jsz(struct evhttp_request *req, void *arg)
 {
     struct monitor *m = arg;
+    struct evkeyvalq q;
     m->req_jsz++;
-    serve_json(req, m, false, jsz);
+    parse_query(req, &q);
+    int opt[2] = { 0, 0 };
+    static const char *names[2] = { "accounts", "streams" };
+    for (int i = 0; i < 2; i++) {
+        const char *v = qparam(&q, names[i]);
+        if (v && (opt[i] = parse_bool(v)) < 0) {
+            char err[256];
+            snprintf(err, sizeof err, "Error decoding %s for %s", names[i], v);
+            reply_text(req, 400, err);
+            evhttp_clear_headers(&q);
+            return;
+        }
+    }
+    json_t *o = header_object(m);
+    monitor_js_jsz(m->srv, o, opt[0] > 0, opt[1] > 0);
+    reply_json(req, 200, o, false, &q);
+    evhttp_clear_headers(&q);
 }
 
 static void on_accountz(struct evhttp_request *req, void *arg)

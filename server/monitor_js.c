@@ -1,11 +1,14 @@
 /*
  * server/monitor_js.c — /jsz and /varz "jetstream" (see monitor_js.h).
- * Field names and order follow nats-server 2.9's; the per-account and
- * per-stream details it adds on request (?accounts, ?streams) are not
- * built yet.
+ * Field names and order follow nats-server 2.9's. Of the details /jsz
+ * gives on request, the account's and each stream's (name, created, state)
+ * are built; consumer and config details (?consumers, ?config) not yet.
  */
 #include "server/monitor_js.h"
 
+#include <stdlib.h>
+
+#include "server/js_config.h"
 #include "server/jetstream.h"
 #include "server/server.h"
 
@@ -40,19 +43,78 @@ static void usage_fields(json_t *o, const struct jetstream_stats *st, bool enabl
     json_object_set_new(o, "api", api);
 }
 
-void monitor_js_jsz(struct server *s, json_t *o)
+struct jsz_build {
+    struct server *s;
+    json_t *o;
+    bool accounts, streams;
+};
+
+/* One stream of ?streams=true: nats-server's stream_detail entry. */
+static json_t *stream_detail(struct server *s, const struct jetstream_stream_stats *d)
 {
-    struct jetstream_stats st = { 0 };
-    if (s->jetstream)
-        jetstream_get_stats(s->jetstream, &st);
-    else
+    char created[48];
+    json_t *e = json_object();
+    json_object_set_new(e, "name", json_string(d->name));
+    json_object_set_new(e, "created", json_string(js_time_format(d->created, created,
+                                                                 sizeof created)));
+    json_t *cluster = json_object(); /* one node: it leads every stream */
+    json_object_set_new(cluster, "leader", json_string(s->server_id));
+    json_object_set_new(e, "cluster", cluster);
+    json_t *state = json_loads(d->state_json, 0, NULL);
+    json_object_set_new(e, "state", state ? state : json_object());
+    return e;
+}
+
+/* The only account, $G; it counts no accounts of its own. nats-server
+ * shows its reservations as 2^64 - 1 (its "no limit" cast to unsigned),
+ * which a JSON integer here cannot hold: the account's actual
+ * reservations are shown instead, the same as the server's. */
+static json_t *account_detail(struct jsz_build *b, const struct jetstream_stats *st,
+                              const struct jetstream_stream_stats *streams, size_t n)
+{
+    json_t *a = json_object();
+    json_object_set_new(a, "name", json_string("$G"));
+    json_object_set_new(a, "id", json_string("$G"));
+    usage_fields(a, st, false);
+    if (b->streams) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, stream_detail(b->s, &streams[i]));
+        json_object_set_new(a, "stream_detail", arr);
+    }
+    return a;
+}
+
+static void jsz_fields(void *arg, const struct jetstream_stats *st,
+                       const struct jetstream_stream_stats *streams, size_t n)
+{
+    struct jsz_build *b = arg;
+    json_t *o = b->o;
+    bool enabled = b->s->jetstream != NULL;
+    if (!enabled)
         json_object_set_new(o, "disabled", json_true());
-    json_object_set_new(o, "config", config_json(s, &st));
-    usage_fields(o, &st, s->jetstream != NULL);
-    json_object_set_new(o, "streams", jint(st.streams));
-    json_object_set_new(o, "consumers", jint(st.consumers));
-    json_object_set_new(o, "messages", jint(st.messages));
-    json_object_set_new(o, "bytes", jint(st.bytes));
+    json_object_set_new(o, "config", config_json(b->s, st));
+    usage_fields(o, st, enabled);
+    json_object_set_new(o, "streams", jint(st->streams));
+    json_object_set_new(o, "consumers", jint(st->consumers));
+    json_object_set_new(o, "messages", jint(st->messages));
+    json_object_set_new(o, "bytes", jint(st->bytes));
+    if (enabled && (b->accounts || b->streams)) {
+        json_t *arr = json_array();
+        json_array_append_new(arr, account_detail(b, st, streams, n));
+        json_object_set_new(o, "account_details", arr);
+    }
+}
+
+void monitor_js_jsz(struct server *s, json_t *o, bool accounts, bool streams)
+{
+    struct jsz_build b = { s, o, accounts, streams };
+    if (s->jetstream) {
+        jetstream_with_stats(s->jetstream, jsz_fields, &b);
+    } else {
+        struct jetstream_stats none = { 0 };
+        jsz_fields(&b, &none, NULL, 0);
+    }
 }
 
 json_t *monitor_js_varz(struct server *s)

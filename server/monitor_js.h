@@ -8,11 +8,14 @@
 #define TERN_SERVER_MONITOR_JS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 struct server;
 
-/* Add /jsz's fields to o (which already holds server_id and now). */
-void monitor_js_jsz(struct server *s, json_t *o);
+/* Add /jsz's fields to o (which already holds server_id and now); with
+ * accounts (?accounts=true) the account's own figures too, and with
+ * streams (?streams=true, which implies accounts) each stream's. */
+void monitor_js_jsz(struct server *s, json_t *o, bool accounts, bool streams);
 /* /varz "jetstream": {} without JetStream, else its config and stats. */
 json_t *monitor_js_varz(struct server *s);
 

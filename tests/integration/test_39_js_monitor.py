@@ -77,3 +77,53 @@ jetstream {{
     assert {k: config[k] for k in ("max_memory", "max_storage", "store_dir")} == \
         {"max_memory": 1048576, "max_storage": 2097152, "store_dir": str(store / "jetstream")}
 
+
+
+async def test_jsz_account_and_stream_details(server_factory, nats_connect):
+    srv = server_factory.start(monitor=True, jetstream=True)
+    nc = await nats_connect(srv)
+    js = nc.jetstream()
+    await js.add_stream(name="S", subjects=["s.>"])
+    for _ in range(3):
+        await js.publish("s.x", b"hello")
+    await js.add_stream(name="E", subjects=["e.>"])
+    await js.pull_subscribe("s.>", durable="d1")
+
+    def details(query):
+        got = srv.http_json("/jsz?" + query)
+        ok = got["streams"] == 2 and got["consumers"] == 1 and got["messages"] == 3
+        return got if ok else None
+
+    plain = await async_wait_for(lambda: details(""), what="/jsz to count both streams")
+    assert "account_details" not in plain
+
+    acc = details("accounts=true")["account_details"]
+    assert len(acc) == 1
+    account = acc[0]
+    assert (account["name"], account["id"], account["accounts"]) == ("$G", "$G", 0)
+    assert (account["storage"], account["memory"]) == (114, 0)
+    assert account["api"] == plain["api"]
+    assert "stream_detail" not in account
+
+    account = details("streams=true")["account_details"][0]
+    by_name = {d["name"]: d for d in account["stream_detail"]}
+    assert set(by_name) == {"S", "E"}
+    s_info = await js.stream_info("S")
+    s = by_name["S"]
+    assert s["cluster"]["leader"] == srv.http_json("/varz")["server_id"]
+    # The stream's creation time, as STREAM.INFO gives it (to the second).
+    assert s["created"].endswith("Z")
+    assert s["created"][:19] == s_info.created.strftime("%Y-%m-%dT%H:%M:%S"), \
+        (s["created"], s_info.created)
+    assert s["state"]["messages"] == 3 and s["state"]["bytes"] == 114
+    assert (s["state"]["first_seq"], s["state"]["last_seq"]) == (1, 3)
+    assert s["state"]["num_subjects"] == 1 and s["state"]["consumer_count"] == 1
+    e = by_name["E"]["state"]
+    assert (e["messages"], e["first_seq"], e["last_seq"], e["consumer_count"]) == (0, 0, 0, 0)
+    assert e["first_ts"] == "0001-01-01T00:00:00Z"
+
+
+def test_jsz_bad_option_value(server_factory):
+    srv = server_factory.start(monitor=True, jetstream=True)
+    status, _, body = srv.http_get("/jsz?streams=maybe")
+    assert status == 400 and b"maybe" in body, (status, body)
