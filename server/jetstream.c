@@ -581,24 +581,11 @@ static void free_stream_stats(struct jetstream_stream_stats *v, size_t n)
 static void refresh_stats(struct jetstream *j)
 {
     struct js *js = &j->js;
-    struct jetstream_stats t = {
-        .max_memory = js->max_memory, .max_storage = js->max_store,
-        .streams = js->nstreams, .api_total = js->api_total, .api_errors = js->api_errors,
-    };
+    struct jetstream_stats t;
+    js_totals(js, &t);
     struct jetstream_stream_stats *v = calloc(js->nstreams ? js->nstreams : 1, sizeof *v);
     size_t n = 0;
-    for (struct js_stream *st = js->streams; st; st = st->next) {
-        struct store_state ss;
-        store_get_state(st->store, &ss);
-        bool mem = st->cfg.storage == JS_STORAGE_MEMORY;
-        *(mem ? &t.memory : &t.storage) += ss.bytes;
-        if (st->cfg.max_bytes > 0)
-            *(mem ? &t.reserved_memory : &t.reserved_storage) += (uint64_t)st->cfg.max_bytes;
-        t.consumers += st->nconsumers;
-        t.messages += ss.msgs;
-        t.bytes += ss.bytes;
-        if (!v || n == js->nstreams)
-            continue;
+    for (struct js_stream *st = js->streams; v && st && n < js->nstreams; st = st->next) {
         v[n] = (struct jetstream_stream_stats){ .name = strdup(st->cfg.name),
                                                 .created = st->created,
                                                 .state_json = js_stream_state_json(st, NULL, NULL) };

@@ -188,16 +188,8 @@ static void subj_collect_free(struct subj_collect *c)
 
 static void account_info(struct js *js, const struct js_inmsg *m)
 {
-    uint64_t mem = 0, disk = 0, consumers = 0;
-    for (struct js_stream *st = js->streams; st; st = st->next) {
-        struct store_state s;
-        store_get_state(st->store, &s);
-        if (st->cfg.storage == JS_STORAGE_MEMORY)
-            mem += s.bytes;
-        else
-            disk += s.bytes;
-        consumers += st->nconsumers;
-    }
+    struct jetstream_stats t;
+    js_totals(js, &t);
     char buf[768];
     snprintf(buf, sizeof buf,
              "{\"type\":\"" T_PREFIX "account_info_response\",\"memory\":%" PRIu64
@@ -206,7 +198,7 @@ static void account_info(struct js *js, const struct js_inmsg *m)
              "\"max_consumers\":-1,\"max_ack_pending\":-1,\"memory_max_stream_bytes\":-1,"
              "\"storage_max_stream_bytes\":-1,\"max_bytes_required\":false},"
              "\"api\":{\"total\":%" PRIu64 ",\"errors\":%" PRIu64 "}}",
-             mem, disk, js->nstreams, consumers, (long long)js->max_memory,
+             t.memory, t.storage, js->nstreams, t.consumers, (long long)js->max_memory,
              (long long)js->max_store, js->api_total, js->api_errors);
     js_reply(js, m, buf);
 }

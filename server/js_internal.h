@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/jetstream.h"
 #include "server/js_config.h"
 #include "server/kmap.h"
 #include "server/store.h"
@@ -160,6 +161,8 @@ struct js_stream *js_stream_find(struct js *js, const char *name, size_t len);
 bool js_subjects_overlap(const char *a, const char *b);
 /* Bytes stored by every stream of one storage kind (account usage). */
 uint64_t js_usage(struct js *js, enum js_storage kind);
+/* Usage, limits and counts over every stream (account info, monitoring). */
+void js_totals(struct js *js, struct jetstream_stats *t);
 struct js_stream *js_stream_by_id(struct js *js, uint64_t id);
 /* The one stream whose subjects capture subject, or NULL. */
 struct js_stream *js_stream_for_subject(struct js *js, const char *subject, size_t len);

@@ -88,6 +88,25 @@ static bool overlaps_other(struct js *js, const struct js_stream_config *cfg,
     return false;
 }
 
+void js_totals(struct js *js, struct jetstream_stats *t)
+{
+    *t = (struct jetstream_stats){
+        .max_memory = js->max_memory, .max_storage = js->max_store,
+        .streams = js->nstreams, .api_total = js->api_total, .api_errors = js->api_errors,
+    };
+    for (struct js_stream *st = js->streams; st; st = st->next) {
+        struct store_state ss;
+        store_get_state(st->store, &ss);
+        bool mem = st->cfg.storage == JS_STORAGE_MEMORY;
+        *(mem ? &t->memory : &t->storage) += ss.bytes;
+        if (st->cfg.max_bytes > 0)
+            *(mem ? &t->reserved_memory : &t->reserved_storage) += (uint64_t)st->cfg.max_bytes;
+        t->consumers += st->nconsumers;
+        t->messages += ss.msgs;
+        t->bytes += ss.bytes;
+    }
+}
+
 uint64_t js_usage(struct js *js, enum js_storage kind)
 {
     uint64_t total = 0;
