@@ -193,8 +193,8 @@ int client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t
     pthread_mutex_init(&c->write_lock, NULL);
     c->sid_seed = kmap_seed(c);
     c->auth = auth_ref(atomic_load(&s->auth));
-    if (auth_has_nkey_users(c->auth))
-        nkey_make_nonce(c->nonce);
+    if (kind == CLIENT_KIND_CLIENT && auth_has_nkey_users(c->auth))
+        nkey_make_nonce(c->nonce); /* routes have an INFO of their own */
     if (kind == CLIENT_KIND_ROUTE) {
         link_client(c);
         if (make_events(c) < 0 || route_init(c, route_url) < 0) {
