@@ -527,11 +527,11 @@ void cluster_local_interest(struct cluster *cl, struct worker *w, const struct s
 
 /* ---- registry ---- */
 
-/* Add c's peer client URLs to the server's connect_urls, or take them out
- * (once: a route that lost to a duplicate, closed, or whose peer entered
- * lame duck mode). Caller holds cl->lock for writing, which orders this
- * against the other loops that may drop c; the server's URL lock nests
- * inside it. */
+/* Add c's peer client URLs to the server's connect_urls when it is
+ * registered, or take them out (once: it closed, or its peer entered lame
+ * duck mode). Only c's own loop calls this; the caller holds cl->lock for
+ * writing, which orders it against registrations on other loops; the
+ * server's URL lock nests inside it. */
 void route_list_urls(struct client *c, bool add)
 {
     struct route_conn *r = c->route;
@@ -620,8 +620,8 @@ void route_closed(struct client *c, const char *reason)
         } else if (u->implicit && !r->registered_once && !r->duplicate) {
             dial_failed(u); /* refused or broken in the handshake */
         } else {
-            /* A lost route (or one that lost to a duplicate, so the peer
-             * was reached): an implicit one gets a fresh round of tries,
+            /* A lost route (or a duplicate of a registered one, so the
+             * peer was reached): an implicit one gets a fresh round of tries,
              * at once; a configured one is redialled a second later. Both
              * with jitter, and the tick dials only while no other route
              * reaches the peer. */

@@ -81,7 +81,7 @@ struct route_conn {
     bool registered;          /* in cl->routes; written under cl->lock */
     bool registered_once;     /* written under cl->lock */
     bool is_self;             /* the peer turned out to be us */
-    bool duplicate;           /* lost to another route to the same peer */
+    bool duplicate;           /* closed: a route to the peer was registered first */
     bool got_info;
     bool headers;             /* both sides support HMSG */
     char remote_id[64];
@@ -91,8 +91,7 @@ struct route_conn {
                                  the server's list while registered */
     size_t npeer_urls;
     bool urls_listed;         /* peer_urls are in the server's list now;
-                                 under cl->lock (another loop may drop a
-                                 route that lost to a duplicate) */
+                                 written under cl->lock */
 };
 
 int route_register(struct client *c);

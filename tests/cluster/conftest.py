@@ -712,6 +712,16 @@ class Inbox:
         return self.msgs
 
 
+async def publish_numbered(pub, subject, box, n):
+    """Publish b"0" .. b"n-1" on subject from pub and check that box (a
+    subscriber elsewhere) gets exactly those, in order."""
+    for i in range(n):
+        await pub.publish(subject, b"%d" % i)
+    await settle(pub)
+    await box.wait_count(n)
+    assert box.payloads() == [b"%d" % i for i in range(n)]
+
+
 # --------------------------------------------------------------------------
 # reporting
 # --------------------------------------------------------------------------

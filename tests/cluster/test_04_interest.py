@@ -10,7 +10,7 @@ is delivered. Nodes run without nats-server's system account, so route
 counters move only for test traffic.
 """
 
-from conftest import Inbox, settle, wait_interest, wait_no_interest
+from conftest import Inbox, publish_numbered, settle, wait_interest, wait_no_interest
 
 N = 25
 
@@ -137,11 +137,7 @@ async def test_interest_kept_while_one_subscriber_remains(cluster, client):
     assert "kept.x" in c.remote_interest(a)
 
     pub = await client(c)
-    for i in range(10):
-        await pub.publish("kept.x", b"%d" % i)
-    await settle(pub)
-    await box2.wait_count(10)
-    assert box2.payloads() == [b"%d" % i for i in range(10)]
+    await publish_numbered(pub, "kept.x", box2, 10)
     assert box1.msgs == []
 
 

@@ -5,7 +5,7 @@ import json
 import signal
 import time
 
-from conftest import (Inbox, async_wait_for, report, settle, wait_for,
+from conftest import (Inbox, async_wait_for, publish_numbered, report, settle, wait_for,
                       wait_interest, wait_mesh)
 
 FAILOVER_LIMIT = 5.0  # seconds from kill -9 to the reconnected callback
@@ -128,11 +128,7 @@ async def test_restart_rejoins_and_regains_interest(cluster, client):
     # anything.
     wait_interest(a, b, "rejoin.b")
     pub_a = await client(a)
-    for i in range(10):
-        await pub_a.publish("rejoin.b", b"%d" % i)
-    await settle(pub_a)
-    await box_b.wait_count(10)
-    assert box_b.payloads() == [b"%d" % i for i in range(10)]
+    await publish_numbered(pub_a, "rejoin.b", box_b, 10)
 
     # A's new interest reaches the others too.
     on_a = await client(a)

@@ -12,8 +12,8 @@ from collections import Counter
 
 import pytest
 
-from conftest import (DEFAULT_KIND, NATS_KIND, Inbox, mesh_state, settle, wait_for,
-                      wait_interest, wait_mesh)
+from conftest import (DEFAULT_KIND, NATS_KIND, Inbox, mesh_state, publish_numbered, settle,
+                      wait_for, wait_interest, wait_mesh)
 
 
 @pytest.fixture
@@ -174,9 +174,4 @@ async def test_crossed_dials_keep_one_route(cluster, client, first_kind, second_
     await sub.subscribe("crossed.to.y", cb=box.cb)
     await settle(sub)
     wait_interest(x, y, "crossed.to.y")
-    pub = await client(x)
-    for i in range(5):
-        await pub.publish("crossed.to.y", b"%d" % i)
-    await settle(pub)
-    await box.wait_count(5)
-    assert box.payloads() == [b"%d" % i for i in range(5)]
+    await publish_numbered(await client(x), "crossed.to.y", box, 5)
