@@ -224,19 +224,22 @@ static void take_gossip(struct cluster *cl)
             atomic_store(&u->tries_left, 1 + cl->connect_retries);
             redial_after(u, 0, true);
         } else if (!u && cl->nurls < cl->srv->opts.nroutes + CLUSTER_MAX_IMPLICIT) {
+            /* Loop threads read urls[0..nurls) under cl->lock (the raft
+             * bootstrap counts configured peers): fill the slot and
+             * publish it by growing nurls inside the write lock. */
+            pthread_rwlock_wrlock(&cl->lock);
             u = &cl->urls[cl->nurls];
             u->cl = cl;
             u->host = strdup(host);
             u->port = port;
             u->implicit = true;
             atomic_store(&u->tries_left, 1 + cl->connect_retries);
-            pthread_rwlock_wrlock(&cl->lock);
             snprintf(u->remote_id, sizeof u->remote_id, "%s", id);
-            pthread_rwlock_unlock(&cl->lock);
-            if (u->host) {
+            if (u->host)
                 cl->nurls++;
+            pthread_rwlock_unlock(&cl->lock);
+            if (u->host)
                 LOG_DEBUG("Learned route to %s at %s:%d by gossip", id, host, port);
-            }
         }
         free(items[i]);
     }
@@ -293,6 +296,7 @@ struct cluster *cluster_new(struct server *s, int *err)
     }
     cl->srv = s;
     pthread_rwlock_init(&cl->lock, NULL);
+    pthread_mutex_init(&cl->raft_lock, NULL);
     cl->interest = interest_new();
     cl->urls = calloc(s->opts.nroutes + CLUSTER_MAX_IMPLICIT, sizeof *cl->urls);
     pthread_mutex_init(&cl->gossip_lock, NULL);
@@ -410,6 +414,7 @@ void cluster_free(struct cluster *cl)
     free(cl->user);
     free(cl->pass);
     interest_free(cl->interest);
+    pthread_mutex_destroy(&cl->raft_lock);
     pthread_rwlock_destroy(&cl->lock);
     free(cl);
 }
@@ -630,14 +635,17 @@ void route_closed(struct client *c, const char *reason)
             redial_after(u, u->implicit ? 0 : REDIAL_DELAY_MS, true);
         }
     }
-    if (!r->is_self)
+    if (r->raft)
+        LOG_DEBUG("%s:%d - rid:%llu - Cluster-port connection is raft's: %s", c->ip, c->port,
+                  (unsigned long long)c->cid, reason);
+    else if (!r->is_self)
         LOG_INFO("%s:%d - rid:%llu - Route connection closed: %s", c->ip, c->port,
                  (unsigned long long)c->cid, reason);
 }
 
 /* ---- handshake out ---- */
 
-static size_t route_info(struct client *c, char *out, size_t cap, bool ldm)
+size_t route_info(struct client *c, char *out, size_t cap, bool ldm)
 {
     struct server *s = c->srv;
     struct cluster *cl = c->route->cl;
@@ -651,12 +659,14 @@ static size_t route_info(struct client *c, char *out, size_t cap, bool ldm)
     int n = snprintf(out, cap,
                      "INFO {\"server_id\":\"%s\",\"server_name\":%s,\"version\":\"%s\","
                      "\"proto\":2,\"go\":\"%s\",\"host\":%s,\"port\":%d,\"headers\":true,"
-                     "%s\"max_payload\":%lld,\"cluster\":%s%s%s%s%s} \r\n",
+                     "%s\"max_payload\":%lld,\"cluster\":%s%s%s%s%s,\"tern_raft\":%d} \r\n",
                      s->server_id, name, TERN_PROTO_VERSION, TERN_GO_FIELD, host, aport,
                      cl->user ? "\"auth_required\":true," : "",
                      (long long)atomic_load(&s->max_payload), cname,
                      s->own_client_urls[0] ? ",\"connect_urls\":[" : "", s->own_client_urls,
-                     s->own_client_urls[0] ? "]" : "", ldm ? ",\"ldm\":true" : "");
+                     s->own_client_urls[0] ? "]" : "",
+                     ldm || atomic_load(&cl->ldm) ? ",\"ldm\":true" : "",
+                     atomic_load(&cl->raft_state));
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
@@ -697,6 +707,8 @@ int route_init(struct client *c, int route_url)
     c->route->cl = cl;
     c->route->url = route_url;
     proto_parser_init(&c->parser, PROTO_SIDE_ROUTE);
+    /* An accepted connection may be raft's (route_sniff). */
+    c->route->sniffing = route_url < 0;
     /* An accepted route must authenticate first when cluster auth is on. */
     c->parser.require_connect = route_url < 0 && cl->user != NULL;
     char line[4096];
@@ -718,6 +730,7 @@ void route_send_ldm(struct client *c)
     char line[4096];
     if (!c->route || !c->route->registered)
         return;
+    atomic_store(&c->route->cl->ldm, true);
     size_t n = route_info(c, line, sizeof line, true);
     if (n)
         client_send(c, line, n);
@@ -731,5 +744,6 @@ void route_free(struct route_conn *r)
     for (size_t i = 0; i < r->npeer_urls; i++)
         free(r->peer_urls[i]);
     free(r->peer_urls);
+    free(r->sniff);
     free(r);
 }

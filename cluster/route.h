@@ -79,6 +79,16 @@ void route_free(struct route_conn *r);
  * (spec/client-protocol.md §2.3). */
 void route_send_ldm(struct client *c);
 
+/* Loop of c: send the route INFO again (our "tern_raft" changed). */
+void route_send_info(struct client *c);
+
+/* Loop of c, before parsing: an accepted cluster-port connection whose
+ * first line is a RAFT preamble goes to the raft transport (see the end
+ * of this header). True: buf was taken (held until the line is complete,
+ * or c was handed over or closed). False: parse buf as route protocol,
+ * after *held when it is not empty (bytes an earlier call held). */
+bool route_sniff(struct client *c, const char *buf, size_t n, struct proto_slice *held);
+
 extern const struct proto_handlers route_proto_handlers;
 
 /* Any loop: send one message to a route, with the queue groups (names
@@ -86,5 +96,50 @@ extern const struct proto_handlers route_proto_handlers;
  * False when the route is closing or too slow. */
 bool route_forward(struct worker *w, struct client *route, const struct proto_msg *m,
                    const char *queues, size_t qlen);
+
+/* ---- what the JetStream raft group needs of the cluster ---- */
+
+struct raft_uv_transport;
+
+/* A peer this node has a live route to, as its route INFO described it. */
+struct cluster_peer {
+    char name[128];       /* its server name (its server id when unnamed) */
+    char id[64];          /* its server id */
+    bool tern;            /* a Tern node: its INFO carries "tern_raft" */
+    int raft_state;       /* its "tern_raft": CLUSTER_RAFT_* */
+};
+
+enum {
+    CLUSTER_RAFT_UNKNOWN = 0, /* not a Tern node, or JetStream clustering off */
+    CLUSTER_RAFT_EMPTY = 1,   /* its raft directory was empty at start */
+    CLUSTER_RAFT_MEMBER = 2,  /* it has raft state (bootstrapped or joined) */
+    CLUSTER_RAFT_FRESH = 3,   /* it has just bootstrapped the initial group
+                                 and not yet seen a leader: a peer still
+                                 empty may bootstrap the same group */
+};
+
+/* Any thread: the peers with a live route now; fills at most max, returns
+ * how many there are. */
+size_t cluster_peers(struct cluster *cl, struct cluster_peer *out, size_t max);
+/* Any thread: how many Tern peers this node should see before a first
+ * bootstrap: the configured routes, less a route that turned out to be
+ * this node, less routes that turned out to be other servers than Tern;
+ * -1 while some configured route has never connected (unknown yet). */
+int cluster_expected_tern_peers(struct cluster *cl);
+/* Any thread: "host:port" of the route listener of the peer named name,
+ * as reachable now: the host of the URL we dialled (solicited route) or
+ * the address it came from (accepted), an IPv6 one in brackets, and the
+ * port its INFO gives. 0, -ENOENT (no live route to it), -ENOSPC. */
+int cluster_peer_route_addr(struct cluster *cl, const char *name, char *out, size_t cap);
+/* Any thread while the server's loops run: the "tern_raft" value this
+ * node's route INFO carries from now on (sent again to the routes it has,
+ * through each loop's inbox; a no-op when unchanged). Every Tern INFO
+ * carries it, 0 (CLUSTER_RAFT_UNKNOWN) until set. */
+void cluster_set_raft_state(struct cluster *cl, int state);
+/* Any thread: the transport that adopts RAFT connections arriving on the
+ * cluster port (NULL: they are closed). Borrowed. Set it back to NULL
+ * before raft_transport_free: this call waits for a route loop that is
+ * inside raft_transport_adopt. */
+void cluster_set_raft_transport(struct cluster *cl, struct raft_uv_transport *t);
 
 #endif

@@ -16,6 +16,7 @@ struct event;
 struct evconnlistener;
 struct interest;
 struct cluster;
+struct raft_uv_transport;
 
 enum route_url_state {
     URL_IDLE = 0,      /* dial on the first tick after not_before_ms */
@@ -46,6 +47,7 @@ struct route_url {
                                  lost (spec/cluster-protocol.md §10.1) */
     char remote_id[64];       /* set by the loop that registered it; read
                                  by the dialler under cl->lock */
+    bool remote_tern;         /* with remote_id: its INFO had "tern_raft" */
 };
 
 struct cluster {
@@ -63,7 +65,9 @@ struct cluster {
     int connect_retries;              /* --connect_retries, for implicit routes */
     struct route_url *urls;           /* owned array, room for nurls +
                                          CLUSTER_MAX_IMPLICIT */
-    size_t nurls;                     /* main thread (dialler) */
+    size_t nurls;                     /* written by the main thread (the
+                                         dialler) under lock; other threads
+                                         read it under lock */
     pthread_mutex_t gossip_lock;      /* guards gossip[] */
     char *gossip[CLUSTER_MAX_IMPLICIT * 2]; /* owned "id host:port" to dial */
     size_t ngossip;
@@ -72,6 +76,14 @@ struct cluster {
     pthread_rwlock_t lock;            /* guards routes/nroutes/cap */
     struct client **routes;           /* registered routes (borrowed) */
     size_t nroutes, cap;
+    atomic_int raft_state;            /* our "tern_raft" (CLUSTER_RAFT_*) */
+    atomic_bool ldm;                  /* lame duck announced: every later
+                                         route INFO carries "ldm" too */
+    pthread_mutex_t raft_lock;        /* guards raft_transport; held across
+                                         raft_transport_adopt so the
+                                         transport is not freed under it */
+    struct raft_uv_transport *raft_transport; /* borrowed; NULL: RAFT
+                                         connections are closed */
 };
 
 /* Per route connection. Owned by its struct client (freed with it). */
@@ -92,10 +104,24 @@ struct route_conn {
     size_t npeer_urls;
     bool urls_listed;         /* peer_urls are in the server's list now;
                                  written under cl->lock */
+    /* What the raft group reads (cluster_peers): set before registration,
+     * remote_raft rewritten by later INFOs under cl->lock. */
+    bool remote_tern;         /* its INFO carries "tern_raft" */
+    int remote_raft;          /* that value: CLUSTER_RAFT_* */
+    int remote_port;          /* the cluster port its INFO gives */
+    /* An accepted connection's first bytes, until they show whether it is
+     * a route or raft's (route_sniff). Loop of the connection only. */
+    bool sniffing;
+    bool raft;                /* handed to the raft transport */
+    char *sniff;              /* owned: held bytes of a RAFT line */
+    size_t nsniff;
 };
 
 int route_register(struct client *c);
 void route_list_urls(struct client *c, bool add);
+/* Loop of c: the route INFO this node sends, with "ldm" when asked or
+ * once lame duck mode was announced. Its length, 0 if it did not fit. */
+size_t route_info(struct client *c, char *out, size_t cap, bool ldm);
 /* A gossiped INFO named node id at host:port: dial it unless known. */
 void route_gossip_learned(struct cluster *cl, const char *id, const char *host, int port);
 

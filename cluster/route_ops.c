@@ -1,6 +1,9 @@
 /*
  * cluster/route_ops.c — the verbs a peer sends on a route, and forwarding
- * a message to a route (spec/cluster-protocol.md §2-§5).
+ * a message to a route (spec/cluster-protocol.md §2-§5). A forwarded frame
+ * goes into the route's out-buffer through client_out_reserve/commit, as a
+ * subscriber's does, so a route that falls max_pending behind is cut as a
+ * slow consumer too.
  *
  * Remote interest is kept as struct sub records owned by the route
  * connection, keyed in its sid table by "subject[ queue]", so RS- and the
@@ -16,7 +19,6 @@
 
 #include "cluster/route.h"
 #include "cluster/route_impl.h"
-#include "server/buf.h"
 #include "server/client.h"
 #include "server/deliver.h"
 #include "server/log.h"
@@ -140,6 +142,14 @@ static void later_info(struct client *c, json_t *o)
 {
     struct cluster *cl = c->route->cl;
     const char *id = json_string_value(json_object_get(o, "server_id"));
+    json_t *raft = json_object_get(o, "tern_raft");
+    if (id && !strcmp(id, c->route->remote_id) && json_is_integer(raft)) {
+        /* A Tern peer's raft state changed (cluster_set_raft_state). */
+        pthread_rwlock_wrlock(&cl->lock);
+        c->route->remote_tern = true;
+        c->route->remote_raft = (int)json_integer_value(raft);
+        pthread_rwlock_unlock(&cl->lock);
+    }
     if (id && !strcmp(id, c->route->remote_id) && json_is_true(json_object_get(o, "ldm"))) {
         /* The peer is draining its clients: stop sending ours there
          * (spec/cluster-protocol.md §7.3). The route itself stays. */
@@ -180,6 +190,10 @@ static int first_info(struct client *c, json_t *o)
     snprintf(r->remote_id, sizeof r->remote_id, "%s", id);
     snprintf(r->remote_name, sizeof r->remote_name, "%s", name ? name : id);
     r->headers = json_is_true(json_object_get(o, "headers"));
+    json_t *raft = json_object_get(o, "tern_raft");
+    r->remote_tern = json_is_integer(raft);
+    r->remote_raft = r->remote_tern ? (int)json_integer_value(raft) : 0;
+    r->remote_port = (int)json_integer_value(json_object_get(o, "port"));
     r->got_info = true;
     r->info_json = gossip_form(c, o);
     json_t *urls = json_object_get(o, "connect_urls");
@@ -193,6 +207,7 @@ static int first_info(struct client *c, json_t *o)
     if (r->url >= 0) {
         pthread_rwlock_wrlock(&r->cl->lock);
         snprintf(r->cl->urls[r->url].remote_id, sizeof r->cl->urls[r->url].remote_id, "%s", id);
+        r->cl->urls[r->url].remote_tern = r->remote_tern;
         pthread_rwlock_unlock(&r->cl->lock);
     }
     if (route_register(c) < 0) {
@@ -337,11 +352,12 @@ static size_t put(char *dst, const void *src, size_t n)
     return n;
 }
 
+/* The size as the sender wrote it when there is one, else in decimal. */
 static size_t put_size(char *dst, struct proto_slice digits, size_t value)
 {
     if (digits.len)
         return put(dst, digits.ptr, digits.len);
-    return (size_t)sprintf(dst, "%zu", value);
+    return proto_put_size(dst, value);
 }
 
 bool route_forward(struct worker *w, struct client *rc, const struct proto_msg *m,
@@ -354,20 +370,9 @@ bool route_forward(struct worker *w, struct client *rc, const struct proto_msg *
     bool queued = false, note = false;
 
     pthread_mutex_lock(&rc->out_lock);
-    if (rc->closing)
+    char *d = client_out_reserve(rc, bound, &note);
+    if (!d)
         goto out_unlock;
-    size_t pending = buf_pending(&rc->out) +
-                     atomic_load_explicit(&rc->wpending, memory_order_relaxed);
-    if ((int64_t)(pending + bound) > atomic_load(&rc->srv->max_pending)) {
-        rc->kill_reason = "Slow Consumer (Pending Bytes)";
-        rc->closing = true;
-        note = !rc->flush_queued;
-        rc->flush_queued = true;
-        goto out_unlock;
-    }
-    if (buf_reserve(&rc->out, bound) < 0)
-        goto out_unlock;
-    char *d = rc->out.data + rc->out.len;
     size_t n = hmsg ? put(d, "HMSG $G ", 8) : put(d, "RMSG $G ", 8);
     n += put(d + n, m->subject.ptr, m->subject.len);
     d[n++] = ' ';
@@ -396,12 +401,8 @@ bool route_forward(struct worker *w, struct client *rc, const struct proto_msg *
     n += put(d + n, "\r\n", 2);
     n += put(d + n, m->data + skip, body);
     n += put(d + n, "\r\n", 2);
-    rc->out.len += n;
-    rc->out_msgs++;
-    rc->out_bytes += body;
+    client_out_commit(rc, n, body, &note);
     queued = true;
-    note = !rc->flush_queued;
-    rc->flush_queued = true;
 out_unlock:
     pthread_mutex_unlock(&rc->out_lock);
     if (note)

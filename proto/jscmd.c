@@ -76,11 +76,12 @@ struct table {
 #define C struct jscmd
 static const struct field stream_create[] = {
     F(1, K_STR, REQUIRED, C, stream), F(2, K_BIN, REQUIRED, C, config),
-    F(3, K_U64, REQUIRED, C, created_ns), F(15, K_U64, OPTIONAL, C, req),
+    F(3, K_U64, REQUIRED, C, created_ns), F(12, K_U64, OPTIONAL, C, acct_max),
+    F(15, K_U64, OPTIONAL, C, req),
 };
 static const struct field stream_update[] = {
     F(1, K_STR, REQUIRED, C, stream), F(2, K_BIN, REQUIRED, C, config),
-    F(15, K_U64, OPTIONAL, C, req),
+    F(12, K_U64, OPTIONAL, C, acct_max), F(15, K_U64, OPTIONAL, C, req),
 };
 static const struct field stream_delete[] = {
     F(1, K_STR, REQUIRED, C, stream), F(15, K_U64, OPTIONAL, C, req),
@@ -96,10 +97,12 @@ static const struct field msg_delete[] = {
 };
 static const struct field stream_expire[] = {
     F(1, K_STR, REQUIRED, C, stream), F(8, K_U64, REQUIRED, C, cutoff_ns),
+    F(9, K_U64, OPTIONAL, C, now_ns),
 };
 static const struct field consumer_create[] = {
     F(1, K_STR, REQUIRED, C, stream), F(2, K_STR, REQUIRED, C, consumer),
     F(3, K_BIN, REQUIRED, C, config), F(4, K_U64, REQUIRED, C, created_ns),
+    F(5, K_STR, OPTIONAL, C, deliver_seen), F(6, K_BOOL, OPTIONAL, C, deliver_bound),
     F(15, K_U64, OPTIONAL, C, req),
 };
 static const struct field consumer_update[] = {
@@ -127,7 +130,7 @@ static const struct field publish[] = {
     FH(8, OPT_FLAG, P, exp_last_seq, has_exp_last_seq),
     FH(9, OPT_FLAG, P, exp_last_subj_seq, has_exp_last_subj_seq),
     F(10, K_STR, OPTIONAL, P, exp_last_msg_id), F(11, K_U8, OPTIONAL, P, rollup),
-    F(15, K_U64, OPTIONAL, P, req),
+    F(12, K_U64, OPTIONAL, P, acct_max), F(15, K_U64, OPTIONAL, P, req),
 };
 #undef P
 
@@ -137,6 +140,7 @@ static const struct field acks[] = {
     F(3, K_U64, REQUIRED, A, ack_floor_sseq), F(4, K_U64, REQUIRED, A, ack_floor_cseq),
     FA(5, K_U64S, A, acked, nacked), F(6, K_U64, REQUIRED, A, delivered_sseq),
     F(7, K_U64, REQUIRED, A, delivered_cseq), FA(8, K_PAIRS, A, redelivered, nredelivered),
+    F(9, K_U64, OPTIONAL, A, start_sseq),
 };
 #undef A
 

@@ -29,6 +29,10 @@
 
 #define JSCMD_ROLLUP_SUB 1
 #define JSCMD_ROLLUP_ALL 2
+/* A Nats-Rollup header with another value: 2.9 drops such a publish
+ * without a reply, but only after the checks before the rollup check, so
+ * the proposer carries it to apply rather than judging it. */
+#define JSCMD_ROLLUP_UNKNOWN 3
 
 enum jscmd_op {
     JSCMD_STREAM_CREATE = 0x01,
@@ -59,7 +63,11 @@ struct jscmd_publish {
     struct jscmd_bytes msg_id, exp_stream, exp_last_msg_id;
     bool has_exp_last_seq, has_exp_last_subj_seq;
     uint64_t exp_last_seq, exp_last_subj_seq;
-    uint8_t rollup;                   /* 0 none, 1 sub, 2 all */
+    uint8_t rollup;                   /* 0 none, 1 sub, 2 all, 3 unknown */
+    uint64_t acct_max;                /* key 12: the account's limit for the
+                                         stream's storage kind in bytes
+                                         (max_file_store / max_memory_store,
+                                         chosen by the proposer); 0 = none */
     uint64_t req;
 };
 
@@ -72,6 +80,10 @@ struct jscmd_acks {
     size_t nacked;
     const uint64_t (*redelivered)[2]; /* [sseq, count] pairs */
     size_t nredelivered;
+    uint64_t start_sseq;              /* key 9: where the consumer started
+                                         (resolved by CONSUMER_CREATE's
+                                         apply); messages before it were
+                                         never its to deliver. 0 = 1 */
 };
 
 /* A decoded or to-be-encoded command. Arrays (items, acked, redelivered)
@@ -80,16 +92,17 @@ struct jscmd_acks {
  * stays the caller's (never pass such a command to jscmd_free).
  *
  * Each op reads and fills only its own fields (spec/raft.md §8.3 table):
- *   STREAM_CREATE    stream, config, created_ns, req
- *   STREAM_UPDATE    stream, config, req
+ *   STREAM_CREATE    stream, config, created_ns, acct_max?, req
+ *   STREAM_UPDATE    stream, config, acct_max?, req
  *   STREAM_DELETE    stream, req
  *   STREAM_PURGE     stream, filter?, seq? (has_seq), keep? (has_keep), req
  *   MSG_DELETE       stream, seq (has_seq must be set), no_erase?, req
- *   STREAM_EXPIRE    stream, cutoff_ns (no req)
- *   CONSUMER_CREATE  stream, consumer, config, created_ns, req
+ *   STREAM_EXPIRE    stream, cutoff_ns, now_ns? (no req)
+ *   CONSUMER_CREATE  stream, consumer, config, created_ns, deliver_seen?,
+ *                    deliver_bound?, req
  *   CONSUMER_UPDATE  stream, consumer, config, req
  *   CONSUMER_DELETE  stream, consumer, req
- *   PUBLISH          pub (stream and req may be given in c or in c->pub;
+ *   PUBLISH          pub (acct_max? in pub; stream and req may be given in c or in c->pub;
  *                    if in both they must be equal; decode fills both)
  *   PUBLISH_BATCH    pubs/npubs (npubs >= 1; each item has its own req)
  *   CONSUMER_ACKS    acks (stream and consumer likewise in c or c->acks)
@@ -104,12 +117,30 @@ struct jscmd {
     struct jscmd_bytes stream;        /* every op but the *_BATCH ones */
     struct jscmd_bytes consumer;      /* consumer ops */
     struct jscmd_bytes config;        /* normalised config JSON (create/update) */
+    uint64_t acct_max;                /* stream create/update, key 12: the
+                                         account's limit for the stream's
+                                         storage kind (max_bytes reservations
+                                         must fit in it); 0 = none */
     uint64_t created_ns;
+    struct jscmd_bytes deliver_seen;  /* consumer create, key 5 (Tern's, not
+                                         in the spec's table yet): the
+                                         deliver subject the proposer saw on
+                                         the consumer, "" when there was none
+                                         (no consumer, or a pull one); absent:
+                                         no binding check (older entries) */
+    bool deliver_bound;               /* key 6: and that subject had interest:
+                                         apply refuses to move a push consumer
+                                         whose old subject is bound (10013),
+                                         or that another create moved since */
     struct jscmd_bytes filter;        /* purge */
     bool has_seq, has_keep;
     uint64_t seq, keep;               /* purge; msg delete (seq) */
     bool no_erase;                    /* msg delete */
-    uint64_t cutoff_ns;               /* expire */
+    uint64_t cutoff_ns;               /* expire: remove messages older */
+    uint64_t now_ns;                  /* expire, key 9: the proposer's clock;
+                                         msg-ids older than now_ns minus
+                                         the duplicate window are pruned
+                                         (0 = prune none) */
     struct jscmd_publish pub;         /* JSCMD_PUBLISH */
     struct jscmd_publish *pubs;       /* JSCMD_PUBLISH_BATCH */
     size_t npubs;

@@ -255,6 +255,19 @@ int64_t proto_parse_size(const char *s, size_t len)
     return v;
 }
 
+size_t proto_put_size(char *dst, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = tmp[n - 1 - i];
+    return n;
+}
+
 void proto_parser_init(struct proto_parser *p, enum proto_side side)
 {
     memset(p, 0, sizeof *p);

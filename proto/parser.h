@@ -173,6 +173,10 @@ size_t proto_parse_consumed(const struct proto_parser *p);
  * nats-server is: more than 9 digits (even leading zeros) is PROTO_E_BAD_ARGS. */
 int64_t proto_parse_size(const char *s, size_t len);
 
+/* The other way, for frame lines built without printf: v in decimal at
+ * dst (at most 20 bytes, no NUL); returns the number of bytes. */
+size_t proto_put_size(char *dst, uint64_t v);
+
 /*
  * Take the next field of *rest (fields are split on runs of SP, TAB and CR,
  * the parser's own rule) into *field and advance *rest past it. Returns false

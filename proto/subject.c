@@ -1,5 +1,6 @@
 /*
- * proto/subject.c — subject validation, tokenising and wildcard matching.
+ * proto/subject.c — subject validation, tokenising, wildcard matching, and
+ * the overlap and cover relations between two patterns.
  *
  * Subjects are byte ranges split on '.'; a token is a wildcard only when it
  * is exactly "*" or ">" (spec/client-protocol.md §10). Every function walks
@@ -109,6 +110,91 @@ bool subject_match(const char *pattern, size_t plen, const char *subject, size_t
         pi += pn + 1;
         si += sn + 1;
     }
+}
+
+/* One token of a pattern being walked: where it starts, its length, and
+ * what it is as subject_match reads it. */
+struct ptok {
+    const char *p;
+    size_t n;
+    bool last, star, rest; /* rest: a ">" that is the last token */
+};
+
+static void ptok_at(struct ptok *t, const char *s, size_t len, size_t i)
+{
+    t->p = s + i;
+    t->n = token_len(s + i, len - i);
+    t->last = i + t->n >= len;
+    t->star = t->n == 1 && t->p[0] == '*';
+    t->rest = t->n == 1 && t->p[0] == '>' && t->last;
+}
+
+static bool ptok_eq(const struct ptok *a, const struct ptok *b)
+{
+    return a->n == b->n && memcmp(a->p, b->p, a->n) == 0;
+}
+
+/* What one position of a two-pattern walk decides. */
+enum step { STEP_NEXT, STEP_YES, STEP_NO };
+
+/* Walk a and b token by token, asking at() at each position; when it says
+ * go on, the answer is whether both end at the same token. */
+static bool walk(const char *a, size_t alen, const char *b, size_t blen,
+                 enum step (*at)(const struct ptok *ta, const struct ptok *tb))
+{
+    size_t ai = 0, bi = 0;
+    struct ptok ta, tb;
+    for (;;) {
+        ptok_at(&ta, a, alen, ai);
+        ptok_at(&tb, b, blen, bi);
+        enum step st = at(&ta, &tb);
+        if (st != STEP_NEXT)
+            return st == STEP_YES;
+        if (ta.last || tb.last)
+            return ta.last && tb.last;
+        ai += ta.n + 1;
+        bi += tb.n + 1;
+    }
+}
+
+/*
+ * A subject matching both exists while, position by position, one side is a
+ * wildcard or both are the same literal. A final ">" on either side takes
+ * whatever the other has left (at least its current token), so the answer
+ * is yes.
+ */
+static enum step overlap_at(const struct ptok *ta, const struct ptok *tb)
+{
+    if (ta->rest || tb->rest)
+        return STEP_YES;
+    if (!ta->star && !tb->star && !ptok_eq(ta, tb))
+        return STEP_NO;
+    return STEP_NEXT;
+}
+
+bool subject_overlap(const char *a, size_t alen, const char *b, size_t blen)
+{
+    return walk(a, alen, b, blen, overlap_at);
+}
+
+/*
+ * Every subject of s is a subject of p when, position by position, p's token
+ * is a wildcard at least as wide as s's, or both are the same literal: a
+ * final ">" in p takes any non-empty rest; "*" in p takes one token but not
+ * s's final ">"; a literal in p only the same literal.
+ */
+static enum step covers_at(const struct ptok *tp, const struct ptok *ts)
+{
+    if (tp->rest)
+        return STEP_YES;
+    if (ts->rest || (!tp->star && (ts->star || !ptok_eq(tp, ts))))
+        return STEP_NO;
+    return STEP_NEXT;
+}
+
+bool subject_covers(const char *p, size_t plen, const char *s, size_t slen)
+{
+    return walk(p, plen, s, slen, covers_at);
 }
 
 size_t subject_tokenize(const char *s, size_t len, struct proto_slice *tokens, size_t max)

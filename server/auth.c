@@ -549,6 +549,22 @@ static int check_users(const struct auth *a, const struct auth_creds *c,
 {
     const struct auth_user *u;
 
+    /* verify_and_map: the certificate names the user; the first of its
+     * names that is a configured user wins. A CONNECT that names a user
+     * as well is refused, as nats-server 2.9 refuses it ("user required
+     * from cert"). */
+    if (c->tls_map) {
+        if (has_text(c->user))
+            return -EACCES;
+        for (size_t i = 0; i < c->ncert_names; i++) {
+            u = find_user(a, c->cert_names[i]);
+            if (u != NULL) {
+                *user = u;
+                return 0;
+            }
+        }
+        return -EACCES;
+    }
     /* nats-server applies no_auth_user only when the CONNECT carries no
      * user, password or token at all. */
     if (a->no_auth_user != NULL && !has_text(c->user) && !has_text(c->pass) &&

@@ -33,6 +33,12 @@ struct auth_creds {
     const char *nkey;
     const char *sig;
     const char *nonce;  /* the nonce this server sent in INFO, if any */
+    /* verify_and_map: the names of the client's verified certificate, in
+     * the order they are tried (server/tls.h tls_peer_names). When set,
+     * users are found by these names alone: no password is asked. */
+    char *const *cert_names;
+    size_t ncert_names;
+    bool tls_map;
 };
 
 /* Build from options. NULL on error with the reason in err (e.g.

@@ -30,6 +30,17 @@ struct auth;
 struct auth_user;
 struct auth_perms;
 struct conn_record;
+struct tls_ctx;
+struct tls_conn;
+struct ws_conn;
+struct replies;
+
+/* Where a TLS connection is (server/tls.h). */
+enum client_tls_state {
+    CLIENT_TLS_NONE = 0,       /* plain TCP */
+    CLIENT_TLS_HANDSHAKE,      /* INFO sent in plaintext; handshake running */
+    CLIENT_TLS_READY,          /* every byte now goes through the session */
+};
 
 /* One subscription. Allocated by its client's loop on SUB; unlinked on
  * UNSUB, auto-unsubscribe or close, then retired (freed via the reclaimer). */
@@ -67,6 +78,7 @@ struct client {
     enum client_kind kind;
     struct route_conn *route;  /* owned; routes only (cluster/route.c) */
     int fd;                    /* owned */
+    bool is_tls;               /* fixed at accept */
     char ip[64];
     int port;
     struct timespec start;     /* wall clock */
@@ -85,6 +97,25 @@ struct client {
                                   async INFOs may go out from now (§3.3) */
     bool closed;
     int pings_out;
+    /* TLS: as nats-server 2.9, INFO goes out in plaintext, then the
+     * client's ClientHello starts the handshake (this loop only); after
+     * it every read and write goes through the session. An SSL object
+     * must never be used by two threads at once, so once READY the session
+     * is used under tls_lock: this loop's reads, and writes by any loop
+     * (which hold write_lock first: the order is write_lock, tls_lock).
+     * tls_state and tls are fixed while READY; tls is freed by
+     * client_close under write_lock after closing is set. */
+    struct tls_ctx *tls_ctx;   /* owned reference, taken at accept; NULL = plain */
+    struct tls_conn *tls;      /* owned; freed by client_close */
+    enum client_tls_state tls_state;
+    pthread_mutex_t tls_lock;
+    bool tls_read_wants_write; /* a read stopped on WANT_WRITE: retry on EV_WRITE */
+    atomic_bool tls_write_wants_read; /* a write stopped on WANT_READ: flush after a read */
+    struct event *tls_timer;   /* owned: handshake timeout */
+    char **cert_names;         /* owned: verify_and_map candidates, in order */
+    struct ws_conn *ws;        /* owned; set at accept for a client of the
+                                  WebSocket listener (server/ws.h) */
+    size_t ncert_names;
     struct auth *auth;         /* owned reference, taken at accept */
     const struct auth_perms *perms;   /* borrowed from auth */
     const struct auth_user *user;     /* borrowed from auth */
@@ -101,6 +132,7 @@ struct client {
 
     /* Guarded by srv->registry_lock (read by the monitor). */
     char *name, *lang, *version;              /* owned */
+    char tls_version[8], tls_cipher[64];      /* written once, at handshake */
     struct client *reg_prev, *reg_next;
 
     /* The socket's write side: any loop may write to fd while holding
@@ -118,6 +150,9 @@ struct client {
     uint64_t out_msgs, out_bytes;
     struct sub **expired;      /* owned array: reached their max elsewhere */
     size_t nexpired, cap_expired;
+    /* owned; allow_responses users only (server/replies.h): reply subjects
+     * noted by deliveries on any loop, used by the owner's publishes */
+    struct replies *replies;
 
     atomic_size_t wpending;    /* bytes in wbuf; written by the loop */
     atomic_int holds;          /* queued cross-loop flushes; reclaimer waits */
@@ -157,12 +192,53 @@ bool client_try_flush(struct client *c);
  * reason: the /connz close reason. Idempotent. */
 void client_close(struct client *c, const char *reason, const char *err);
 
+/* Loop thread: take the socket away from c, which the caller then closes
+ * with client_close (which then leaves the socket alone): c stops taking
+ * output and leaves the loop's poll set; what it had queued is written
+ * first. Returns the fd, now the caller's, or a negative errno when the
+ * queued output could not all be written (c keeps the socket). Plain TCP
+ * only (-EINVAL for TLS). */
+int client_detach_fd(struct client *c);
+
+/* Owner loop: a client's session begins: INFO goes out, the auth clock
+ * starts (for a WebSocket client, once its upgrade is answered), and the
+ * connection limit is checked. */
+void client_session_start(struct client *c);
+
+/* Owner loop: bytes read on c's behalf go to the protocol parser (the
+ * WebSocket layer's payloads); c may be closed on return. */
+void client_parse(struct client *c, const char *data, size_t n);
+
+/* Owner loop: bytes for the socket as they are, after what is queued
+ * (the WebSocket upgrade's HTTP answer, control frames); flushed now. */
+void client_send_raw(struct client *c, const void *bytes, size_t len);
+
 /* Queue raw bytes to c from its own loop (PONG, +OK, -ERR, INFO). */
 void client_send(struct client *c, const char *bytes, size_t len);
 
 /* Queue raw bytes to c from loop w, which need not be c's (route lines
  * produced while handling another connection). False if c is closing. */
 bool client_queue(struct worker *w, struct client *c, const char *bytes, size_t len);
+
+/*
+ * The one path a message frame takes into c->out, from any loop (a
+ * subscriber's MSG in server/deliver.c, a route's RMSG in
+ * cluster/route_ops.c). The caller holds c->out_lock across both calls and
+ * writes the frame between them with memcpy, so a frame costs one lock, its
+ * copies and no formatting. When *wake comes back true the caller calls
+ * worker_note_output(w, c) once it has unlocked, so c's owner flushes it.
+ */
+
+/* Where to write a frame of at most bound bytes at the end of c->out; NULL
+ * when c is closing, memory ran out, or the frame would take c's pending
+ * bytes (out and wbuf) past max_pending. In that last case c is a slow
+ * consumer, client or route alike: counted in srv->slow_consumers, logged,
+ * and closed by its owner on the flush *wake asks for. */
+char *client_out_reserve(struct client *c, size_t bound, bool *wake);
+
+/* The frame of n bytes written where client_out_reserve said is queued;
+ * body of them is payload (counted in out_bytes). */
+void client_out_commit(struct client *c, size_t n, size_t body, bool *wake);
 
 /* Queue "-ERR '<text>'\r\n" from c's own loop; the connection stays open. */
 void client_send_err(struct client *c, const char *text);

@@ -17,14 +17,17 @@
 #include <event2/event.h>
 
 #include "cluster/route.h"
+#include "proto/connect.h"
 #include "proto/subject.h"
 #include "server/auth.h"
 #include "server/client.h"
 #include "server/deliver.h"
 #include "server/log.h"
+#include "server/replies.h"
 #include "server/server.h"
 #include "server/sublist.h"
 #include "server/subs.h"
+#include "server/tls.h"
 #include "server/worker.h"
 
 #define OK_LINE "+OK\r\n"
@@ -80,16 +83,12 @@ static int stop_with(struct client *c, const char *reason, const char *err)
 
 /* ---- CONNECT (§4) ---- */
 
-static bool get_bool(json_t *o, const char *key, bool dflt)
+/* A decoded string as a C string for the rest of the server; a \u0000
+ * inside it would cut it short, so such a string is "unusable" (false). */
+static bool cstr(const struct connect_str *s, const char **out)
 {
-    json_t *v = json_object_get(o, key);
-    return v && json_is_boolean(v) ? json_is_true(v) : dflt;
-}
-
-static const char *get_str(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    return v && json_is_string(v) ? json_string_value(v) : NULL;
+    *out = s->s;
+    return !s->s || strlen(s->s) == s->len;
 }
 
 static char *dup_or_null(const char *s)
@@ -97,11 +96,12 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-static void set_identity(struct client *c, json_t *o)
+/* name, lang and version as /connz shows them: up to a NUL, if any. */
+static void set_identity(struct client *c, const struct connect_opts *o)
 {
-    char *name = dup_or_null(get_str(o, "name"));
-    char *lang = dup_or_null(get_str(o, "lang"));
-    char *version = dup_or_null(get_str(o, "version"));
+    char *name = dup_or_null(o->name.s);
+    char *lang = dup_or_null(o->lang.s);
+    char *version = dup_or_null(o->version.s);
     pthread_mutex_lock(&c->srv->registry_lock);
     free(c->name);
     free(c->lang);
@@ -112,21 +112,27 @@ static void set_identity(struct client *c, json_t *o)
     pthread_mutex_unlock(&c->srv->registry_lock);
 }
 
-static int authenticate(struct client *c, json_t *o)
+static int authenticate(struct client *c, const struct connect_opts *o)
 {
-    if (json_object_get(o, "account") || json_object_get(o, "new_account"))
+    if (o->account_key || o->new_account_key)
         return -1;
     struct auth_creds creds = {
-        .user = get_str(o, "user"),
-        .pass = get_str(o, "pass"),
-        .token = get_str(o, "auth_token"),
-        .nkey = get_str(o, "nkey"),
-        .sig = get_str(o, "sig"),
         .nonce = c->nonce,
+        .cert_names = c->cert_names,
+        .ncert_names = c->ncert_names,
+        .tls_map = c->tls_ctx && tls_ctx_map(c->tls_ctx),
     };
+    /* A credential with a NUL in it matches nothing configured (config
+     * strings have none), as in nats-server; cut short, it might. */
+    int usable = 1; /* every field is looked at: each call fills creds */
+    usable &= cstr(&o->user, &creds.user);
+    usable &= cstr(&o->pass, &creds.pass);
+    usable &= cstr(&o->auth_token, &creds.token);
+    usable &= cstr(&o->nkey, &creds.nkey);
+    usable &= cstr(&o->sig, &creds.sig);
     const struct auth_user *user = NULL;
     const struct auth_perms *perms = NULL;
-    int rc = auth_check(c->auth, &creds, &user, &perms);
+    int rc = usable ? auth_check(c->auth, &creds, &user, &perms) : -EACCES;
     c->nonce[0] = '\0'; /* signed once; later INFOs carry none */
     if (rc < 0)
         return -1;
@@ -135,50 +141,86 @@ static int authenticate(struct client *c, json_t *o)
     return 0;
 }
 
+/* allow_responses: from now on, deliveries to c note their replies
+ * (server/replies.h). A CONNECT that admits a user without it stops that.
+ * Out of memory the user may answer nothing it is not allowed anyway. */
+static void track_replies(struct client *c)
+{
+    struct replies *r = NULL, *old;
+    if (auth_allows_responses(c->perms)) {
+        int64_t max_msgs, expires_ms;
+        auth_response_limits(c->perms, &max_msgs, &expires_ms);
+        if (!(r = replies_new(max_msgs, expires_ms)))
+            LOG_ERROR("%s:%d - cid:%llu - no memory to track reply permissions", c->ip,
+                      c->port, (unsigned long long)c->cid);
+    }
+    pthread_mutex_lock(&c->out_lock);
+    old = c->replies;
+    c->replies = r;
+    pthread_mutex_unlock(&c->out_lock);
+    replies_free(old);
+}
+
+/* Fields decode as nats-server's Go struct does (proto/connect.h); text
+ * it would not decode closes the connection without an -ERR, as its
+ * read loop closes on a parse error. A repeated CONNECT starts from the
+ * values the last one left, as nats-server decodes into the same struct. */
 static int on_connect(void *ctx, struct proto_slice js)
 {
     struct client *c = ctx;
     LOG_TRACE("%s:%d - cid:%llu - <<- [CONNECT %.*s]", c->ip, c->port,
               (unsigned long long)c->cid, (int)js.len, js.ptr);
-    json_error_t jerr;
-    json_t *o = json_loadb(js.ptr, js.len, 0, &jerr);
-    if (!o || !json_is_object(o)) {
-        json_decref(o);
-        return stop_with(c, "Protocol Violation", NULL);
-    }
-    c->verbose = get_bool(o, "verbose", c->verbose);
-    c->pedantic = get_bool(o, "pedantic", c->pedantic);
-    c->echo = get_bool(o, "echo", c->echo);
-    c->headers = get_bool(o, "headers", c->headers) && !c->srv->no_header_support;
-    c->no_responders = get_bool(o, "no_responders", c->no_responders);
-    json_t *proto = json_object_get(o, "protocol");
-    if (proto && json_is_integer(proto))
-        c->protocol = (int)json_integer_value(proto);
-    set_identity(c, o);
-
+    struct connect_opts o = {
+        .verbose = c->verbose,
+        .pedantic = c->pedantic,
+        .echo = c->echo,
+        .headers = c->headers,
+        .no_responders = c->no_responders,
+        .protocol = c->protocol,
+    };
     int rc = 0;
-    if (authenticate(c, o) < 0) {
+    if (connect_decode(js.ptr, js.len, &o) < 0) {
+        if (o.bad_field)
+            LOG_ERROR("%s:%d - cid:%llu - CONNECT: wrong JSON type for field \"%s\"", c->ip,
+                      c->port, (unsigned long long)c->cid, o.bad_field);
+        else
+            LOG_ERROR("%s:%d - cid:%llu - CONNECT: invalid JSON", c->ip, c->port,
+                      (unsigned long long)c->cid);
+        rc = stop_with(c, "Protocol Violation", NULL);
+        goto out_free_opts;
+    }
+    c->verbose = o.verbose;
+    c->pedantic = o.pedantic;
+    c->echo = o.echo;
+    c->headers = o.headers && !c->srv->no_header_support;
+    c->no_responders = o.no_responders;
+    /* Any version but 0 and 1 is refused below (-1 stands for the rest). */
+    c->protocol = o.protocol == 0 || o.protocol == 1 ? (int)o.protocol : -1;
+    set_identity(c, &o);
+
+    if (authenticate(c, &o) < 0) {
         LOG_ERROR("%s:%d - cid:%llu - authentication error", c->ip, c->port,
                   (unsigned long long)c->cid);
         rc = stop_with(c, "Authentication Failure", "Authorization Violation");
-        goto out_free_json;
+        goto out_free_opts;
     }
     if (c->protocol < 0 || c->protocol > 1) {
         rc = stop_with(c, "Bad Client Protocol Version", "invalid client protocol");
-        goto out_free_json;
+        goto out_free_opts;
     }
-    if (c->no_responders && !get_bool(o, "headers", false)) {
+    if (c->no_responders && !o.headers) {
         rc = stop_with(c, "No Responders Requires Headers",
                        "no responders requires headers support");
-        goto out_free_json;
+        goto out_free_opts;
     }
+    track_replies(c);
     c->connected = true;
     c->parser.require_connect = false;
     if (c->auth_timer)
         event_del(c->auth_timer);
     send_ok(c);
-out_free_json:
-    json_decref(o);
+out_free_opts:
+    connect_opts_free(&o);
     return rc;
 }
 
@@ -203,6 +245,20 @@ static void permission_error(struct client *c, const char *what, struct proto_sl
     client_send_err(c, text);
 }
 
+/* Publish permissions, then (as nats-server, only when they refuse) the
+ * replies this client was sent and may answer. */
+static bool may_publish(struct client *c, struct proto_slice subj)
+{
+    if (!c->perms || auth_can_publish(c->perms, subj.ptr, subj.len))
+        return true;
+    if (!c->replies)
+        return false;
+    pthread_mutex_lock(&c->out_lock);
+    bool ok = replies_use(c->replies, subj.ptr, subj.len, replies_now());
+    pthread_mutex_unlock(&c->out_lock);
+    return ok;
+}
+
 static int on_msg(void *ctx, const struct proto_msg *m)
 {
     struct client *c = ctx;
@@ -221,8 +277,11 @@ static int on_msg(void *ctx, const struct proto_msg *m)
         permission_error(c, "Publish with Reply of", m->reply);
         return 0;
     }
+    /* $TERN. carries the cluster's own traffic (join requests, the
+     * leader's lease): no client speaks for a member there. */
     if ((m->subject.len >= 5 && memcmp(m->subject.ptr, "_GR_.", 5) == 0) ||
-        (c->perms && !auth_can_publish(c->perms, m->subject.ptr, m->subject.len))) {
+        (m->subject.len >= 6 && memcmp(m->subject.ptr, "$TERN.", 6) == 0) ||
+        !may_publish(c, m->subject)) {
         permission_error(c, "Publish to", m->subject);
         return 0;
     }

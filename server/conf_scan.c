@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/civil.h"
 #include "server/conf_impl.h"
 
 /* ---- growable string ---- */
@@ -302,16 +303,6 @@ static int make_float(struct parser *p, size_t start, int line, int col, struct 
     return 0;
 }
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* After "YYYY-": the rest of "YYYY-MM-DDTHH:MM:SSZ". */
 static int parse_datetime(struct parser *p, size_t start, int line, int col,
                           struct conf_value **out)
@@ -338,7 +329,7 @@ static int parse_datetime(struct parser *p, size_t start, int line, int col,
     struct conf_value *v = conf__new_value(p, CONF_DATETIME, line, col);
     if (!v)
         return conf__value_fail(p);
-    v->u.unix_secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+    v->u.unix_secs = civil_days_from_date(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
     *out = v;
     return 0;
 }

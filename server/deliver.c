@@ -1,44 +1,30 @@
 /*
  * server/deliver.c — message fan-out (see deliver.h).
  *
- * The frame is written straight into the subscriber's outbound buffer:
- * the MSG line is assembled with memcpy from the publisher's own slices
- * (the size digits are reused as sent), so a delivery costs one lock, a few
- * copies, and no formatting. Queue members are chosen uniformly at random
+ * The frame is written straight into the subscriber's outbound buffer
+ * (client_out_reserve/commit, the path route_forward takes too): the MSG
+ * line is assembled with memcpy from the publisher's own slices (the size
+ * digits are reused as sent), so a delivery costs one lock, a few copies,
+ * and no formatting. Queue members are chosen uniformly at random
  * among the matching members, then the next ones in turn if the chosen one
  * cannot take it (§8.4).
  */
 #include "server/deliver.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cluster/route.h"
+#include "proto/ack_reply.h"
 #include "server/auth.h"
-#include "server/buf.h"
 #include "server/client.h"
-#include "server/log.h"
-#include "server/server.h"
+#include "server/replies.h"
 #include "server/sublist.h"
 #include "server/worker.h"
 
 static size_t put(char *dst, const void *src, size_t n)
 {
     memcpy(dst, src, n);
-    return n;
-}
-
-static size_t put_u64(char *dst, uint64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        dst[i] = tmp[n - 1 - i];
     return n;
 }
 
@@ -63,32 +49,21 @@ static size_t frame_line(char *line, const struct sub *s, const struct proto_msg
     *skip = 0;
     if (hmsg) {
         n += m->hdr_arg.len ? put(line + n, m->hdr_arg.ptr, m->hdr_arg.len)
-                            : put_u64(line + n, m->hdr_len);
+                            : proto_put_size(line + n, m->hdr_len);
         line[n++] = ' ';
         n += m->size_arg.len ? put(line + n, m->size_arg.ptr, m->size_arg.len)
-                             : put_u64(line + n, m->total_len);
+                             : proto_put_size(line + n, m->total_len);
     } else if (m->hdr_len > 0) {
         /* Receiver did not negotiate headers: payload only, §8.3. */
         *skip = m->hdr_len;
-        n += put_u64(line + n, m->total_len - m->hdr_len);
+        n += proto_put_size(line + n, m->total_len - m->hdr_len);
     } else {
         n += m->size_arg.len ? put(line + n, m->size_arg.ptr, m->size_arg.len)
-                             : put_u64(line + n, m->total_len);
+                             : proto_put_size(line + n, m->total_len);
     }
     line[n++] = '\r';
     line[n++] = '\n';
     return n;
-}
-
-static void mark_slow(struct server *srv, struct client *c)
-{
-    /* Called under c->out_lock. The owner closes it on its next flush. */
-    c->kill_reason = "Slow Consumer (Pending Bytes)";
-    c->closing = true;
-    atomic_fetch_add(&srv->slow_consumers, 1);
-    LOG_INFO("%s:%d - cid:%llu - Slow Consumer Detected: MaxPending of %lld exceeded",
-             c->ip, c->port, (unsigned long long)c->cid,
-             (long long)atomic_load(&srv->max_pending));
 }
 
 static void note_expired(struct client *c, struct sub *s)
@@ -122,35 +97,26 @@ bool deliver_to_sub(struct worker *w, struct sub *s, const struct proto_msg *m)
      * denied subjects (auth.h: auth_sub_needs_deny_filter). */
     if (c->deny_filter && !auth_can_deliver(c->perms, m->subject.ptr, m->subject.len))
         goto out_unlock;
-    size_t pending = buf_pending(&c->out) +
-                     atomic_load_explicit(&c->wpending, memory_order_relaxed);
-    if ((int64_t)(pending + bound) >
-        atomic_load_explicit(&c->srv->max_pending, memory_order_relaxed)) {
-        mark_slow(c->srv, c);
-        note = !c->flush_queued;
-        c->flush_queued = true;
+    char *dst = client_out_reserve(c, bound, &note);
+    if (!dst)
         goto out_unlock;
-    }
-    if (buf_reserve(&c->out, bound) < 0)
-        goto out_unlock;
-    char *dst = c->out.data + c->out.len;
     size_t skip;
     size_t n = frame_line(dst, s, m, c->headers, &skip);
     body = m->total_len - skip;
     memcpy(dst + n, m->data + skip, body);
     dst[n + body] = '\r';
     dst[n + body + 1] = '\n';
-    c->out.len += n + body + 2;
-    c->out_msgs++;
-    c->out_bytes += body;
+    client_out_commit(c, n + body + 2, body, &note);
     s->delivered++;
+    /* allow_responses: the reply this client now holds may be answered.
+     * Out of memory it is not noted, and the answer is refused. */
+    if (c->replies && m->reply.len)
+        (void)replies_note(c->replies, m->reply.ptr, m->reply.len, replies_now());
     if (s->max && s->delivered >= s->max) {
         s->dead = true;
         note_expired(c, s);
     }
     queued = true;
-    note = !c->flush_queued;
-    c->flush_queued = true;
 out_unlock:
     pthread_mutex_unlock(&c->out_lock);
     if (note)
@@ -330,29 +296,14 @@ static size_t fan_out(struct worker *w, struct client *pub, const struct sublist
     return delivered;
 }
 
-#define JS_ACK_PREFIX "$JS.ACK."
-
 /* A JetStream delivery that crossed a route arrives as RMSG <deliver
- * subject> <ack reply>@<stored subject>: its subscribers show the stored
- * subject and the bare ack reply, as nats-server's do. */
+ * subject> <ack reply>@<stored subject> (proto/ack_reply.h): its
+ * subscribers show the stored subject and the bare ack reply, as
+ * nats-server's do. */
 static bool js_delivery_from_route(const struct proto_msg *m, struct proto_msg *shown)
 {
-    size_t plen = sizeof JS_ACK_PREFIX - 1;
-    if (m->reply.len <= plen || memcmp(m->reply.ptr, JS_ACK_PREFIX, plen) != 0)
-        return false;
-    const char *at = NULL;
-    for (size_t i = m->reply.len; i-- > plen;)
-        if (m->reply.ptr[i] == '@') {
-            at = m->reply.ptr + i;
-            break;
-        }
-    if (!at || at + 1 == m->reply.ptr + m->reply.len)
-        return false;
     *shown = *m;
-    shown->subject.ptr = at + 1;
-    shown->subject.len = (size_t)(m->reply.ptr + m->reply.len - (at + 1));
-    shown->reply.len = (size_t)(at - m->reply.ptr);
-    return true;
+    return ack_reply_split(m->reply, &shown->reply, &shown->subject);
 }
 
 size_t deliver_publish(struct worker *w, struct client *pub, const struct proto_msg *m)
@@ -373,21 +324,20 @@ size_t deliver_publish_as(struct worker *w, const struct proto_msg *m, const cha
     const struct sublist_result *r = sublist_cache_match(w->cache, to, tolen);
     if (!r || (!r->npsubs && !r->nqgroups))
         return 0;
-    /* Over a route: matched there by `to`, the stored subject behind '@'. */
+    /* Over a route: matched there by `to`, the stored subject behind '@'
+     * (proto/ack_reply.h). */
     struct proto_msg routed = *m;
     routed.subject.ptr = to;
     routed.subject.len = tolen;
     char stack[512], *reply = NULL;
     if (m->reply.len) {
-        size_t n = m->reply.len + 1 + m->subject.len;
+        size_t n = ack_reply_joined_len(m->reply.len, m->subject.len);
         reply = n <= sizeof stack ? stack : malloc(n);
         if (!reply)
             return 0;
-        memcpy(reply, m->reply.ptr, m->reply.len);
-        reply[m->reply.len] = '@';
-        memcpy(reply + m->reply.len + 1, m->subject.ptr, m->subject.len);
         routed.reply.ptr = reply;
-        routed.reply.len = n;
+        routed.reply.len = ack_reply_join(reply, m->reply.ptr, m->reply.len, m->subject.ptr,
+                                          m->subject.len);
     }
     size_t delivered = fan_out(w, NULL, r, m, m, &routed);
     if (reply != stack)

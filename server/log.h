@@ -2,8 +2,9 @@
  * server/log.h — nats-server-style log lines.
  *
  * "[pid] 2026/11/22 00:23:50.851747 [INF] message" to stderr or a file
- * (-l), with debug (-D) and trace (-V) levels. Any thread may log: each line
- * is written with one locked stdio call. The sink is process-wide state
+ * (-l), with debug (-D) and trace (-V) levels; or, with log_json, one JSON
+ * object a line (server/log_json.h). Any thread may log: each line is
+ * written with one locked stdio call. The sink is process-wide state
  * owned by this module; log_open/log_reopen/log_close change it.
  */
 #ifndef TERN_SERVER_LOG_H
@@ -18,6 +19,7 @@ struct log_config {
     bool trace;
     bool logtime;     /* timestamps (default true) */
     bool utc;
+    bool json;        /* JSON lines instead of nats-server's */
     const char *file; /* NULL: stderr */
 };
 

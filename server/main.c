@@ -15,6 +15,7 @@
 
 #include "server/opts.h"
 #include "server/server.h"
+#include "server/tls.h"
 #include "server/version.h"
 
 /* -sl cmd[=pid|pidfile]: the commands of spec/server-cli-config.md §5. */
@@ -81,10 +82,19 @@ int main(int argc, char **argv)
     case OPTS_HELP:
         printf("%s", opts_usage());
         goto out_free_opts;
-    case OPTS_TEST_CONFIG:
+    case OPTS_TEST_CONFIG: {
+        /* -t reads the TLS files too, as nats-server does. */
+        int trc = 0;
+        tls_ctx_unref(tls_ctx_new(&opts, &trc, err, sizeof err));
+        if (trc < 0) {
+            fprintf(stderr, "ternd: %s\n", err);
+            code = 1;
+            goto out_free_opts;
+        }
         fprintf(stderr, "ternd: configuration file %s is valid\n",
                 opts.config_file ? opts.config_file : "");
         goto out_free_opts;
+    }
     case OPTS_SIGNAL:
         code = send_signal(opts.signal_cmd ? opts.signal_cmd : "");
         goto out_free_opts;

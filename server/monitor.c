@@ -1,45 +1,50 @@
 /*
  * server/monitor.c — the monitoring HTTP server (see monitor.h).
  *
- * evhttp on the main loop. Each endpoint builds a jansson object from a
- * snapshot taken under registry_lock and answers indented JSON (compact for
- * /healthz), or JSONP with ?callback=. Field names, units (nanosecond
- * durations, RFC 3339 times, Go-style uptime strings) and query parameters
- * follow spec/server-cli-config.md §4. Never touches a loop's private state.
+ * evhttp on the main loop; monitor_http.c routes each request here as
+ * nats-server's Go mux would and decodes its parameters with nats-server's
+ * 400 texts. Each endpoint builds a jansson object from a snapshot taken
+ * under registry_lock and answers indented JSON (compact for /healthz), or
+ * JSONP with ?callback=. Field names, units (nanosecond durations, RFC 3339
+ * times, Go-style uptime strings) and query parameters follow
+ * spec/server-cli-config.md §4; /metrics is monitor_metrics.c's. Never
+ * touches a loop's private state.
  */
 #include "server/monitor.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "cluster/route.h"
+#include "proto/subject.h"
 #include "server/client.h"
+#include "server/jetstream/jetstream.h"
 #include "server/log.h"
+#include "server/monitor_impl.h"
 #include "server/monitor_js.h"
+#include "server/monitor_url.h"
+#include "server/procstat.h"
 #include "server/server.h"
 #include "server/sublist.h"
+#include "server/tls.h"
 #include "server/version.h"
+#include "server/ws.h"
 
-struct monitor {
-    struct server *srv;        /* borrowed */
-    struct evhttp *http;       /* owned */
-    int port;
-    char host[64];
-    uint64_t req_varz, req_connz, req_healthz, req_subsz, req_routez, req_jsz, req_root;
-};
 
 /* ---- formatting helpers ---- */
 
-static void fmt_time(char *out, size_t cap, const struct timespec *ts)
+void monitor__fmt_time(char *out, size_t cap, const struct timespec *ts)
 {
     struct tm tm;
     gmtime_r(&ts->tv_sec, &tm);
@@ -48,7 +53,7 @@ static void fmt_time(char *out, size_t cap, const struct timespec *ts)
 }
 
 /* nats-server's uptime style: 1d2h3m4s, leading zero units dropped. */
-static void fmt_uptime(char *out, size_t cap, int64_t secs)
+void monitor__fmt_uptime(char *out, size_t cap, int64_t secs)
 {
     if (secs < 0)
         secs = 0;
@@ -63,117 +68,77 @@ static void fmt_uptime(char *out, size_t cap, int64_t secs)
         snprintf(out, cap, "%llds", (long long)s);
 }
 
-static int64_t secs_between(const struct timespec *a, const struct timespec *b)
+int64_t monitor__secs_between(const struct timespec *a, const struct timespec *b)
 {
     return (int64_t)(b->tv_sec - a->tv_sec);
 }
 
-static json_t *jtime(const struct timespec *ts)
+json_t *monitor__jtime(const struct timespec *ts)
 {
     char buf[64];
-    fmt_time(buf, sizeof buf, ts);
+    monitor__fmt_time(buf, sizeof buf, ts);
     return json_string(buf);
 }
 
 static int64_t rss_bytes(void)
 {
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, resident = 0;
-    if (!f)
+    struct procstat ps;
+    if (procstat_read(&ps) < 0)
         return 0;
-    if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-        resident = 0;
-    fclose(f);
-    return (int64_t)resident * sysconf(_SC_PAGESIZE);
+    return (int64_t)ps.rss * sysconf(_SC_PAGESIZE);
 }
 
-/* ---- query parsing ---- */
-
-static const char *qparam(struct evkeyvalq *q, const char *key)
-{
-    return evhttp_find_header(q, key);
-}
-
-/* Go's ParseBool forms; -1 when not a boolean. */
-static int parse_bool(const char *v)
-{
-    static const char *yes[] = { "1", "t", "T", "true", "TRUE", "True" };
-    static const char *no[] = { "0", "f", "F", "false", "FALSE", "False" };
-    for (size_t i = 0; i < 6; i++) {
-        if (strcmp(v, yes[i]) == 0)
-            return 1;
-        if (strcmp(v, no[i]) == 0)
-            return 0;
-    }
-    return -1;
-}
-
-/* ---- replies ---- */
-
-static void reply_text(struct evhttp_request *req, int code, const char *text)
-{
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add_printf(b, "%s", text);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
-    evhttp_send_reply(req, code, code == 200 ? "OK" : "Bad Request", b);
-    evbuffer_free(b);
-}
-
-static void reply_json(struct evhttp_request *req, int code, json_t *body, bool compact,
-                       struct evkeyvalq *q)
-{
-    char *text = json_dumps(body, JSON_PRESERVE_ORDER | (compact ? JSON_COMPACT : JSON_INDENT(2)));
-    json_decref(body);
-    struct evbuffer *b = evbuffer_new();
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    const char *cb = q ? qparam(q, "callback") : NULL;
-    if (cb) {
-        evhttp_add_header(h, "Content-Type", "application/javascript");
-        evbuffer_add_printf(b, "%s(%s)", cb, text ? text : "{}");
-    } else {
-        evhttp_add_header(h, "Content-Type", "application/json");
-        evbuffer_add_printf(b, "%s", text ? text : "{}");
-    }
-    evhttp_add_header(h, "Access-Control-Allow-Origin", "*");
-    free(text);
-    evhttp_send_reply(req, code, code == 200 ? "OK" : "Error", b);
-    evbuffer_free(b);
-}
-
-static bool parse_query(struct evhttp_request *req, struct evkeyvalq *q)
-{
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-    if (!query) {
-        /* An empty list: parse the empty string rather than reach into
-         * libevent's queue macros. */
-        return evhttp_parse_query_str("", q) == 0;
-    }
-    return evhttp_parse_query_str(query, q) == 0;
-}
-
-/* Answer one JSON endpoint: parse the query, build the body, reply
- * (indented, or compact for /healthz), release the query. */
 static void serve_json(struct evhttp_request *req, struct monitor *m, bool compact,
-                       json_t *(*build)(struct monitor *m))
+                       const struct monitor_url_query *q, json_t *(*build)(struct monitor *m))
 {
-    struct evkeyvalq q;
-    parse_query(req, &q);
-    reply_json(req, 200, build(m), compact, &q);
-    evhttp_clear_headers(&q);
+    monitor__reply_json(req, 200, build(m), compact, q);
 }
 
-static json_t *header_object(struct monitor *m)
+json_t *monitor__header_object(struct monitor *m)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     json_t *o = json_object();
     json_object_set_new(o, "server_id", json_string(m->srv->server_id));
-    json_object_set_new(o, "now", jtime(&now));
+    json_object_set_new(o, "now", monitor__jtime(&now));
     return o;
 }
 
 /* ---- /varz ---- */
+
+/* /varz "websocket", the fields nats-server shows (empty ones left out,
+ * as its omitempty leaves them). */
+static json_t *ws_varz(struct server *s)
+{
+    json_t *o = json_object();
+    const struct tern_opts *op = &s->opts;
+    if (!s->ws)
+        return o;
+    json_object_set_new(o, "host", json_string(op->ws_host ? op->ws_host : "0.0.0.0"));
+    json_object_set_new(o, "port", json_integer(ws_server_port(s->ws)));
+    if (op->ws_no_auth_user)
+        json_object_set_new(o, "no_auth_user", json_string(op->ws_no_auth_user));
+    if (op->ws_handshake_timeout_ms > 0)
+        json_object_set_new(o, "handshake_timeout",
+                            json_integer((json_int_t)op->ws_handshake_timeout_ms * 1000000));
+    if (op->ws_auth_timeout_s > 0)
+        json_object_set_new(o, "auth_timeout", json_real(op->ws_auth_timeout_s));
+    if (op->ws_no_tls)
+        json_object_set_new(o, "no_tls", json_true());
+    if (op->ws_tls && op->ws_tls->tls_map)
+        json_object_set_new(o, "tls_map", json_true());
+    if (op->ws_same_origin)
+        json_object_set_new(o, "same_origin", json_true());
+    if (op->nws_origins) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < op->nws_origins; i++)
+            json_array_append_new(a, json_string(op->ws_origins[i]));
+        json_object_set_new(o, "allowed_origins", a);
+    }
+    if (op->ws_compression)
+        json_object_set_new(o, "compression", json_true());
+    return o;
+}
 
 static json_t *varz(struct monitor *m)
 {
@@ -185,7 +150,7 @@ static json_t *varz(struct monitor *m)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     char up[64];
-    fmt_uptime(up, sizeof up, secs_between(&s->start_time, &now));
+    monitor__fmt_uptime(up, sizeof up, monitor__secs_between(&s->start_time, &now));
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
 
     json_t *o = json_object();
@@ -201,9 +166,9 @@ static json_t *varz(struct monitor *m)
     json_object_set_new(o, "ping_interval", json_integer(atomic_load(&s->ping_interval_ms) * 1000000));
     json_object_set_new(o, "ping_max", json_integer(atomic_load(&s->ping_max)));
     json_object_set_new(o, "http_host", json_string(m->host));
-    json_object_set_new(o, "http_port", json_integer(m->port));
+    json_object_set_new(o, "http_port", json_integer(m->https ? 0 : m->port));
     json_object_set_new(o, "http_base_path", json_string(s->opts.http_base_path ? s->opts.http_base_path : ""));
-    json_object_set_new(o, "https_port", json_integer(0));
+    json_object_set_new(o, "https_port", json_integer(m->https ? m->port : 0));
     json_object_set_new(o, "auth_timeout", json_real(s->opts.auth_timeout_s));
     json_object_set_new(o, "max_control_line", json_integer(atomic_load(&s->max_control_line)));
     json_object_set_new(o, "max_payload", json_integer(atomic_load(&s->max_payload)));
@@ -219,17 +184,25 @@ static json_t *varz(struct monitor *m)
     json_object_set_new(o, "gateway", json_object());
     json_object_set_new(o, "leaf", json_object());
     json_object_set_new(o, "mqtt", json_object());
-    json_object_set_new(o, "websocket", json_object());
+    json_object_set_new(o, "websocket", ws_varz(s));
     json_object_set_new(o, "jetstream", monitor_js_varz(s));
-    json_object_set_new(o, "tls_timeout", json_real(2));
+    json_object_set_new(o, "tls_timeout", json_real(s->opts.tls_timeout_s));
+    if (s->opts.tls) {
+        json_object_set_new(o, "tls_required", json_true());
+        if (s->opts.tls_verify || s->opts.tls_map)
+            json_object_set_new(o, "tls_verify", json_true());
+        /* Tern's own: failed and timed-out handshakes since start. */
+        json_object_set_new(o, "tls_handshake_failures",
+                            json_integer((json_int_t)atomic_load(&s->tls_handshake_failures)));
+    }
     json_object_set_new(o, "write_deadline", json_integer(atomic_load(&s->write_deadline_ms) * 1000000));
-    json_object_set_new(o, "start", jtime(&s->start_time));
-    json_object_set_new(o, "now", jtime(&now));
+    json_object_set_new(o, "start", monitor__jtime(&s->start_time));
+    json_object_set_new(o, "now", monitor__jtime(&now));
     json_object_set_new(o, "uptime", json_string(up));
     json_object_set_new(o, "mem", json_integer(rss_bytes()));
     json_object_set_new(o, "cores", json_integer(cores));
     json_object_set_new(o, "gomaxprocs", json_integer(s->nworkers));
-    json_object_set_new(o, "cpu", json_real(0));
+    json_object_set_new(o, "cpu", json_real(m->cpu_pct));
     json_object_set_new(o, "connections", json_integer(atomic_load(&s->num_clients)));
     json_object_set_new(o, "total_connections", json_integer((json_int_t)atomic_load(&s->total_connections)));
     size_t nroutes = s->cluster ? cluster_route_count(s->cluster) : 0;
@@ -247,51 +220,29 @@ static json_t *varz(struct monitor *m)
     json_object_set_new(reqs, "/connz", json_integer((json_int_t)m->req_connz));
     json_object_set_new(reqs, "/healthz", json_integer((json_int_t)m->req_healthz));
     json_object_set_new(o, "http_req_stats", reqs);
-    json_object_set_new(o, "config_load_time", jtime(&s->config_load_time));
+    json_object_set_new(o, "config_load_time", monitor__jtime(&s->config_load_time));
     json_object_set_new(o, "system_account", json_string("$SYS"));
     return o;
 }
 
-static void on_varz(struct evhttp_request *req, void *arg)
+static void on_varz(struct monitor *m, struct evhttp_request *req,
+                    const struct monitor_url_query *q)
 {
-    struct monitor *m = arg;
     m->req_varz++;
-    serve_json(req, m, false, varz);
+    serve_json(req, m, false, q, varz);
 }
 
-/* ---- /connz ---- */
+/* ---- subscription lists (/connz, /routez) ---- */
 
-enum conn_state { CONN_OPEN, CONN_CLOSED, CONN_ANY };
-
-struct connz_query {
-    enum conn_state state;
-    int subs;              /* 0 none, 1 list, 2 detail */
-    bool auth;
-    long offset, limit;
-    uint64_t cid;          /* 0 = all */
-    const char *sort;
-};
-
-struct conn_row {
-    struct conn_record rec;
-    bool closed;
-    struct timespec last;
-    json_t *subs;          /* owned until moved into the reply */
-};
-
-static void add_sub_name(void *arg, const struct sub *s)
+void monitor__sub_name(void *arg, const struct sub *s)
 {
     json_array_append_new(arg, json_string(s->subject));
 }
 
-struct detail_ctx {
-    json_t *arr;
-    uint64_t cid;
-};
 
-static void add_sub_detail(void *arg, const struct sub *s)
+void monitor__sub_detail(void *arg, const struct sub *s)
 {
-    struct detail_ctx *d = arg;
+    struct monitor__sub_detail_ctx *d = arg;
     json_t *o = json_object();
     json_object_set_new(o, "account", json_string("$G"));
     json_object_set_new(o, "subject", json_string(s->subject));
@@ -305,231 +256,6 @@ static void add_sub_detail(void *arg, const struct sub *s)
     json_array_append_new(d->arr, o);
 }
 
-static size_t collect_rows(struct server *s, const struct connz_query *cq, struct conn_row **out)
-{
-    size_t cap = 64, n = 0;
-    struct conn_row *rows = malloc(cap * sizeof *rows);
-    if (!rows)
-        return 0;
-    pthread_mutex_lock(&s->registry_lock);
-    if (cq->state != CONN_CLOSED) {
-        for (struct client *c = s->clients; c; c = c->reg_next) {
-            if (cq->cid && c->cid != cq->cid)
-                continue;
-            if (n == cap) {
-                struct conn_row *nr = realloc(rows, (cap *= 2) * sizeof *rows);
-                if (!nr)
-                    break;
-                rows = nr;
-            }
-            struct conn_row *r = &rows[n++];
-            client_fill_record(c, &r->rec);
-            r->closed = false;
-            int64_t ns = atomic_load_explicit(&c->last_activity_ns, memory_order_relaxed);
-            r->last.tv_sec = (time_t)(ns / 1000000000);
-            r->last.tv_nsec = (long)(ns % 1000000000);
-            r->subs = NULL;
-            if (cq->subs == 1) {
-                r->subs = json_array();
-                client_each_sub(c, add_sub_name, r->subs);
-            } else if (cq->subs == 2) {
-                struct detail_ctx d = { json_array(), c->cid };
-                client_each_sub(c, add_sub_detail, &d);
-                r->subs = d.arr;
-            }
-        }
-    }
-    if (cq->state != CONN_OPEN) {
-        for (size_t i = 0; i < s->closed_count; i++) {
-            size_t idx = (s->closed_next + s->closed_cap - s->closed_count + i) % s->closed_cap;
-            if (cq->cid && s->closed[idx].cid != cq->cid)
-                continue;
-            if (n == cap) {
-                struct conn_row *nr = realloc(rows, (cap *= 2) * sizeof *rows);
-                if (!nr)
-                    break;
-                rows = nr;
-            }
-            rows[n].rec = s->closed[idx];
-            rows[n].closed = true;
-            rows[n].last = s->closed[idx].stop;
-            rows[n].subs = NULL;
-            n++;
-        }
-    }
-    pthread_mutex_unlock(&s->registry_lock);
-    *out = rows;
-    return n;
-}
-
-static const char *sort_key;
-
-static int cmp_u64(uint64_t a, uint64_t b) { return a < b ? -1 : a > b; }
-
-static int cmp_rows(const void *pa, const void *pb)
-{
-    const struct conn_row *a = pa, *b = pb;
-    const char *k = sort_key;
-    /* Every sort but cid and start is descending, as nats-server's. */
-    if (!strcmp(k, "subs"))
-        return cmp_u64(b->rec.subs, a->rec.subs);
-    if (!strcmp(k, "msgs_to"))
-        return cmp_u64(b->rec.out_msgs, a->rec.out_msgs);
-    if (!strcmp(k, "msgs_from"))
-        return cmp_u64(b->rec.in_msgs, a->rec.in_msgs);
-    if (!strcmp(k, "bytes_to"))
-        return cmp_u64(b->rec.out_bytes, a->rec.out_bytes);
-    if (!strcmp(k, "bytes_from"))
-        return cmp_u64(b->rec.in_bytes, a->rec.in_bytes);
-    if (!strcmp(k, "stop"))
-        return cmp_u64((uint64_t)b->rec.stop.tv_sec, (uint64_t)a->rec.stop.tv_sec);
-    if (!strcmp(k, "last"))
-        return cmp_u64((uint64_t)b->last.tv_sec, (uint64_t)a->last.tv_sec);
-    return cmp_u64(a->rec.cid, b->rec.cid); /* cid, start, others */
-}
-
-static json_t *conn_json(const struct conn_row *r, const struct connz_query *cq,
-                         const struct timespec *now)
-{
-    const struct conn_record *c = &r->rec;
-    char up[64], idle[64];
-    fmt_uptime(up, sizeof up, secs_between(&c->start, r->closed ? &c->stop : now));
-    fmt_uptime(idle, sizeof idle, secs_between(&r->last, now));
-    json_t *o = json_object();
-    json_object_set_new(o, "cid", json_integer((json_int_t)c->cid));
-    json_object_set_new(o, "kind", json_string("Client"));
-    json_object_set_new(o, "type", json_string("nats"));
-    json_object_set_new(o, "ip", json_string(c->ip));
-    json_object_set_new(o, "port", json_integer(c->port));
-    json_object_set_new(o, "start", jtime(&c->start));
-    json_object_set_new(o, "last_activity", jtime(&r->last));
-    if (r->closed)
-        json_object_set_new(o, "stop", jtime(&c->stop));
-    json_object_set_new(o, "rtt", json_string("0s"));
-    json_object_set_new(o, "uptime", json_string(up));
-    json_object_set_new(o, "idle", json_string(idle));
-    json_object_set_new(o, "pending_bytes", json_integer(0));
-    json_object_set_new(o, "in_msgs", json_integer((json_int_t)c->in_msgs));
-    json_object_set_new(o, "out_msgs", json_integer((json_int_t)c->out_msgs));
-    json_object_set_new(o, "in_bytes", json_integer((json_int_t)c->in_bytes));
-    json_object_set_new(o, "out_bytes", json_integer((json_int_t)c->out_bytes));
-    json_object_set_new(o, "subscriptions", json_integer((json_int_t)c->subs));
-    if (c->name[0])
-        json_object_set_new(o, "name", json_string(c->name));
-    if (c->lang[0])
-        json_object_set_new(o, "lang", json_string(c->lang));
-    if (c->version[0])
-        json_object_set_new(o, "version", json_string(c->version));
-    if (cq->auth && c->user[0]) {
-        json_object_set_new(o, "authorized_user", json_string(c->user));
-        json_object_set_new(o, "account", json_string("$G"));
-    }
-    if (r->closed && c->reason)
-        json_object_set_new(o, "reason", json_string(c->reason));
-    return o;
-}
-
-/* Fill cq from the query string; NULL or an error text for a 400. */
-static const char *read_connz_query(struct evkeyvalq *q, struct connz_query *cq, char *err, size_t cap)
-{
-    memset(cq, 0, sizeof *cq);
-    cq->limit = 1024;
-    cq->sort = "cid";
-    const char *v;
-    if ((v = qparam(q, "state"))) {
-        if (!strcasecmp(v, "open"))
-            cq->state = CONN_OPEN;
-        else if (!strcasecmp(v, "closed"))
-            cq->state = CONN_CLOSED;
-        else if (!strcasecmp(v, "any") || !strcasecmp(v, "all"))
-            cq->state = CONN_ANY;
-        else {
-            snprintf(err, cap, "Error decoding state for %s", v);
-            return err;
-        }
-    }
-    if ((v = qparam(q, "subs"))) {
-        if (!strcmp(v, "detail"))
-            cq->subs = 2;
-        else if (parse_bool(v) >= 0)
-            cq->subs = parse_bool(v);
-        else {
-            snprintf(err, cap, "Error decoding subs for %s", v);
-            return err;
-        }
-    }
-    if ((v = qparam(q, "auth")))
-        cq->auth = parse_bool(v) == 1;
-    if ((v = qparam(q, "offset")))
-        cq->offset = strtol(v, NULL, 10);
-    if ((v = qparam(q, "limit")))
-        cq->limit = strtol(v, NULL, 10);
-    if ((v = qparam(q, "cid")))
-        cq->cid = strtoull(v, NULL, 10);
-    if ((v = qparam(q, "sort"))) {
-        static const char *ok[] = { "cid", "start", "subs", "pending", "msgs_to", "msgs_from",
-                                    "bytes_to", "bytes_from", "last", "idle", "uptime",
-                                    "stop", "reason", "rtt" };
-        bool found = false;
-        for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-            found |= strcmp(v, ok[i]) == 0;
-        if (!found) {
-            snprintf(err, cap, "Invalid sorting option: %s", v);
-            return err;
-        }
-        cq->sort = v;
-    }
-    if (cq->offset < 0)
-        cq->offset = 0;
-    if (cq->limit <= 0)
-        cq->limit = 1024;
-    return NULL;
-}
-
-static void on_connz(struct evhttp_request *req, void *arg)
-{
-    struct monitor *m = arg;
-    struct evkeyvalq q;
-    char err[256];
-    struct connz_query cq;
-    m->req_connz++;
-    const char *bad = parse_query(req, &q) ? read_connz_query(&q, &cq, err, sizeof err)
-                                           : "Error parsing query";
-    if (bad) {
-        reply_text(req, 400, bad);
-        evhttp_clear_headers(&q);
-        return;
-    }
-    struct conn_row *rows = NULL;
-    size_t n = collect_rows(m->srv, &cq, &rows);
-    sort_key = cq.sort; /* qsort has no context argument; main thread only */
-    qsort(rows, n, sizeof *rows, cmp_rows);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    json_t *conns = json_array();
-    for (size_t i = 0; i < n; i++) {
-        bool in_page = i >= (size_t)cq.offset && json_array_size(conns) < (size_t)cq.limit;
-        if (in_page) {
-            json_t *o = conn_json(&rows[i], &cq, &now);
-            if (rows[i].subs)
-                json_object_set_new(o, cq.subs == 2 ? "subscriptions_list_detail"
-                                                    : "subscriptions_list", rows[i].subs);
-            json_array_append_new(conns, o);
-        } else if (rows[i].subs) {
-            json_decref(rows[i].subs);
-        }
-    }
-    free(rows);
-    json_t *o = header_object(m);
-    json_object_set_new(o, "num_connections", json_integer((json_int_t)json_array_size(conns)));
-    json_object_set_new(o, "total", json_integer((json_int_t)n));
-    json_object_set_new(o, "offset", json_integer(cq.offset));
-    json_object_set_new(o, "limit", json_integer(cq.limit));
-    json_object_set_new(o, "connections", conns);
-    reply_json(req, 200, o, false, &q);
-    evhttp_clear_headers(&q);
-}
-
 /* ---- /healthz, /subsz, /routez, /accountz, / ---- */
 
 static json_t *healthz(struct monitor *m)
@@ -539,11 +265,11 @@ static json_t *healthz(struct monitor *m)
     return o;
 }
 
-static json_t *subsz(struct monitor *m)
+/* The subject index's figures, nats-server's SublistStats fields. */
+static void sublist_fields(struct monitor *m, json_t *o)
 {
     struct sublist_stats st;
     sublist_get_stats(m->srv->sublist, &st);
-    json_t *o = json_object();
     json_object_set_new(o, "num_subscriptions", json_integer((json_int_t)st.count));
     json_object_set_new(o, "num_cache", json_integer(0));
     json_object_set_new(o, "num_inserts", json_integer((json_int_t)st.inserts));
@@ -552,6 +278,57 @@ static json_t *subsz(struct monitor *m)
     json_object_set_new(o, "cache_hit_rate", json_real(0));
     json_object_set_new(o, "max_fanout", json_integer(0));
     json_object_set_new(o, "avg_fanout", json_integer(0));
+}
+
+struct subs_walk {
+    struct monitor__sub_detail_ctx d;
+    const char *test;          /* borrowed: ?test=, or NULL */
+    size_t test_len;
+};
+
+static void sub_if_matches(void *arg, const struct sub *s)
+{
+    struct subs_walk *w = arg;
+    if (!w->test || subject_match(s->subject, strlen(s->subject), w->test, w->test_len))
+        monitor__sub_detail(&w->d, s);
+}
+
+/* ?subs=true: every client subscription (those ?test= would receive),
+ * paged by offset and limit; "total" is the page's size, as nats-server
+ * counts it. Without subs, or with an empty page, only the figures. */
+static json_t *subsz(struct monitor *m, bool subs, int64_t offset, int64_t limit,
+                     const char *test, size_t test_len)
+{
+    json_t *all = json_array();
+    if (subs) {
+        struct server *s = m->srv;
+        struct subs_walk w = { { all, 0 }, test, test_len };
+        pthread_mutex_lock(&s->registry_lock);
+        for (struct client *c = s->clients; c; c = c->reg_next) {
+            w.d.cid = c->cid;
+            client_each_sub(c, sub_if_matches, &w);
+        }
+        pthread_mutex_unlock(&s->registry_lock);
+    }
+    size_t n = json_array_size(all);
+    size_t lo = (size_t)offset < n ? (size_t)offset : n;
+    size_t hi = (uint64_t)limit < n - lo ? lo + (size_t)limit : n;
+    if (lo == hi) {
+        json_decref(all);
+        json_t *o = json_object();
+        sublist_fields(m, o);
+        return o;
+    }
+    json_t *page = json_array();
+    for (size_t i = lo; i < hi; i++)
+        json_array_append(page, json_array_get(all, i));
+    json_decref(all);
+    json_t *o = monitor__header_object(m);
+    sublist_fields(m, o);
+    json_object_set_new(o, "total", json_integer((json_int_t)(hi - lo)));
+    json_object_set_new(o, "offset", json_integer(offset));
+    json_object_set_new(o, "limit", json_integer(limit));
+    json_object_set_new(o, "subscriptions_list", page);
     return o;
 }
 
@@ -559,7 +336,7 @@ static json_t *subsz(struct monitor *m)
  * ("subscriptions_list_detail"): what each peer announced over its route. */
 static json_t *routez(struct monitor *m, int subs)
 {
-    json_t *o = header_object(m);
+    json_t *o = monitor__header_object(m);
     json_t *arr = json_array();
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -577,10 +354,10 @@ static json_t *routez(struct monitor *m, int subs)
         struct timespec last = { (time_t)(rs[i].last_activity_ns / 1000000000),
                                  (long)(rs[i].last_activity_ns % 1000000000) };
         char up[64], idle[64];
-        fmt_uptime(up, sizeof up, secs_between(&rs[i].start, &now));
-        fmt_uptime(idle, sizeof idle, secs_between(&last, &now));
-        json_object_set_new(r, "start", jtime(&rs[i].start));
-        json_object_set_new(r, "last_activity", jtime(&last));
+        monitor__fmt_uptime(up, sizeof up, monitor__secs_between(&rs[i].start, &now));
+        monitor__fmt_uptime(idle, sizeof idle, monitor__secs_between(&last, &now));
+        json_object_set_new(r, "start", monitor__jtime(&rs[i].start));
+        json_object_set_new(r, "last_activity", monitor__jtime(&last));
         json_object_set_new(r, "rtt", json_string("0s"));
         json_object_set_new(r, "uptime", json_string(up));
         json_object_set_new(r, "idle", json_string(idle));
@@ -592,11 +369,11 @@ static json_t *routez(struct monitor *m, int subs)
         json_object_set_new(r, "subscriptions", json_integer((json_int_t)rs[i].subs));
         if (subs == 1) {
             json_t *list = json_array();
-            cluster_route_each_sub(m->srv->cluster, rs[i].rid, add_sub_name, list);
+            cluster_route_each_sub(m->srv->cluster, rs[i].rid, monitor__sub_name, list);
             json_object_set_new(r, "subscriptions_list", list);
         } else if (subs == 2) {
-            struct detail_ctx d = { json_array(), rs[i].rid };
-            cluster_route_each_sub(m->srv->cluster, rs[i].rid, add_sub_detail, &d);
+            struct monitor__sub_detail_ctx d = { json_array(), rs[i].rid };
+            cluster_route_each_sub(m->srv->cluster, rs[i].rid, monitor__sub_detail, &d);
             json_object_set_new(r, "subscriptions_list_detail", d.arr);
         }
         json_array_append_new(arr, r);
@@ -609,7 +386,7 @@ static json_t *routez(struct monitor *m, int subs)
 
 static json_t *accountz(struct monitor *m)
 {
-    json_t *o = header_object(m);
+    json_t *o = monitor__header_object(m);
     json_object_set_new(o, "system_account", json_string("$SYS"));
     json_t *accs = json_array();
     json_array_append_new(accs, json_string("$G"));
@@ -617,80 +394,151 @@ static json_t *accountz(struct monitor *m)
     return o;
 }
 
-static void on_healthz(struct evhttp_request *req, void *arg)
+/* Clustered JetStream: healthy only while this node knows the group's
+ * leader (it applies what the leader commits and can reach it), as
+ * nats-server's "JetStream is not current with the meta leader".
+ * ?js-enabled-only=true checks only that JetStream runs. */
+static int64_t now_ms(void)
 {
-    struct monitor *m = arg;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int monitor__health(struct monitor *m, bool enabled_only, const char **err)
+{
+    struct jetstream_stats st = { 0 };
+    if (m->srv->jetstream)
+        jetstream_get_stats(m->srv->jetstream, &st);
+    /* Clustered: healthy only while this node can serve JetStream writes
+     * now (a leader under its lease, a follower that hears its leader), so
+     * a cut-off node or a group that lost its leader says so within half
+     * a second, not after an election. */
+    if (st.clustered && !enabled_only && (!st.leader[0] || now_ms() >= st.serve_until_ms)) {
+        *err = "JetStream is not current with the meta leader";
+        return 503;
+    }
+    return 200;
+}
+
+static void on_healthz(struct monitor *m, struct evhttp_request *req,
+                       const struct monitor_url_query *q)
+{
     m->req_healthz++;
-    serve_json(req, m, true, healthz);
+    /* js-enabled is the deprecated name of js-enabled-only; js-server-only
+     * skips per-stream checks, which Tern's health has none of. */
+    bool js_enabled = false, enabled_only = false, server_only = false;
+    if (!monitor__decode_bool(req, q, "js-enabled", &js_enabled))
+        return;
+    if (js_enabled)
+        LOG_WARN("Healthcheck: js-enabled deprecated, use js-enabled-only instead");
+    if (!monitor__decode_bool(req, q, "js-enabled-only", &enabled_only) ||
+        !monitor__decode_bool(req, q, "js-server-only", &server_only))
+        return;
+    enabled_only |= js_enabled;
+    json_t *o = healthz(m);
+    const char *err = NULL;
+    int code = monitor__health(m, enabled_only, &err);
+    if (code != 200) {
+        json_object_set_new(o, "status", json_string("unavailable"));
+        json_object_set_new(o, "error", json_string(err));
+    }
+    monitor__reply_json(req, code, o, true, q);
 }
 
-static void on_subsz(struct evhttp_request *req, void *arg)
+static void on_subsz(struct monitor *m, struct evhttp_request *req,
+                     const struct monitor_url_query *q)
 {
-    struct monitor *m = arg;
+    bool subs = false;
+    int64_t offset = 0, limit = 0;
     m->req_subsz++;
-    serve_json(req, m, false, subsz);
-}
-
-static void on_routez(struct evhttp_request *req, void *arg)
-{
-    struct monitor *m = arg;
-    struct evkeyvalq q;
-    m->req_routez++;
-    parse_query(req, &q);
-    int subs = 0;
-    const char *v = qparam(&q, "subs");
-    if (v) {
-        subs = !strcmp(v, "detail") ? 2 : parse_bool(v);
-        if (subs < 0) {
-            char err[256];
-            snprintf(err, sizeof err, "Error decoding subs for %s", v);
-            reply_text(req, 400, err);
-            evhttp_clear_headers(&q);
-            return;
-        }
-    }
-    reply_json(req, 200, routez(m, subs), false, &q);
-    evhttp_clear_headers(&q);
-}
-
-static void on_jsz(struct evhttp_request *req, void *arg)
-{
-    struct monitor *m = arg;
-    struct evkeyvalq q;
-    m->req_jsz++;
-    parse_query(req, &q);
-    int opt[2] = { 0, 0 };
-    static const char *names[2] = { "accounts", "streams" };
-    for (int i = 0; i < 2; i++) {
-        const char *v = qparam(&q, names[i]);
-        if (v && (opt[i] = parse_bool(v)) < 0) {
-            char err[256];
-            snprintf(err, sizeof err, "Error decoding %s for %s", names[i], v);
-            reply_text(req, 400, err);
-            evhttp_clear_headers(&q);
-            return;
-        }
-    }
-    json_t *o = header_object(m);
-    monitor_js_jsz(m->srv, o, opt[0] > 0, opt[1] > 0);
-    reply_json(req, 200, o, false, &q);
-    evhttp_clear_headers(&q);
-}
-
-static void on_accountz(struct evhttp_request *req, void *arg)
-{
-    serve_json(req, arg, false, accountz);
-}
-
-static void on_root(struct evhttp_request *req, void *arg)
-{
-    struct monitor *m = arg;
-    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-    const char *base = m->srv->opts.http_base_path ? m->srv->opts.http_base_path : "/";
-    if (path && strcmp(path, base) != 0 && strcmp(path, "/") != 0) {
-        evhttp_send_error(req, 404, "Not Found");
+    if (!monitor__decode_bool(req, q, "subs", &subs) ||
+        !monitor__decode_int(req, q, "offset", &offset) ||
+        !monitor__decode_int(req, q, "limit", &limit))
+        return;
+    size_t tlen = 0;
+    const char *test = monitor_url_get(q, "test", &tlen);
+    if (test && !tlen)
+        test = NULL;
+    if (test && !subject_valid_literal(test, tlen)) {
+        char quoted[600], err[700];
+        snprintf(quoted, sizeof quoted, "%.*s", (int)tlen, test);
+        snprintf(err, sizeof err, "invalid test subject, must be valid publish subject: %s",
+                 quoted);
+        monitor__reply_text(req, 400, err);
         return;
     }
+    /* ?acc= is not checked: $G holds every subscription. */
+    monitor__reply_json(req, 200,
+                        subsz(m, subs, offset < 0 ? 0 : offset, limit <= 0 ? 1024 : limit, test,
+                              tlen),
+                        false, q);
+}
+
+static void on_routez(struct monitor *m, struct evhttp_request *req,
+                      const struct monitor_url_query *q)
+{
+    int subs = 0;
+    if (!monitor__decode_subs(req, q, &subs))
+        return;
+    m->req_routez++;
+    monitor__reply_json(req, 200, routez(m, subs), false, q);
+}
+
+static bool js_leader(struct monitor *m)
+{
+    struct jetstream_stats st = { 0 };
+    if (!m->srv->jetstream)
+        return false;
+    jetstream_get_stats(m->srv->jetstream, &st);
+    return !st.clustered || strcmp(st.leader, m->srv->server_id) == 0;
+}
+
+static void on_jsz(struct monitor *m, struct evhttp_request *req,
+                   const struct monitor_url_query *q)
+{
+    bool accounts = false, streams = false, consumers = false, config = false, leader = false;
+    int64_t offset = 0, limit = 0;
+    m->req_jsz++;
+    if (!monitor__decode_bool(req, q, "accounts", &accounts) ||
+        !monitor__decode_bool(req, q, "streams", &streams) ||
+        !monitor__decode_bool(req, q, "consumers", &consumers) ||
+        !monitor__decode_bool(req, q, "config", &config) ||
+        !monitor__decode_int(req, q, "offset", &offset) ||
+        !monitor__decode_int(req, q, "limit", &limit) ||
+        !monitor__decode_bool(req, q, "leader-only", &leader))
+        return;
+    if (leader && !js_leader(m)) {
+        monitor__reply_text(req, 400, "filtered response: not leader");
+        return;
+    }
+    /* consumers implies streams, which implies accounts (nats-server's
+     * Jsz); the consumer and config details themselves are not built. */
+    streams |= consumers;
+    accounts |= streams;
+    json_t *o = monitor__header_object(m);
+    monitor_js_jsz(m->srv, o, accounts, streams);
+    monitor__reply_json(req, 200, o, false, q);
+}
+
+/* ?acc= names an account: $G and $SYS exist, any other is nats-server's
+ * 400. Their details are not built: the list answers for both. */
+static void on_accountz(struct monitor *m, struct evhttp_request *req,
+                        const struct monitor_url_query *q)
+{
+    size_t n;
+    const char *acc = monitor_url_get(q, "acc", &n);
+    if (acc && n && strcmp(acc, "$G") != 0 && strcmp(acc, "$SYS") != 0) {
+        char err[700];
+        snprintf(err, sizeof err, "Account %.*s does not exist", (int)(n > 600 ? 600 : n), acc);
+        monitor__reply_text(req, 400, err);
+        return;
+    }
+    serve_json(req, m, false, q, accountz);
+}
+
+void monitor__on_root(struct monitor *m, struct evhttp_request *req)
+{
     m->req_root++;
     struct evbuffer *b = evbuffer_new();
     evbuffer_add_printf(b, "<html><head><title>ternd monitoring</title></head><body>"
@@ -701,35 +549,58 @@ static void on_root(struct evhttp_request *req, void *arg)
                            "<li><a href=\"subsz\">subsz</a></li>"
                            "<li><a href=\"accountz\">accountz</a></li>"
                            "<li><a href=\"healthz\">healthz</a></li>"
+                           "<li><a href=\"metrics\">metrics</a></li>"
                            "</ul></body></html>\n", TERN_VERSION);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/html");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/html; charset=utf-8");
     evhttp_send_reply(req, 200, "OK", b);
     evbuffer_free(b);
 }
 
+/* ---- the endpoints, for monitor_http.c's routing ---- */
+
+const struct monitor__endpoint monitor__endpoints[] = {
+    { "varz", on_varz },       { "connz", monitor__on_connz }, { "healthz", on_healthz },
+    { "subsz", on_subsz },     { "subscriptionsz", on_subsz }, { "routez", on_routez },
+    { "accountz", on_accountz }, { "jsz", on_jsz }, { "metrics", monitor__on_metrics },
+};
+const size_t monitor__nendpoints = sizeof monitor__endpoints / sizeof monitor__endpoints[0];
+
 /* ---- lifecycle ---- */
 
-static int route(struct monitor *m, const char *name, void (*cb)(struct evhttp_request *, void *))
+/* evhttp's hook for each accepted connection: a TLS bufferevent that
+ * handshakes as a server before evhttp reads the request. The main thread
+ * both runs this and swaps s->tls on SIGHUP, so the load needs no guard. */
+static struct bufferevent *https_bev(struct event_base *base, void *arg)
 {
-    const char *base = m->srv->opts.http_base_path;
-    char path[512];
-    if (base && *base && strcmp(base, "/") != 0)
-        snprintf(path, sizeof path, "%s%s/%s", base[0] == '/' ? "" : "/", base, name);
-    else
-        snprintf(path, sizeof path, "/%s", name);
-    /* Strip a doubled slash from "base/" + "/name". */
-    char *dbl;
-    while ((dbl = strstr(path, "//")))
-        memmove(dbl, dbl + 1, strlen(dbl));
-    return evhttp_set_cb(m->http, path, cb, m);
+    struct monitor *m = arg;
+    struct tls_ctx *t = atomic_load(&m->srv->tls);
+    SSL *ssl = t ? tls_ssl_new_monitor(t) : NULL;
+    struct bufferevent *bev = ssl ? bufferevent_openssl_socket_new(base, -1, ssl,
+                                                                   BUFFEREVENT_SSL_ACCEPTING,
+                                                                   BEV_OPT_CLOSE_ON_FREE)
+                                  : NULL;
+    if (bev)
+        return bev;
+    LOG_ERROR("https monitor: cannot make a TLS session (out of memory)");
+    /* evhttp would take NULL as "plain HTTP". One end of a pair instead:
+     * evhttp cannot give it the socket, so it drops the connection at once
+     * (CLOSE_ON_FREE leaves the closing of the socket to its one caller
+     * that does it; libevent 2.1.12's http.c). */
+    struct bufferevent *pair[2];
+    if (bufferevent_pair_new(base, BEV_OPT_CLOSE_ON_FREE, pair) < 0)
+        return NULL;
+    bufferevent_free(pair[1]);
+    return pair[0];
 }
 
-struct monitor *monitor_start(struct server *s, const char *host, int port)
+struct monitor *monitor_start(struct server *s, const char *host, int port, bool https)
 {
     struct monitor *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
     m->srv = s;
+    m->https = https;
     snprintf(m->host, sizeof m->host, "%s", host);
     m->http = evhttp_new(s->main_base);
     if (!m->http)
@@ -745,16 +616,14 @@ struct monitor *monitor_start(struct server *s, const char *host, int port)
     m->port = port;
     if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0)
         m->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    route(m, "varz", on_varz);
-    route(m, "connz", on_connz);
-    route(m, "healthz", on_healthz);
-    route(m, "subsz", on_subsz);
-    route(m, "subscriptionsz", on_subsz);
-    route(m, "routez", on_routez);
-    route(m, "accountz", on_accountz);
-    route(m, "jsz", on_jsz);
-    evhttp_set_gencb(m->http, on_root, m);
-    LOG_INFO("Starting http monitor on %s:%d", host, m->port);
+    evhttp_set_gencb(m->http, monitor__dispatch, m);
+    if (https)
+        evhttp_set_bevcb(m->http, https_bev, m);
+    if (monitor__cpu_start(m) < 0) {
+        LOG_FATAL("Can't start the http monitor: out of memory");
+        goto err_after_http;
+    }
+    LOG_INFO("Starting %s monitor on %s:%d", https ? "https" : "http", host, m->port);
     return m;
 
 err_after_http:
@@ -769,10 +638,16 @@ int monitor_port(const struct monitor *m)
     return m->port;
 }
 
+bool monitor_https(const struct monitor *m)
+{
+    return m->https;
+}
+
 void monitor_stop(struct monitor *m)
 {
     if (!m)
         return;
+    monitor__cpu_stop(m);
     evhttp_free(m->http);
     free(m);
 }

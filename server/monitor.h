@@ -1,7 +1,8 @@
 /*
- * server/monitor.h — HTTP monitoring: /varz, /connz, /healthz, /subsz,
+ * server/monitor.h — HTTP (or HTTPS) monitoring: /varz, /connz, /healthz, /subsz,
  * /routez, /accountz, /jsz (spec/server-cli-config.md §4; JetStream's part
- * in server/monitor_js.c).
+ * in server/monitor_js.c) and /metrics for Prometheus
+ * (server/monitor_metrics.c).
  *
  * Runs on the main thread's event_base; reads the server through atomics
  * and registry_lock only. Owned by struct server.
@@ -9,12 +10,18 @@
 #ifndef TERN_SERVER_MONITOR_H
 #define TERN_SERVER_MONITOR_H
 
+#include <stdbool.h>
+
 struct server;
 struct monitor;
 
-/* Bind host:port (0 or -1 = any free port). NULL on failure (logged). */
-struct monitor *monitor_start(struct server *s, const char *host, int port);
+/* Bind host:port (0 or -1 = any free port); with https, every connection
+ * is TLS with the server's current client certificate (s->tls, so a
+ * SIGHUP's new certificate serves new connections). NULL on failure
+ * (logged). */
+struct monitor *monitor_start(struct server *s, const char *host, int port, bool https);
 int monitor_port(const struct monitor *m);
+bool monitor_https(const struct monitor *m);
 void monitor_stop(struct monitor *m);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * server/monitor_js.h — JetStream's part of HTTP monitoring: /jsz and the
- * "jetstream" section of /varz (spec/server-cli-config.md §4), built from
+ * server/monitor_js.h — JetStream's part of HTTP monitoring: /jsz, the
+ * "jetstream" section of /varz (spec/server-cli-config.md §4) and the
+ * JetStream and raft families of /metrics, built from
  * the figures the JetStream loop publishes (jetstream_get_stats), so the
  * main thread never reads the loop's own state.
  */
@@ -18,5 +19,9 @@ struct server;
 void monitor_js_jsz(struct server *s, json_t *o, bool accounts, bool streams);
 /* /varz "jetstream": {} without JetStream, else its config and stats. */
 json_t *monitor_js_varz(struct server *s);
+
+struct prom;
+/* /metrics: the JetStream (and, clustered, raft) families, appended to p. */
+void monitor_js_metrics(struct server *s, struct prom *p);
 
 #endif

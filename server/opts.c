@@ -216,6 +216,8 @@ int opts_init_defaults(struct tern_opts *o)
     o->cluster_auth_timeout_s = 2;
     o->max_memory_store = -1;
     o->max_file_store = -1;
+    o->tls_timeout_s = 2;
+    o->tls_min_version = 12;
     if (!(o->host = strdup("0.0.0.0"))) {
         opts_free(o);
         return -ENOMEM;
@@ -230,7 +232,7 @@ void opts_free(struct tern_opts *o)
         &o->log_file, &o->remote_syslog, &o->pid_file, &o->ports_file_dir, &o->user,
         &o->password, &o->token, &o->no_auth_user, &o->cluster_name, &o->cluster_host,
         &o->cluster_advertise, &o->cluster_user, &o->cluster_password, &o->store_dir,
-        &o->config_file, &o->signal_cmd,
+        &o->js_domain, &o->config_file, &o->signal_cmd,
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         free(*strs[i]);
@@ -240,6 +242,8 @@ void opts_free(struct tern_opts *o)
     opts__free_permissions(&o->default_permissions);
     opts__free_strv(o->routes, o->nroutes);
     opts__free_strv(o->warnings, o->nwarnings);
+    opts__free_tls(o);
+    opts__free_ws(o);
     memset(o, 0, sizeof *o);
 }
 
@@ -258,7 +262,7 @@ static int finish_cluster(struct tern_opts *o)
     return 0;
 }
 
-static bool has_user(const struct tern_opts *o, const char *name)
+bool opts__has_user(const struct tern_opts *o, const char *name)
 {
     for (size_t i = 0; i < o->nusers; i++)
         if ((o->users[i].user && !strcmp(o->users[i].user, name)) ||
@@ -295,7 +299,7 @@ static int validate(struct tern_opts *o, const struct flags *f, char *err, size_
                  o->no_auth_user);
         return -EINVAL;
     }
-    if (o->no_auth_user && !has_user(o, o->no_auth_user)) {
+    if (o->no_auth_user && !opts__has_user(o, o->no_auth_user)) {
         snprintf(err, errlen, "no_auth_user: \"%s\" not present as user or nkey in authorization "
                  "block or account configuration", o->no_auth_user);
         return -EINVAL;
@@ -334,7 +338,9 @@ static int resolve(struct tern_opts *o, int argc, char **argv, enum opts_action 
         rc = -EINVAL;
         goto out;
     }
-    if ((rc = finish_cluster(o)) < 0 || (rc = validate(o, &f, err, errlen)) < 0)
+    if ((rc = opts__apply_tls_flags(o, &f, err, errlen)) < 0 ||
+        (rc = finish_cluster(o)) < 0 || (rc = validate(o, &f, err, errlen)) < 0 ||
+        (rc = opts__validate_ws(o, err, errlen)) < 0)
         goto out;
     if (f.test)
         *action = OPTS_TEST_CONFIG;
@@ -386,6 +392,7 @@ int opts_check_reload(const struct tern_opts *r, const struct tern_opts *n, char
         { "cluster host", r->cluster_host, n->cluster_host },
         { "cluster name", r->cluster_name, n->cluster_name },
         { "jetstream storage directory", r->store_dir, n->store_dir },
+        { "jetstream domain", r->js_domain, n->js_domain },
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         if (str_changed(strs[i].old, strs[i].new))
@@ -394,6 +401,7 @@ int opts_check_reload(const struct tern_opts *r, const struct tern_opts *n, char
     const struct { const char *field; int64_t old, new; } ints[] = {
         { "Port", r->port, n->port },
         { "HTTPPort", r->http_port, n->http_port },
+        { "HTTPSPort", r->https_port, n->https_port },
         { "cluster port", r->cluster_port, n->cluster_port },
         { "Threads", r->threads, n->threads },
         { "MaxPending", r->max_pending, n->max_pending },
@@ -422,6 +430,11 @@ int opts_check_reload(const struct tern_opts *r, const struct tern_opts *n, char
         return no_reload(err, errlen, "LameDuckGracePeriod",
                          opts__fmt_ms(r->lame_duck_grace_ms, a),
                          opts__fmt_ms(n->lame_duck_grace_ms, b));
+    if (!opts__ws_reloadable(r, n)) {
+        snprintf(err, errlen, "config reload not supported for Websocket: only its tls block "
+                 "may change");
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -442,6 +455,7 @@ const char *opts_usage(void)
         "        --server_name <name>         Name of this node, unique in its cluster (default: the server id)\n"
         "    -P, --pid <file>                 Write the process id to this file\n"
         "    -m, --http_port <port>           Serve monitoring endpoints over HTTP on this port\n"
+        "    -ms,--https_port <port>          The same over HTTPS (the tls options' certificate)\n"
         "    -c, --config <file>              Read this configuration file\n"
         "    -t                               Check the configuration file, then exit\n"
         "    -sl,--signal <cmd>=<pid|file>    Signal a running ternd and exit; cmd is one of\n"
@@ -453,6 +467,7 @@ const char *opts_usage(void)
         "Logging Options:\n"
         "    -l, --log <file>                 Log to this file instead of stderr\n"
         "    -T, --logtime                    Prefix log lines with the time (default: true)\n"
+        "        --log_json                   Write each log line as a JSON object\n"
         "    -s, --syslog                     Log to the local syslog\n"
         "    -r, --remote_syslog <addr>       Log to a syslog server, e.g. udp://localhost:514\n"
         "    -D, --debug                      Log debug lines\n"
@@ -482,10 +497,18 @@ const char *opts_usage(void)
         "        --no_advertise               Keep other nodes' client URLs out of INFO\n"
         "        --connect_retries <n>        Retries for routes learned from peers\n"
         "\n"
+        "TLS Options (client connections):\n"
+        "        --tls                        Require TLS of every client (--tls=false: no TLS)\n"
+        "        --tlscert <file>             Server certificate (PEM, may hold the chain)\n"
+        "        --tlskey <file>              Private key of that certificate\n"
+        "        --tlsverify                  Require and verify client certificates\n"
+        "        --tlscacert <file>           CA bundle client certificates are checked against\n"
+        "                                     (any --tls* flag replaces the config's tls block)\n"
+        "\n"
         "Common Options:\n"
         "    -h, --help                       Print this text\n"
         "    -v, --version                    Print the version\n"
         "\n"
-        "Accepted for compatibility but ignored for now: -ms/--https_port, --tls,\n"
-        "--tlscert, --tlskey, --tlsverify, --tlscacert, --profile (--help_tls prints this text).\n";
+        "Accepted for compatibility but ignored for now: --profile (--help_tls prints\n"
+        "this text).\n";
 }

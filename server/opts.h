@@ -58,6 +58,7 @@ struct tern_opts {
     /* Monitoring. */
     char *http_host;             /* NULL = same as host */
     int http_port;               /* 0 = off; -1 = random */
+    int https_port;              /* the same over TLS (the tls block's); not with http_port */
     char *http_base_path;
 
     /* Limits and timers (durations in milliseconds). */
@@ -81,6 +82,7 @@ struct tern_opts {
     bool trace_verbose;
     bool logtime;                /* default true */
     bool logtime_utc;
+    bool log_json;               /* Tern's own: JSON lines (server/log_json.h) */
     char *log_file;
     int64_t log_size_limit;
     int64_t log_max_num;         /* rotated log files kept; 0 = all */
@@ -114,11 +116,53 @@ struct tern_opts {
     char *cluster_password;
     double cluster_auth_timeout_s;
 
+    /* TLS on the client port (spec/server-cli-config.md §1.5, §3.6): a
+     * tls {} block or any --tls* flag. Checked here for shape only; the
+     * files are read when server/tls.c builds its context. */
+    bool tls;                    /* TLS required of every client */
+    char *tls_cert;              /* PEM certificate (chain) file */
+    char *tls_key;               /* PEM private key file */
+    char *tls_ca;                /* PEM CA bundle for client certs; NULL = none */
+    bool tls_verify;             /* require and verify a client certificate */
+    bool tls_map;                /* verify_and_map: the user comes from the cert */
+    double tls_timeout_s;        /* handshake timeout, default 2 */
+    char **tls_ciphers;          /* owned: OpenSSL names, TLS 1.2 and below */
+    size_t ntls_ciphers;
+    char **tls_suites13;         /* owned: TLS 1.3 suite names */
+    size_t ntls_suites13;
+    char **tls_curves;           /* owned: OpenSSL group names, in order */
+    size_t ntls_curves;
+    int tls_min_version;         /* 12 or 13 (TLS 1.2 / 1.3); default 12 */
+    char *tls_where;             /* owned: "file:line:col" of the tls block,
+                                    the prefix of errors found loading it;
+                                    NULL when TLS came from flags */
+
+    /* WebSocket listener (websocket {}, spec/server-cli-config.md §3.7;
+     * server/ws.h). Off while ws_port is 0. The block's own tls {} is
+     * parsed into ws_tls, a struct of which only the tls_* fields are set,
+     * so server/tls.c builds its context as it does the client port's. */
+    char *ws_host;               /* default "0.0.0.0" */
+    int ws_port;                 /* 0 = off; -1 = random */
+    bool ws_no_tls;
+    bool ws_compression;         /* permessage-deflate when a client offers it */
+    bool ws_same_origin;
+    char **ws_origins;           /* owned: allowed_origins as written */
+    size_t nws_origins;
+    int64_t ws_handshake_timeout_ms;  /* 0 = none (see server/ws.c) */
+    char *ws_no_auth_user;
+    char *ws_user;               /* authorization {} of the block: an */
+    char *ws_password;           /* override for WebSocket clients */
+    char *ws_token;
+    double ws_auth_timeout_s;    /* 0 = the top-level auth timeout */
+    struct tern_opts *ws_tls;    /* owned; NULL = no tls {} in the block */
+    char *ws_where;              /* owned: "file:line:col" of the block */
+
     /* JetStream (a later issue). */
     bool jetstream;
     char *store_dir;
     int64_t max_memory_store;    /* -1 = default */
     int64_t max_file_store;      /* -1 = default */
+    char *js_domain;             /* owned; NULL = none: $JS.<domain>.API.> served too */
 
     /* Bookkeeping. */
     char *config_file;           /* owned; NULL when none */

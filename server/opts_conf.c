@@ -2,12 +2,13 @@
  * server/opts_conf.c — applies a parsed config file (conf.c's tree) to
  * struct tern_opts: the top-level keys (spec/server-cli-config.md §3.1),
  * cluster (§3.4) and JetStream (§3.5), and the typed accessors every key
- * uses. The authorization block is opts_auth.c's.
+ * uses. The authorization block is opts_auth.c's, tls {} opts_tls.c's.
  *
  * opts__load_config() walks the root map in file order, so a later key wins.
- * Keys nats-server knows but Tern does not implement are warned about and
- * ignored; any other key is an error at its file:line:col, worded as
- * nats-server words it. It never reads config text itself (conf.c does).
+ * Keys nats-server knows but Tern does not implement are refused at their
+ * file:line:col when they would change what the server does, and noted and
+ * ignored when they only tune or describe it; any other key is an error,
+ * worded as nats-server words it. It never reads config text itself (conf.c does).
  */
 #include <errno.h>
 #include <limits.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "proto/subject.h"
 #include "server/opts_impl.h"
 
 /* ---- config context and errors ---- */
@@ -234,7 +236,9 @@ static int apply_cluster(struct cfg *c, const struct conf_entry *e)
             rc = as_bool(c, k, &o->no_advertise);
         } else if (opts__key_is(k, "connect_retries")) {
             rc = opts__as_int(c, k, &o->connect_retries);
-        } else if (opts__key_is(k, "tls permissions pool_size accounts compression ping_interval "
+        } else if (opts__key_is(k, "tls")) {
+            rc = ent_err(c, k, "cluster tls is not supported by Tern: routes are plain TCP");
+        } else if (opts__key_is(k, "permissions pool_size accounts compression ping_interval "
                              "ping_max write_deadline write_timeout connect_backoff")) {
             rc = opts__ignored(c, k);
         } else {
@@ -293,6 +297,29 @@ static int set_store_dir(struct cfg *c, const struct conf_entry *k)
     return opts__set_str(c, k, &c->o->store_dir);
 }
 
+/* jetstream { domain }: its API prefix $JS.<domain>.API must be a plain
+ * subject; nats-server's texts. An empty domain is none. */
+static int set_js_domain(struct cfg *c, const struct conf_entry *k)
+{
+    char **dom = &c->o->js_domain;
+    int rc = opts__set_str(c, k, dom);
+    if (rc < 0)
+        return rc;
+    if (!**dom) {
+        free(*dom);
+        *dom = NULL;
+        return 0;
+    }
+    if (strpbrk(*dom, ".*>"))
+        return ent_err(c, k, "invalid domain name: may not contain ., * or >");
+    char api[512];
+    int n = snprintf(api, sizeof api, "$JS.%s.API.>", *dom);
+    if (n < 0 || (size_t)n >= sizeof api || !subject_valid_sub(api, (size_t)n))
+        return ent_err(c, k, "invalid domain name: derived \"$JS.%s.API.>\" is not a valid "
+                             "subject", *dom);
+    return 0;
+}
+
 static int apply_jetstream(struct cfg *c, const struct conf_entry *e)
 {
     struct tern_opts *o = c->o;
@@ -326,7 +353,9 @@ static int apply_jetstream(struct cfg *c, const struct conf_entry *e)
             rc = storage_size(c, k, "max_file_store", &o->max_file_store);
         else if (opts__key_is(k, "enable enabled"))
             rc = as_bool(c, k, &enable);
-        else if (opts__key_is(k, "strict sync sync_interval domain key ek encryption_key prev_key "
+        else if (opts__key_is(k, "domain"))
+            rc = set_js_domain(c, k);
+        else if (opts__key_is(k, "strict sync sync_interval key ek encryption_key prev_key "
                            "prev_ek prev_encryption_key cipher extension_hint limits tpm "
                            "unique_tag max_outstanding_catchup max_buffered_size "
                            "max_buffered_msgs request_queue_limit info_queue_limit"))
@@ -425,16 +454,40 @@ static int apply_server_name(struct cfg *c, const struct conf_entry *e)
     return rc;
 }
 
-/* Keys nats-server accepts that Tern does not implement yet. */
+/* Keys nats-server accepts that change what a server does and Tern cannot
+ * do yet: refused, since running without them would be a different server
+ * than the one configured (open ports that are not there, users or
+ * permissions inside accounts that do not exist, subjects not mapped, OCSP
+ * not checked). */
+static const char refused_keys[] =
+    "accounts mappings maps operator operators roots root "
+    "root_operators root_operator resolver account_resolver accounts_resolver resolver_tls "
+    "resolver_preload resolver_pinned_accounts trusted trusted_keys system_account system "
+    "ocsp proxy_protocol default_js_domain";
+
+/* Leaf nodes, gateways, MQTT: a block that opens nothing (no port, no
+ * listen address, no remotes or gateways to dial) is accepted as the
+ * disabled feature it describes; anything else is refused. */
+static const char listener_blocks[] = "leafnodes leaf gateway mqtt";
+
+static int apply_listener_block(struct cfg *c, const struct conf_entry *e)
+{
+    if (e->val->type == CONF_MAP) {
+        for (size_t i = 0; i < e->val->u.map.n; i++)
+            if (opts__key_is(&e->val->u.map.items[i], "port listen host net remotes gateways"))
+                return ent_err(c, e, "\"%s\" is not supported by Tern", e->key);
+        return opts__ignored(c, e);
+    }
+    return ent_err(c, e, "\"%s\" is not supported by Tern", e->key);
+}
+
+/* Keys that only tune or describe (profiling, reports, tags, caches):
+ * noted and ignored. */
 static const char ignored_keys[] =
-    "tls allow_non_tls https https_port websocket ws leafnodes leaf gateway mqtt accounts "
-    "mappings maps server_tags server_metadata operator operators roots root root_operators "
-    "root_operator resolver account_resolver accounts_resolver resolver_tls resolver_preload "
-    "resolver_pinned_accounts trusted trusted_keys system_account system no_system_account "
-    "no_system no_sys_acc connect_error_reports reconnect_error_reports prof_port "
-    "prof_block_rate ocsp ocsp_cache default_sentinel disable_sublist_cache no_sublist_cache "
-    "trace_headers proxy_protocol write_timeout feature_flags default_js_domain "
-    "no_fast_producer_stall proxies";
+    "server_tags server_metadata no_system_account no_system no_sys_acc "
+    "connect_error_reports reconnect_error_reports prof_port prof_block_rate ocsp_cache "
+    "default_sentinel disable_sublist_cache no_sublist_cache trace_headers write_timeout "
+    "feature_flags no_fast_producer_stall proxies";
 
 static int apply_key(struct cfg *c, const struct conf_entry *e)
 {
@@ -494,6 +547,8 @@ static int apply_key(struct cfg *c, const struct conf_entry *e)
         return as_bool(c, e, &o->logtime);
     if (opts__key_is(e, "logtime_utc"))
         return as_bool(c, e, &o->logtime_utc);
+    if (opts__key_is(e, "log_json"))
+        return as_bool(c, e, &o->log_json);
     if (opts__key_is(e, "logfile log_file"))
         return opts__set_str(c, e, &o->log_file);
     if (opts__key_is(e, "logfile_size_limit log_size_limit"))
@@ -520,6 +575,21 @@ static int apply_key(struct cfg *c, const struct conf_entry *e)
         return apply_jetstream(c, e);
     if (opts__key_is(e, "store_dir storedir"))
         return set_store_dir(c, e);
+    if (opts__key_is(e, "tls"))
+        return opts__apply_tls(c, e);
+    if (opts__key_is(e, "allow_non_tls"))
+        return ent_err(c, e, "allow_non_tls is not supported by Tern: with a tls block every "
+                             "client must use TLS");
+    if (opts__key_is(e, "https"))
+        return parse_listen(c, e, &o->http_host, &o->https_port);
+    if (opts__key_is(e, "https_port"))
+        return as_int32(c, e, &o->https_port);
+    if (opts__key_is(e, "websocket ws"))
+        return opts__apply_websocket(c, e);
+    if (opts__key_is(e, listener_blocks))
+        return apply_listener_block(c, e);
+    if (opts__key_is(e, refused_keys))
+        return ent_err(c, e, "\"%s\" is not supported by Tern", e->key);
     if (opts__key_is(e, ignored_keys))
         return opts__ignored(c, e);
     return opts__unknown_field(c, e);

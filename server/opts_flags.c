@@ -25,7 +25,7 @@ enum flag_id {
     F_VV, F_DV, F_DVV, F_LOGTIME, F_LOGTIME_UTC, F_USER, F_PASS, F_AUTH, F_HTTP_PORT,
     F_HTTPS_PORT, F_CONFIG, F_TEST, F_SIGNAL, F_PID, F_PORTS_DIR, F_LOG, F_LOG_SIZE, F_SYSLOG,
     F_REMOTE_SYSLOG, F_PROFILE, F_ROUTES, F_CLUSTER, F_CLUSTER_ADV, F_NO_ADV, F_RETRIES,
-    F_CLUSTER_NAME, F_TLS, F_TLS_FILE, F_TRACED_LEN, F_JS, F_STORE_DIR, F_THREADS,
+    F_CLUSTER_NAME, F_TLS, F_TLS_FILE, F_TRACED_LEN, F_JS, F_STORE_DIR, F_THREADS, F_LOG_JSON,
 };
 
 struct flag_def {
@@ -49,6 +49,7 @@ static const struct flag_def flag_defs[] = {
     { "DVV", FK_BOOL, F_DVV },
     { "T logtime", FK_BOOL, F_LOGTIME },
     { "logtime_utc", FK_BOOL, F_LOGTIME_UTC },
+    { "log_json", FK_BOOL, F_LOG_JSON },
     { "user", FK_STR, F_USER },
     { "pass", FK_STR, F_PASS },
     { "auth", FK_STR, F_AUTH },
@@ -159,6 +160,11 @@ static int parse_one_flag(int argc, char **argv, int *i, struct flag_set *fs, ch
         }
     }
     return 0;
+}
+
+bool opts__flag_is_tls(const struct flag_set *s)
+{
+    return s->def->id == F_TLS || s->def->id == F_TLS_FILE;
 }
 
 int opts__parse_flags(int argc, char **argv, struct flags *f, char *err, size_t errlen)
@@ -283,6 +289,7 @@ static int apply_flag(struct tern_opts *o, const struct flag_set *s, bool first,
     case F_DVV: o->debug = o->trace = o->trace_verbose = s->b; return 0;
     case F_LOGTIME: o->logtime = s->b; return 0;
     case F_LOGTIME_UTC: o->logtime_utc = s->b; return 0;
+    case F_LOG_JSON: o->log_json = s->b; return 0;
     case F_USER: return opts__dup_into(&o->user, s->str);
     case F_PASS: return opts__dup_into(&o->password, s->str);
     case F_AUTH: return opts__dup_into(&o->token, s->str);
@@ -309,10 +316,11 @@ static int apply_flag(struct tern_opts *o, const struct flag_set *s, bool first,
         }
         o->threads = (int)s->i;
         return 0;
-    case F_HTTPS_PORT:
-    case F_PROFILE:
+    case F_HTTPS_PORT: o->https_port = (int)s->i; return 0;
     case F_TLS:
     case F_TLS_FILE:
+        return 0; /* opts__apply_tls_flags() reads them once all is applied */
+    case F_PROFILE:
         return first ? opts_add_warning(o, "flag -%.*s is not supported by Tern yet and is ignored",
                                         (int)s->namelen, s->name) : 0;
     case F_HELP: case F_VERSION: case F_HELP_TLS: case F_CONFIG: case F_TEST: case F_SIGNAL:

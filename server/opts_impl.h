@@ -23,6 +23,8 @@
 
 /* *dst = strdup(s) (NULL when s is NULL), freeing the old *dst. */
 int opts__dup_into(char **dst, const char *s);
+/* A user (by name or nkey) of the authorization block. */
+bool opts__has_user(const struct tern_opts *o, const char *name);
 /* Frees n strings and the array. */
 void opts__free_strv(char **v, size_t n);
 /* Appends a copy of s; the array stays NULL-terminated. */
@@ -78,6 +80,27 @@ int opts__apply_cluster_auth(struct cfg *c, const struct conf_entry *k);
 void opts__free_user(struct opts_user *u);
 void opts__free_permissions(struct opts_permissions *p);
 
+/* ---- opts_tls.c: the client port's TLS ---- */
+
+/* The top-level "tls" block: replaces o's TLS settings. */
+int opts__apply_tls(struct cfg *c, const struct conf_entry *e);
+struct flags;
+/* Any --tls* flag replaces the TLS settings (after the flags' last pass). */
+int opts__apply_tls_flags(struct tern_opts *o, const struct flags *f, char *err, size_t errlen);
+/* Frees the TLS strings and lists (not o). */
+void opts__free_tls(struct tern_opts *o);
+
+/* ---- opts_ws.c: the websocket block ---- */
+
+/* The top-level "websocket" (or "ws") block. */
+int opts__apply_websocket(struct cfg *c, const struct conf_entry *e);
+/* nats-server's validateWebsocketOptions, after the whole file is read. */
+int opts__validate_ws(const struct tern_opts *o, char *err, size_t errlen);
+/* False when a reload changes the block beyond its tls {}. */
+bool opts__ws_reloadable(const struct tern_opts *running, const struct tern_opts *next);
+/* Frees the ws_* strings, lists and ws_tls (not o). */
+void opts__free_ws(struct tern_opts *o);
+
 /* ---- opts_flags.c: the command line ---- */
 
 struct flag_def;
@@ -101,6 +124,9 @@ struct flags {
     const char *config;  /* borrowed from argv */
     const char *signal;  /* borrowed from argv */
 };
+
+/* One of --tls, --tlsverify, --tlscert, --tlskey, --tlscacert. */
+bool opts__flag_is_tls(const struct flag_set *s);
 
 int opts__parse_flags(int argc, char **argv, struct flags *f, char *err, size_t errlen);
 /* Writes the flags into o; first is the pass before the config file. */

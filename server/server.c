@@ -25,11 +25,13 @@
 #include "cluster/route.h"
 #include "server/auth.h"
 #include "server/client.h"
-#include "server/jetstream.h"
+#include "server/jetstream/jetstream.h"
 #include "server/log.h"
 #include "server/monitor.h"
 #include "server/reclaim.h"
 #include "server/sublist.h"
+#include "server/tls.h"
+#include "server/ws.h"
 #include "server/version.h"
 #include "server/worker.h"
 
@@ -65,6 +67,7 @@ static int apply_logging(const struct tern_opts *o)
         .trace = o->trace || o->trace_verbose,
         .logtime = o->logtime,
         .utc = o->logtime_utc,
+        .json = o->log_json,
         .file = o->log_file,
     };
     return log_open(&lc);
@@ -114,9 +117,9 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
     LOG_ERROR("Error accepting client connection: %s", evutil_socket_error_to_string(err));
 }
 
-/* Bind host:port (port 0 = any). Returns the listener or NULL (logged). */
-static struct evconnlistener *server_listen(struct event_base *base, const char *host, int port,
-                                     evconnlistener_cb cb, void *arg, int *bound_port)
+struct evconnlistener *server_listen(struct event_base *base, const char *host, int port,
+                                     evconnlistener_cb cb, void *arg, int *bound_port,
+                                     const char *fail_fmt)
 {
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
@@ -125,7 +128,7 @@ static struct evconnlistener *server_listen(struct event_base *base, const char 
     snprintf(portstr, sizeof portstr, "%d", port < 0 ? 0 : port);
     int gai = getaddrinfo(host, portstr, &hints, &res);
     if (gai != 0) {
-        LOG_FATAL("Error listening on %s:%d: %s", host, port, gai_strerror(gai));
+        LOG_FATAL(fail_fmt, host, port, gai_strerror(gai));
         return NULL;
     }
     struct evconnlistener *l = evconnlistener_new_bind(
@@ -133,7 +136,7 @@ static struct evconnlistener *server_listen(struct event_base *base, const char 
         1024, res->ai_addr, (int)res->ai_addrlen);
     freeaddrinfo(res);
     if (!l) {
-        LOG_FATAL("Error listening on port: %s:%d, \"%s\"", host, port, strerror(errno));
+        LOG_FATAL(fail_fmt, host, port, strerror(errno));
         return NULL;
     }
     struct sockaddr_storage ss;
@@ -164,6 +167,11 @@ static void shutdown_now(struct server *s, int code)
     event_base_loopbreak(s->main_base);
 }
 
+static void retire_tls_ctx(void *t)
+{
+    tls_ctx_unref(t);
+}
+
 static void reload(struct server *s)
 {
     struct tern_opts next;
@@ -174,17 +182,32 @@ static void reload(struct server *s)
         return;
     }
     struct auth *na = NULL;
+    struct tls_ctx *nt = NULL;
+    struct ws_reload wr = { 0 };
+    int trc = 0;
     if (opts_check_reload(&s->opts, &next, err, sizeof err) < 0 ||
-        !(na = auth_new(&next, err, sizeof err))) {
+        (nt = tls_ctx_new(&next, &trc, err, sizeof err), trc < 0) ||
+        !(na = auth_new(&next, err, sizeof err)) ||
+        ws_reload_prepare(s->ws, &next, &wr, err, sizeof err) < 0) {
         LOG_ERROR("Failed to reload server configuration: %s", err);
+        tls_ctx_unref(nt);
+        auth_unref(na);
         opts_free(&next);
         return;
     }
+    ws_reload_commit(s, &wr);
     struct auth *old = atomic_exchange(&s->auth, na);
     auth_unref(old);
+    /* The certificate files are read again on every reload, so a renewed
+     * certificate is served to new connections; live ones keep theirs. */
+    struct tls_ctx *old_tls = atomic_exchange(&s->tls, nt);
+    if (old_tls && reclaim_retire(s->reclaim, old_tls, retire_tls_ctx, NULL) < 0)
+        LOG_ERROR("out of memory retiring the old TLS context; leaking it");
     load_limits(s, &next);
     apply_logging(&next);
     log_warnings(&next);
+    if (nt || old_tls)
+        LOG_INFO("Reloaded: tls");
     LOG_INFO("Reloaded: authorization");
     LOG_INFO("Reloaded server configuration");
     clock_gettime(CLOCK_REALTIME, &s->config_load_time);
@@ -242,6 +265,7 @@ static void enter_lame_duck(struct server *s)
         evconnlistener_free(s->listener);
         s->listener = NULL;
     }
+    ws_server_stop_listening(s);
     for (int i = 0; i < s->nworkers; i++)
         worker_announce_ldm(s->workers[i]);
     int64_t duration = s->opts.lame_duck_duration_ms > 0 ? s->opts.lame_duck_duration_ms : 120000;
@@ -329,15 +353,35 @@ static void write_ports_file(struct server *s)
         LOG_ERROR("Error writing ports file %s: %s", path, strerror(errno));
         return;
     }
-    fprintf(f, "{\"nats\":[\"nats://%s:%d\"]", s->client_host, s->client_port);
+    fprintf(f, "{\"nats\":[\"%s://%s:%d\"]", atomic_load(&s->tls) ? "tls" : "nats",
+            s->client_host, s->client_port);
     if (s->monitor)
-        fprintf(f, ",\"monitoring\":[\"http://%s:%d\"]", s->client_host,
-                monitor_port(s->monitor));
+        fprintf(f, ",\"monitoring\":[\"%s://%s:%d\"]", monitor_https(s->monitor) ? "https" : "http",
+                s->client_host, monitor_port(s->monitor));
     fprintf(f, "}");
     fclose(f);
 }
 
 /* ---- lifecycle ---- */
+
+/* One monitoring port, HTTP or HTTPS, refused as nats-server refuses it. */
+static int start_monitor(struct server *s)
+{
+    const struct tern_opts *o = &s->opts;
+    if (o->http_port && o->https_port) {
+        LOG_FATAL("Can't start monitoring: can't specify both HTTP (%d) and HTTPs (%d) ports",
+                  o->http_port, o->https_port);
+        return -EINVAL;
+    }
+    if (o->https_port && !atomic_load(&s->tls)) {
+        LOG_FATAL("Can't start monitoring: TLS cert and key required for HTTPS");
+        return -EINVAL;
+    }
+    const char *mhost = o->http_host ? o->http_host : s->client_host;
+    s->monitor = o->https_port ? monitor_start(s, mhost, o->https_port, true)
+                               : monitor_start(s, mhost, o->http_port, false);
+    return s->monitor ? 0 : -EADDRINUSE;
+}
 
 static int start_workers(struct server *s)
 {
@@ -406,6 +450,8 @@ int server_init(struct server *s, struct tern_opts *opts, int argc, char **argv)
     load_limits(s, &s->opts);
     s->no_header_support = s->opts.no_header_support;
     s->jetstream_on = s->opts.jetstream;
+    if (s->opts.jetstream && s->opts.js_domain)
+        snprintf(s->js_domain, sizeof s->js_domain, "%s", s->opts.js_domain);
     s->max_sub_tokens = s->opts.max_sub_tokens;
     s->closed_cap = s->opts.max_closed_clients > 0 ? (size_t)s->opts.max_closed_clients : 0;
     s->closed = s->closed_cap ? calloc(s->closed_cap, sizeof *s->closed) : NULL;
@@ -415,6 +461,13 @@ int server_init(struct server *s, struct tern_opts *opts, int argc, char **argv)
         return -EINVAL;
     }
     atomic_store(&s->auth, a);
+    int trc = 0;
+    struct tls_ctx *t = tls_ctx_new(&s->opts, &trc, err, sizeof err);
+    if (trc < 0) {
+        LOG_FATAL("%s", err);
+        return -EINVAL;
+    }
+    atomic_store(&s->tls, t);
     s->sublist = sublist_new();
     s->main_base = event_base_new();
     if (!s->server_name || !s->sublist || !s->main_base || (s->closed_cap && !s->closed))
@@ -423,29 +476,35 @@ int server_init(struct server *s, struct tern_opts *opts, int argc, char **argv)
     if (start_workers(s) < 0)
         return -ENOMEM;
     s->listener = server_listen(s->main_base, s->client_host, s->opts.port, on_accept, s,
-                                &s->client_port);
+                                &s->client_port, "Error listening on port: %s:%d, \"%s\"");
     if (!s->listener)
         return -EADDRINUSE;
     evconnlistener_set_error_cb(s->listener, on_accept_error);
     LOG_INFO("Listening for client connections on %s:%d", s->client_host, s->client_port);
+    if (t)
+        LOG_INFO("TLS required for client connections");
     server_init_client_urls(s);
+    int wrc = ws_server_start(s);
+    if (wrc < 0)
+        return wrc;
     if (s->opts.cluster_host)
         snprintf(s->cluster_name, sizeof s->cluster_name, "%s",
                  s->opts.cluster_name ? s->opts.cluster_name : "");
     int cerr = 0;
     s->cluster = cluster_new(s, &cerr);
-    if (cerr < 0 || (s->cluster && cluster_start(s->cluster) < 0))
+    if (cerr < 0)
         return -EINVAL;
+    /* JetStream first: a clustered node's raft state is then in its very
+     * first route INFO, so no peer mistakes it for a node without
+     * JetStream while the group forms. */
     if (s->opts.jetstream && jetstream_start(s, s->nworkers, &s->jetstream) < 0)
         return -EIO;
-    if (s->jetstream && s->cluster)
-        LOG_WARN("JetStream is not replicated across the cluster yet: this node's streams "
-                 "are its own, so enable JetStream on one node of the cluster only");
-    if (s->opts.http_port) {
-        const char *mhost = s->opts.http_host ? s->opts.http_host : s->client_host;
-        s->monitor = monitor_start(s, mhost, s->opts.http_port);
-        if (!s->monitor)
-            return -EADDRINUSE;
+    if (s->cluster && cluster_start(s->cluster) < 0)
+        return -EINVAL;
+    if (s->opts.http_port || s->opts.https_port) {
+        int rc = start_monitor(s);
+        if (rc < 0)
+            return rc;
     }
     if (add_signals(s) < 0)
         return -ENOMEM;
@@ -473,6 +532,7 @@ int server_run(struct server *s)
         evconnlistener_free(s->listener);
         s->listener = NULL;
     }
+    ws_server_stop_listening(s);
     cluster_stop(s->cluster);
     jetstream_stop(s->jetstream);
     stop_workers(s);
@@ -505,6 +565,9 @@ void server_destroy(struct server *s)
         event_base_free(s->main_base);
     sublist_free(s->sublist);
     auth_unref(atomic_load(&s->auth));
+    tls_ctx_unref(atomic_load(&s->tls));
+    ws_server_free(s->ws); /* after the loops and the reclaimer: clients point at it */
+    s->ws = NULL;
     if (s->opts.pid_file)
         unlink(s->opts.pid_file);
     free(s->closed);

@@ -21,6 +21,7 @@
 
 struct event_base;
 struct evconnlistener;
+struct sockaddr;
 struct event;
 struct auth;
 struct sublist;
@@ -31,6 +32,8 @@ struct monitor;
 struct cluster;
 struct url_ref;
 struct jetstream;
+struct tls_ctx;
+struct ws_server;
 
 /* What /connz shows of a connection, kept after it closes. */
 struct conn_record {
@@ -43,6 +46,8 @@ struct conn_record {
     char lang[32];
     char version[32];
     char user[128];
+    char tls_version[8];     /* "1.3"; empty for a plain connection */
+    char tls_cipher[64];     /* IANA name of the negotiated suite */
     uint64_t in_msgs, out_msgs, in_bytes, out_bytes;
     uint64_t subs;
     const char *reason;  /* static string */
@@ -78,11 +83,19 @@ struct server {
     struct cluster *cluster;        /* owned; NULL when clustering is off */
     struct jetstream *jetstream;    /* owned; NULL when JetStream is off */
     _Atomic(struct auth *) auth;    /* owned reference; swapped on reload */
+    /* The client port's TLS context (server/tls.h); NULL when TLS is off.
+     * A reference owned by the server; swapped on reload, the old one
+     * retired through the reclaimer because a loop may be between loading
+     * the pointer and taking its own reference. */
+    _Atomic(struct tls_ctx *) tls;
+    atomic_uint_fast64_t tls_handshake_failures;  /* failed or timed out */
+    struct ws_server *ws;           /* owned; NULL without websocket {} */
 
     /* Settings loops read, fixed at start. The loops never read opts,
      * which a reload replaces on the main thread. */
     bool no_header_support;
     bool jetstream_on;              /* INFO "jetstream":true */
+    char js_domain[512];            /* INFO "domain"; empty when none (fixed at start) */
     int64_t max_sub_tokens;
     char cluster_name[128];         /* empty when clustering is off */
 
@@ -125,6 +138,14 @@ int server_init(struct server *s, struct tern_opts *opts, int argc, char **argv)
 /* Run until a shutdown signal; returns the process exit code. */
 int server_run(struct server *s);
 void server_destroy(struct server *s);
+
+/* Bind a listener on host:port (port 0 or less: any) on base; the port
+ * bound into *bound_port. NULL on failure, logged with fail_fmt (host, port,
+ * the error text). Main thread. */
+struct evconnlistener *server_listen(struct event_base *base, const char *host, int port,
+                                     void (*cb)(struct evconnlistener *, int, struct sockaddr *,
+                                                int, void *),
+                                     void *arg, int *bound_port, const char *fail_fmt);
 
 /* Record a closed connection for /connz?state=closed. Any thread. */
 void server_record_closed(struct server *s, const struct conn_record *rec);

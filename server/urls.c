@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,6 +117,12 @@ static bool adjust(struct server *s, const char *url, bool add)
 
 void server_peer_urls(struct server *s, const char *const *urls, size_t n, bool add)
 {
+    /* Routes close while the server shuts down: an INFO then would tell
+     * clients that this node, about to go, is the only one left, and a
+     * client that believes it forgets the others (seen with the C
+     * client). nats-server sends none either. */
+    if (!add && atomic_load(&s->shutting_down))
+        return;
     bool changed = false;
     pthread_mutex_lock(&s->urls_lock);
     for (size_t i = 0; i < n; i++)

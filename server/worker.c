@@ -94,6 +94,14 @@ void worker_announce_info(struct worker *w)
     pthread_mutex_unlock(&w->inbox_lock);
 }
 
+void worker_announce_route_info(struct worker *w)
+{
+    pthread_mutex_lock(&w->inbox_lock);
+    w->announce_route_info = true;
+    arm_wake(w);
+    pthread_mutex_unlock(&w->inbox_lock);
+}
+
 void worker_close_one(struct worker *w)
 {
     pthread_mutex_lock(&w->inbox_lock);
@@ -173,6 +181,8 @@ static void drain_inbox(struct worker *w)
     bool announce_ldm = w->announce_ldm;
     bool announce_info = w->announce_info;
     w->announce_info = false;
+    bool announce_route_info = w->announce_route_info;
+    w->announce_route_info = false;
     unsigned close_some = w->close_some;
     w->announce_ldm = false;
     w->close_some = 0;
@@ -197,12 +207,14 @@ static void drain_inbox(struct worker *w)
                       accepts[i].addrlen, accepts[i].kind, accepts[i].route_url);
     }
     free(accepts);
-    if (announce_ldm || announce_info)
+    if (announce_ldm || announce_info || announce_route_info)
         for (struct client *c = w->clients; c; c = c->loop_next) {
-            if (c->kind == CLIENT_KIND_CLIENT)
+            if (c->kind == CLIENT_KIND_CLIENT && (announce_ldm || announce_info))
                 client_send_async_info(c, announce_ldm);
             else if (c->kind == CLIENT_KIND_ROUTE && announce_ldm)
                 route_send_ldm(c); /* peers stop offering our URLs */
+            else if (c->kind == CLIENT_KIND_ROUTE && announce_route_info)
+                route_send_info(c); /* our "tern_raft" changed */
         }
     /* Lame duck mode closes clients only: routes stay until exit, so the
      * clients still here keep reaching the rest of the cluster. */

@@ -57,6 +57,7 @@ struct worker {
     bool stop;                      /* guarded by inbox_lock */
     bool announce_ldm;              /* guarded: send the lame-duck INFO */
     bool announce_info;             /* guarded: connect_urls changed */
+    bool announce_route_info;       /* guarded: our route INFO changed */
     unsigned close_some;            /* guarded: clients to close (lame duck) */
     bool wake_armed;                /* guarded by inbox_lock: eventfd written */
 
@@ -84,6 +85,9 @@ void worker_announce_ldm(struct worker *w);
 /* Main or any thread: connect_urls changed; send eligible clients an INFO. */
 void worker_announce_info(struct worker *w);
 void worker_close_one(struct worker *w);
+/* Any thread: this node's route INFO changed ("tern_raft"); send it again
+ * on this loop's registered routes. */
+void worker_announce_route_info(struct worker *w);
 
 /* Main thread: hand over a connected socket: a client, or a route
  * (route_url: the configured route it was dialled for, -1 if accepted).

@@ -13,10 +13,13 @@ APT_PACKAGES=(
   build-essential autoconf automake libtool pkg-config
   libevent-dev libsodium-dev libmsgpack-dev libjansson-dev libcrypt-dev check
   libraft-dev libuv1-dev
+  libssl-dev openssl
+  zlib1g-dev
   clang libclang-rt-14-dev
   nats-server
   python3 python3-venv python3-pip
   curl
+  iptables iproute2 faketime fuse3
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -26,6 +29,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "install-deps: apt-get install ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Prometheus itself, for test_41_metrics' real scrape of /metrics (the test
+# skips without it). Its recommended node exporter is not needed.
+if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q "install ok installed"; then
+  echo "install-deps: apt-get install prometheus"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
 if [ ! -x .venv/bin/python3 ]; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command that installs what is needed and runs every test:
 #   tests/run-all.sh            install deps, build with -Werror, unit,
-#                               integration and cluster tests, then the same tests under
+#                               integration and cluster tests, the short fault
+#                               campaign (tests/faults/run.sh), then the same tests under
 #                               AddressSanitizer + UndefinedBehaviorSanitizer
 #   tests/run-all.sh --no-install   skip the apt-get/pip step
 #   tests/run-all.sh --no-asan      skip the sanitizer passes (ASan+UBSan,
@@ -81,6 +82,20 @@ run_suite() {  # dir, configure flags...
 echo "== build with warnings as errors; unit, integration and cluster tests"
 run_suite build
 
+echo "== fault campaign, short: kills, pauses, partitions and delay of three ternd (tests/faults)"
+flog=build/faults.log
+frc=0
+tests/faults/run.sh --ternd "$PWD/build/ternd" >"$flog" 2>&1 || frc=$?
+sed -n '/^| scenario/,/^$/p' "$flog" | sed 's/^/  /'
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$flog" | tail -1) || true
+echo "  faults: ${line:-no summary}"
+n=$(sed -nE 's/^([0-9]+) passed.*/\1/p' <<<"$line"); f=$(sed -nE 's/.* ([0-9]+) failed$/\1/p' <<<"$line")
+passed=$((passed + ${n:-0})); failed=$((failed + ${f:-0}))
+if [ "$frc" -ne 0 ]; then
+  tail -80 "$flog"
+  echo "$passed passed, $((failed > 0 ? failed : 1)) failed"; exit 1
+fi
+
 echo "== fuzz targets replay their seed corpora (open-ended fuzzing: tests/fuzz/run.sh)"
 (cd build && make fuzz >/dev/null)
 for target in build/tests/fuzz/fuzz_*; do
@@ -102,7 +117,10 @@ if [ "$asan" = 1 ]; then
   run_suite build-asan --enable-sanitizers
 
   echo "== the same tests under ThreadSanitizer (I/O loops share subscribers)"
-  export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+  # Calls into libraries that are not instrumented (libuv, libraft, libevent)
+  # are not tracked: libuv closes descriptors on its own threads, a hand-over
+  # ThreadSanitizer cannot see (and its report of it aborts the runtime).
+  export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$PWD/tests/tsan.supp
   run_suite build-tsan --enable-tsan CC=clang
 fi
 if [ "$docker" = 1 ]; then

@@ -7,12 +7,19 @@
  * (client side) parses in place, calling the mode's handlers. Blocking
  * waits are poll() with a deadline so a stalled server fails the run
  * instead of hanging it. Never shares a connection between threads.
+ *
+ * TLS (--tls-ca): after the plaintext INFO the connection does a client
+ * handshake, then conn_send/conn_read use SSL_write/SSL_read. conn_read
+ * drains the session until OpenSSL wants the socket again, so callers can
+ * keep waiting on poll(): no decrypted byte is left behind unseen.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +39,43 @@ static const char CONNECT_LINE[] =
     "\"no_responders\":true}\r\nPING\r\n";
 
 static _Thread_local char *tl_rbuf; /* per thread; freed by conn_rbuf_release() */
+static SSL_CTX *tls_ctx;            /* set once before any connection; read-only after */
+
+int bench_tls_init(const char *ca_file)
+{
+    tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (!tls_ctx || SSL_CTX_load_verify_locations(tls_ctx, ca_file, NULL) != 1) {
+        fprintf(stderr, "tern-bench: cannot load CA file %s\n", ca_file);
+        return -EINVAL;
+    }
+    SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_read_ahead(tls_ctx, 1);
+    SSL_CTX_set_default_read_buffer_len(tls_ctx, 64 * 1024);
+    return 0;
+}
+
+void bench_tls_free(void)
+{
+    SSL_CTX_free(tls_ctx);
+    tls_ctx = NULL;
+}
+
+/* OpenSSL's verdict on a call that returned n <= 0: 1 = wants the socket
+ * (wait and retry), 0 = peer closed, < 0 = failed. */
+static int tls_retry(struct conn *c, int n, const char *what)
+{
+    int e = SSL_get_error(c->ssl, n);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        return 1;
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    char buf[256];
+    ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+    fprintf(stderr, "tern-bench: TLS %s: %s\n", what, buf);
+    return -EIO;
+}
 
 int64_t bench_now_ns(void)
 {
@@ -102,6 +146,16 @@ bool conn_pending(const struct conn *c)
 /* Write what the socket takes now: 0 when drained, 1 when bytes remain. */
 int conn_send(struct conn *c)
 {
+    while (c->ssl && c->woff < c->wlen) {
+        size_t put = 0;
+        int n = SSL_write_ex(c->ssl, c->wbuf + c->woff, c->wlen - c->woff, &put);
+        if (n == 1) {
+            c->woff += put;
+            continue;
+        }
+        int r = tls_retry(c, n, "write");
+        return r == 1 ? 1 : -EIO;
+    }
     while (c->woff < c->wlen) {
         ssize_t n = write(c->fd, c->wbuf + c->woff, c->wlen - c->woff);
         if (n < 0) {
@@ -119,10 +173,42 @@ int conn_send(struct conn *c)
 }
 
 /* One read and parse: 1 if bytes came, 0 if none were ready, < 0 on error. */
+static int parse_chunk(struct conn *c, size_t n);
+
+/* TLS: read and parse until the session wants the socket again. */
+static int tls_read(struct conn *c)
+{
+    int got_any = 0;
+    for (;;) {
+        size_t got = 0, n = 0;
+        int r = 1;
+        while (got < RBUF_SIZE && SSL_read_ex(c->ssl, tl_rbuf + got, RBUF_SIZE - got, &n) == 1)
+            got += n;
+        if (got < RBUF_SIZE)
+            r = tls_retry(c, 0, "read");
+        if (got) {
+            int rc = parse_chunk(c, got);
+            if (rc < 0)
+                return rc;
+            got_any = 1;
+        }
+        if (r == 0) {
+            fprintf(stderr, "tern-bench: server closed the connection\n");
+            return -ECONNRESET;
+        }
+        if (r < 0)
+            return r;
+        if (got < RBUF_SIZE)
+            return got_any; /* wants the socket: poll() will say when */
+    }
+}
+
 int conn_read(struct conn *c)
 {
     if (!tl_rbuf && !(tl_rbuf = malloc(RBUF_SIZE)))
         return -ENOMEM;
+    if (c->ssl)
+        return tls_read(c);
     ssize_t n = read(c->fd, tl_rbuf, RBUF_SIZE);
     if (n < 0) {
         if (errno == EAGAIN || errno == EINTR)
@@ -134,7 +220,12 @@ int conn_read(struct conn *c)
         fprintf(stderr, "tern-bench: server closed the connection\n");
         return -ECONNRESET;
     }
-    int rc = proto_parse(&c->parser, tl_rbuf, (size_t)n, c->h, c);
+    return parse_chunk(c, (size_t)n);
+}
+
+static int parse_chunk(struct conn *c, size_t n)
+{
+    int rc = proto_parse(&c->parser, tl_rbuf, n, c->h, c);
     if (rc == CONN_STOP)
         return c->err; /* the handler logged why */
     if (rc != 0) {
@@ -213,10 +304,40 @@ static int dial(const char *host, const char *port, int *fd_out)
     return 0;
 }
 
+/* The client side of the upgrade after INFO; the server's certificate must
+ * chain to --tls-ca (the host name is not checked: bench servers listen on
+ * loopback addresses). */
+static int tls_handshake(struct conn *c, const char *host, int timeout_ms)
+{
+    (void)host;
+    if (!(c->ssl = SSL_new(tls_ctx)) || SSL_set_fd(c->ssl, c->fd) != 1)
+        return -ENOMEM;
+    SSL_set_connect_state(c->ssl);
+    int64_t deadline = bench_now_ns() + (int64_t)timeout_ms * 1000000;
+    for (;;) {
+        int n = SSL_do_handshake(c->ssl);
+        if (n == 1)
+            return 0;
+        int r = tls_retry(c, n, "handshake");
+        if (r != 1)
+            return r < 0 ? r : -ECONNRESET;
+        int left = (int)((deadline - bench_now_ns()) / 1000000);
+        if (left <= 0) {
+            fprintf(stderr, "tern-bench: timed out in the TLS handshake\n");
+            return -ETIMEDOUT;
+        }
+        bool wr = SSL_get_error(c->ssl, n) == SSL_ERROR_WANT_WRITE;
+        struct pollfd p = {c->fd, (short)(wr ? POLLOUT : POLLIN), 0};
+        if (poll(&p, 1, left) < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
 void conn_close(struct conn *c)
 {
     if (!c)
         return;
+    SSL_free(c->ssl);
     if (c->fd >= 0)
         close(c->fd);
     proto_parser_free(&c->parser);
@@ -246,6 +367,8 @@ int conn_open_at(const struct bench_opts *o, const char *host, const char *port,
         goto err_after_alloc;
     rc = conn_wait(c, &c->infos, 1, o->timeout_ms, "INFO");
     if (rc)
+        goto err_after_alloc;
+    if (tls_ctx && (rc = tls_handshake(c, host, o->timeout_ms)))
         goto err_after_alloc;
     c->pings++; /* the PING inside CONNECT_LINE */
     rc = conn_append(c, CONNECT_LINE, sizeof CONNECT_LINE - 1);

@@ -25,8 +25,11 @@
  * frees it with conn_close(). Used by one thread at a time: set up on the
  * main thread, then possibly handed to the receiver thread for the run.
  */
+struct ssl_st;
+
 struct conn {
     int fd;
+    struct ssl_st *ssl;             /* owned; NULL on a plain connection */
     struct proto_parser parser;
     const struct proto_handlers *h; /* borrowed: a static table */
     void *role;                     /* borrowed: the mode state it serves */
@@ -64,6 +67,11 @@ int conn_wait(struct conn *c, const uint64_t *counter, uint64_t target, int time
               const char *what);
 /* PING and wait for its PONG: the server has processed everything before. */
 int conn_flush(struct conn *c, int timeout_ms);
+
+/* TLS for every later conn_open: trust ca_file. Main thread, before any
+ * connection opens; 0 or -EINVAL (reason printed). bench_tls_free() at exit. */
+int bench_tls_init(const char *ca_file);
+void bench_tls_free(void);
 
 /* Free this thread's read buffer; every thread that called conn_read must. */
 void conn_rbuf_release(void);

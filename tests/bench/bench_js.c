@@ -132,10 +132,14 @@ static int setup(struct conn **cp, struct jsrun *r)
         (rc = conn_subscribe(c, "_INBOX.bjs.ack", NULL, 2)) ||
         (rc = conn_subscribe(c, "_INBOX.bjs.fetch", NULL, 3)) || (rc = conn_flush(c, o->timeout_ms)))
         return rc;
-    char body[256];
-    snprintf(body, sizeof body, "{\"name\":\"BENCH\",\"subjects\":[\"%s\"],\"storage\":\"file\"}",
-             o->subject);
     r->next_seq = 1;
+    if (o->no_create)
+        return 0; /* made by the caller (run.py: an R3 stream, leader found) */
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"name\":\"BENCH\",\"subjects\":[\"%s\"],\"storage\":\"file\","
+             "\"num_replicas\":%d}",
+             o->subject, o->replicas);
     return api(c, r, "$JS.API.STREAM.CREATE.BENCH", body);
 }
 

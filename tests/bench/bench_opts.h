@@ -9,6 +9,7 @@
 #ifndef TERN_BENCH_OPTS_H
 #define TERN_BENCH_OPTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,9 @@ struct bench_opts {
     uint64_t warmup;      /* reqrep requests not recorded */
     int timeout_ms;       /* no progress for this long = failure */
     double hold;          /* conns/subs: seconds to hold; 0 = until stdin EOF */
+    const char *tls_ca;   /* borrowed from argv: --tls-ca, TLS on every connection */
+    int replicas;         /* js*: num_replicas of the stream created (1) */
+    bool no_create;       /* js*: stream BENCH exists (empty) on o->subject */
 };
 
 #endif

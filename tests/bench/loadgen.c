@@ -605,7 +605,10 @@ static void usage(FILE *out)
             "      --window-bytes B     ... and at most B bytes of frames ahead (16 MiB)\n"
             "      --warmup N           reqrep requests not recorded (1000)\n"
             "      --timeout SEC        no progress for SEC = failure (10)\n"
-            "      --hold SEC           conns/subs: hold SEC seconds, not until stdin EOF\n");
+            "      --hold SEC           conns/subs: hold SEC seconds, not until stdin EOF\n"
+            "      --tls-ca FILE        TLS on every connection (upgrade after INFO); trust FILE\n"
+            "      --replicas R         js*: the stream's num_replicas (1)\n"
+            "      --no-create          js*: stream BENCH exists already on the subject, empty\n");
 }
 
 /* "HOST:PORT" (the last colon splits) into host and port. */
@@ -627,10 +630,12 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         {"nsubs", 1, 0, 'm'}, {"subject", 1, 0, 'S'}, {"ping-every", 1, 0, 'P'},
         {"max-pings", 1, 0, 'M'}, {"window", 1, 0, 'W'}, {"window-bytes", 1, 0, 'B'},
         {"warmup", 1, 0, 'U'}, {"sub-server", 1, 0, 'R'},
-        {"timeout", 1, 0, 'T'}, {"hold", 1, 0, 'H'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"timeout", 1, 0, 'T'}, {"hold", 1, 0, 'H'}, {"tls-ca", 1, 0, 'L'},
+        {"replicas", 1, 0, 'r'}, {"no-create", 0, 0, 'X'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     *o = (struct bench_opts){.msgs = 0, .size = 128, .subs = 1, .duration = 5, .conns = 1000,
                        .nsubs = 100000, .ping_every = 8192, .max_pings = 4,
-                       .window = 65536, .window_bytes = 16 << 20, .warmup = 1000, .timeout_ms = 10000};
+                       .window = 65536, .window_bytes = 16 << 20, .warmup = 1000, .timeout_ms = 10000,
+                       .replicas = 1};
     snprintf(o->host, sizeof o->host, "127.0.0.1");
     snprintf(o->port, sizeof o->port, "4222");
     if (argc < 2 || argv[1][0] == '-') {
@@ -668,11 +673,14 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         case 'U': o->warmup = strtoull(optarg, NULL, 10); break;
         case 'T': o->timeout_ms = (int)(atof(optarg) * 1000); break;
         case 'H': o->hold = atof(optarg); break;
+        case 'L': o->tls_ca = optarg; break;
+        case 'r': o->replicas = atoi(optarg); break;
+        case 'X': o->no_create = true; break;
         case 'h': usage(stdout); exit(0);
         default: return -EINVAL;
         }
     }
-    if (optind != argc || o->subs < 1 || o->conns < 1 || o->nsubs < 1 || !o->ping_every ||
+    if (optind != argc || o->subs < 1 || o->conns < 1 || o->nsubs < 1 || o->replicas < 1 || !o->ping_every ||
         !o->max_pings || o->timeout_ms <= 0) {
         usage(stderr);
         return -EINVAL;
@@ -701,6 +709,8 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
+    if (o.tls_ca && bench_tls_init(o.tls_ca))
+        return 2;
     int rc;
     if (!strcmp(o.mode, "pub"))
         rc = run_pub(&o);
@@ -721,6 +731,7 @@ int main(int argc, char **argv)
         return 2;
     }
     conn_rbuf_release();
+    bench_tls_free();
     if (rc) {
         fprintf(stderr, "tern-bench: %s failed: %s\n", o.mode, strerror(-rc));
         return 1;

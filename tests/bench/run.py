@@ -6,7 +6,9 @@ runs every case on both servers, swapping which goes first on odd rounds so
 slow drift of the machine hits both alike. The load comes from tern-bench
 (tests/bench/loadgen.c) with the same flow-control settings for both
 servers. Cluster cases start two servers of the same kind, routed together,
-with the publisher on one and the subscribers on the other. Prints a markdown
+with the publisher on one and the subscribers on the other; replicated
+JetStream cases start three with JetStream, create an R3 stream, find its
+leader and put the client on it or on another node. Prints a markdown
 table of medians; exits non-zero when a server dies, a loadgen count check
 fails, or anything else goes wrong.
 """
@@ -58,6 +60,15 @@ CASES = [
     ("reqrep_128", "request/reply 128 B", "load", ["reqrep", "-z", "128", "-d", "3"],
      [("p50_us", "p50 µs", False), ("p99_us", "p99 µs", False),
       ("req_per_sec", "req/s", True)]),
+    # TLS on the client port: both servers get the same certificate (made
+    # once per run with the openssl command) and tern-bench upgrades every
+    # connection after INFO.
+    ("tls_pubsub_128x1", "TLS pubsub 128 B, 1 sub", "tls",
+     ["pubsub", "-z", "128", "-k", "1", "-n", "3000000"],
+     [("recv_msgs_per_sec", "msgs/s delivered", True)]),
+    ("tls_reqrep_128", "TLS request/reply 128 B", "tls", ["reqrep", "-z", "128", "-d", "3"],
+     [("p50_us", "p50 µs", False), ("p99_us", "p99 µs", False),
+      ("req_per_sec", "req/s", True)]),
     # JetStream: a file stream on a fresh store directory; Tern syncs to disk
     # before every PubAck, nats-server (by default) does not.
     ("js_pub_async", "JetStream async publish 128 B, 1000 in flight", "js",
@@ -68,6 +79,26 @@ CASES = [
      [("p50_us", "p50 µs", False), ("p99_us", "p99 µs", False)]),
     ("js_fetch", "JetStream pull consume + ack 128 B, batch 256", "js",
      ["jsfetch", "-z", "128", "-n", "600000", "--window", "1000"],
+     [("msgs_per_sec", "msgs/s acked", True)]),
+    # Replicated JetStream: three nodes of one server with JetStream, an R3
+    # file stream (run.py creates it and finds its leader: Tern's raft
+    # leader, nats-server's stream leader), the client on the node the kind
+    # names. Tern acknowledges once a majority has the entry on disk
+    # (O_DSYNC) and applied it; nats-server 2.9 once a majority has it in
+    # memory, before any sync.
+    ("js3_pub_async_follower", "R3 async publish 128 B, 1000 in flight, client on a follower",
+     "js3-follower",
+     ["jspub", "-z", "128", "-n", "300000", "--window", "1000"],
+     [("msgs_per_sec", "msgs/s acked", True)]),
+    ("js3_pub_async_leader", "R3 async publish 128 B, 1000 in flight, client on the leader",
+     "js3-leader",
+     ["jspub", "-z", "128", "-n", "300000", "--window", "1000"],
+     [("msgs_per_sec", "msgs/s acked", True)]),
+    ("js3_pub_sync", "R3 sync publish 128 B, client on the leader", "js3-leader",
+     ["jssync", "-z", "128", "-n", "2000"],
+     [("p50_us", "p50 µs", False), ("p99_us", "p99 µs", False)]),
+    ("js3_fetch", "R3 pull consume + ack 128 B, batch 256, client on the leader", "js3-leader",
+     ["jsfetch", "-z", "128", "-n", "300000", "--window", "1000"],
      [("msgs_per_sec", "msgs/s acked", True)]),
     ("rss_idle", "idle server RSS", "idle", [],
      [("rss_kib", "KiB", False)]),
@@ -208,6 +239,149 @@ def start_cluster(server_name, cmd, logdir):
     return nodes
 
 
+JS3_STREAM = "BENCH"
+JS3_SUBJECT = "bench.js3"
+
+
+def start_js_cluster(server_name, cmd, logdir):
+    """Three servers of one kind with JetStream, each its own store, server
+    name and cluster port, every node routing to all three (itself too, as
+    a production config does). nats-server keeps its default system
+    account, which its JetStream cluster needs."""
+    names = ["N1", "N2", "N3"]
+    cports = []
+    while len(cports) < 3:
+        p = free_port()
+        if p not in cports:
+            cports.append(p)
+    routes = ",".join(f"nats://127.0.0.1:{p}" for p in cports)
+    nodes = []
+    try:
+        for name, cp in zip(names, cports):
+            store = tempfile.mkdtemp(prefix=f"bench-js3-{name}-", dir=logdir)
+            srv = Server(f"{server_name} {name}", cmd, logdir,
+                         ["-js", "-sd", store, "-n", name,
+                          "--cluster", f"nats://127.0.0.1:{cp}", "--cluster_name", "bench",
+                          "--routes", routes])
+            srv.server_name = name
+            nodes.append(srv)
+        check_all_alive(nodes, "while forming the cluster")
+    except BaseException:
+        stop_all(nodes, quiet=True)
+        raise
+    return nodes
+
+
+class MiniClient:
+    """Just enough of the client protocol for run.py's JetStream API calls
+    (creating the R3 stream, reading its info): requests on a private
+    inbox, replies matched by their reply subject."""
+
+    def __init__(self, port, timeout=2.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+        self.seq = 0
+        self._line()  # INFO
+        self.sock.sendall(b'CONNECT {"verbose":false,"pedantic":false,"protocol":1,'
+                          b'"headers":true,"no_responders":true}\r\n'
+                          b"SUB _INBOX.run.* 1\r\nPING\r\n")
+        while self._line() != b"PONG":
+            pass
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise OSError("connection closed")
+        self.buf += chunk
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        if line == b"PING":
+            self.sock.sendall(b"PONG\r\n")
+        return line
+
+    def _take(self, n):
+        while len(self.buf) < n + 2:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def request(self, subject, body):
+        """The JSON reply, or None for no responders / no reply in time."""
+        self.seq += 1
+        inbox = f"_INBOX.run.{self.seq}".encode()
+        data = json.dumps(body).encode() if body is not None else b""
+        self.sock.sendall(b"PUB %s %s %d\r\n%s\r\n" % (subject.encode(), inbox, len(data),
+                                                          data))
+        try:
+            while True:
+                parts = self._line().split()
+                if not parts or parts[0] not in (b"MSG", b"HMSG"):
+                    continue
+                hdr = self._take(int(parts[-1]))
+                hlen = int(parts[-2]) if parts[0] == b"HMSG" else 0
+                if parts[1] != inbox:
+                    continue  # a late reply to an earlier attempt
+                if hlen and b" 503" in hdr[:hlen].split(b"\r\n", 1)[0]:
+                    return None
+                return json.loads(hdr[hlen:] or b"null")
+        except socket.timeout:
+            return None
+
+    def close(self):
+        self.sock.close()
+
+
+def js3_prepare(nodes, where, timeout=30.0):
+    """Create the R3 stream through node 1 (retried while the cluster
+    forms), wait until its leader is known and every replica is current,
+    and return the node the client is to use: the leader, or a follower."""
+    deadline = time.monotonic() + timeout
+    cfg = {"name": JS3_STREAM, "subjects": [JS3_SUBJECT], "storage": "file",
+           "num_replicas": 3}
+    last = None
+    client = None
+    try:
+        while True:
+            check_all_alive(nodes, "while forming the JetStream cluster")
+            try:
+                if client is None:
+                    client = MiniClient(nodes[0].port)
+                if last is None or "error" in last:
+                    last = client.request(f"$JS.API.STREAM.CREATE.{JS3_STREAM}", cfg) or \
+                        {"error": "no reply"}
+                if "error" not in last:
+                    info = client.request(f"$JS.API.STREAM.INFO.{JS3_STREAM}", None) or {}
+                    cl = info.get("cluster") or {}
+                    reps = cl.get("replicas") or []
+                    if cl.get("leader") and len(reps) == 2 and \
+                            all(r.get("current") for r in reps):
+                        leader = cl["leader"]
+                        break
+                    last = {"stream_info": info}
+            except OSError as e:
+                last = {"error": str(e)}
+                if client:
+                    client.close()
+                client = None
+            if time.monotonic() > deadline:
+                raise BenchError(f"{nodes[0].name}: no R3 stream with a leader and current "
+                                 f"replicas within {timeout:.0f} s; last answer: {last}")
+            time.sleep(0.1)
+    finally:
+        if client:
+            client.close()
+    by_name = {n.server_name: n for n in nodes}
+    if leader not in by_name:
+        raise BenchError(f"stream leader {leader!r} is none of {sorted(by_name)}")
+    if where == "leader":
+        return by_name[leader], leader
+    follower = next(n for n in nodes if n.server_name != leader)
+    return follower, leader
+
+
 def stop_all(servers, quiet=False):
     """Stop every server; raise the first failure afterwards unless quiet."""
     first = None
@@ -272,6 +446,25 @@ def hold_rss(opts, server, args):
     return ready
 
 
+def make_certs(logdir):
+    """A CA and a server certificate for 127.0.0.1, shared by both servers."""
+    d = os.path.join(logdir, "certs")
+    os.makedirs(d, exist_ok=True)
+
+    def ossl(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", "ca.key",
+         "-out", "ca.pem", "-subj", "/CN=bench CA")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
+         "server.csr", "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+         "-set_serial", "1", "-days", "2", "-out", "server.pem", "-extfile", "san.ext")
+    return {"ca": os.path.join(d, "ca.pem"), "server": os.path.join(d, "server.pem"),
+            "key": os.path.join(d, "server.key")}
+
+
 def measure(opts, server_name, cmd, case):
     name, _label, kind, args, _metrics = case
     if opts.quick:
@@ -281,6 +474,15 @@ def measure(opts, server_name, cmd, case):
     elif kind == "js":
         store = tempfile.mkdtemp(prefix="bench-js-", dir=opts.logdir)
         srvs = [Server(server_name, cmd, opts.logdir, ["-js", "-sd", store])]
+    elif kind.startswith("js3"):
+        srvs = start_js_cluster(server_name, cmd, opts.logdir)
+    elif kind == "tls":
+        if not getattr(opts, "certs", None):
+            opts.certs = make_certs(opts.logdir)
+        srvs = [Server(server_name, cmd, opts.logdir,
+                       ["--tls", "--tlscert", opts.certs["server"],
+                        "--tlskey", opts.certs["key"]])]
+        args = args + ["--tls-ca", opts.certs["ca"]]
     else:
         srvs = [Server(server_name, cmd, opts.logdir)]
     srv = srvs[0]
@@ -290,6 +492,12 @@ def measure(opts, server_name, cmd, case):
             result = {"rss_kib": rss_kib(srv)}
         elif kind == "hold":
             result = hold_rss(opts, srv, args)
+        elif kind.startswith("js3"):  # the client on the leader or a follower
+            node, leader = js3_prepare(srvs, kind.split("-", 1)[1])
+            order = [node] + [n for n in srvs if n is not node]
+            result = loadgen(opts, order, args + ["--subject", JS3_SUBJECT, "--no-create"],
+                             timeout=180, flow=False)
+            result.update(client_node=node.server_name, stream_leader=leader)
         elif kind == "cluster":  # publisher on node 1, subscribers on node 2
             result = loadgen(opts, srvs, args + ["--sub-server", f"127.0.0.1:{srvs[1].port}"],
                              timeout=120)

@@ -247,6 +247,7 @@ class Node:
         self.quiet = True         # nats-server: no system account traffic
         self.extra_args = []
         self.extra_conf = []      # more config-file lines
+        self.env = {}             # more environment variables
         self.proc = None
         self.starts = 0
         self.log_path = None
@@ -330,7 +331,8 @@ class Node:
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=subprocess.STDOUT,
-                                         cwd=self.factory.workdir)
+                                         cwd=self.factory.workdir,
+                                         env=dict(os.environ, **self.env))
 
     def wait_ready(self, timeout=START_TIMEOUT):
         """Client port sends INFO, cluster port accepts, /varz answers 200."""
@@ -481,7 +483,7 @@ class ClusterFactory:
         return node
 
     def start(self, n=3, kinds=None, topology="earlier", names=None,
-              quiet=True, route_auth=None, mesh=True, args=None):
+              quiet=True, route_auth=None, mesh=True, args=None, env=None):
         """Start n nodes and (by default) wait for the full mesh.
 
         kinds      per-node binary kind list; default DEFAULT_KIND for all
@@ -495,6 +497,7 @@ class ClusterFactory:
         route_auth (user, password): cluster authorization on every node,
                    route URLs carry those credentials
         args       per-node lists of extra command-line arguments
+        env        extra environment variables for every node
         """
         names = names or "ABCDEFGH"[:n]
         kinds = kinds or [None] * n
@@ -513,6 +516,7 @@ class ClusterFactory:
             node.quiet = quiet
             if args and args[i]:
                 node.extra_args = list(args[i])
+            node.env = dict(env or {})
         for attempt in range(3):
             for node in nodes:
                 node.launch()

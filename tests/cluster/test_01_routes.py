@@ -4,7 +4,9 @@ The mesh is formed from explicit routes only (topology "earlier"), so these
 tests do not depend on gossip (test_02 covers that).
 """
 
-from conftest import Inbox, settle, wait_interest
+import asyncio
+
+from conftest import Inbox, fake_info, route_connect, settle, wait_for, wait_interest
 
 
 async def test_mesh_and_routez(cluster):
@@ -163,3 +165,40 @@ async def test_every_pair(cluster, client):
         box = subs[dst.name]
         await box.wait_count(3)
         assert sorted(box.payloads()) == [b"from A", b"from B", b"from C"]
+
+
+async def test_stuck_route_is_cut_as_a_slow_consumer(cluster, client, raw):
+    """A route whose peer stops reading is cut at max_pending like a client
+    (spec/client-protocol.md §2.2): counted in /varz slow_consumers, logged,
+    closed; the publisher carries on."""
+    a = cluster.new_node("A")
+    # write_deadline is short because nats-server stalls the publisher on a
+    # blocked route write and cuts the route at that deadline instead
+    # (also counted as a slow consumer); Tern trips max_pending first and
+    # never blocks the publisher.
+    a.extra_conf = ["max_payload: 64KB", "max_pending: 64KB", 'write_deadline: "2s"']
+    a.start()
+    # A fake node registers a route, asks for "firehose", then never reads.
+    peer = raw(a.cluster_port)
+    peer.read_info()
+    peer.send(route_connect("NFAKESLOW") + fake_info("NFAKESLOW") +
+              b"RS+ $G firehose\r\nPING\r\n")
+    while peer.read_line() != b"PONG\r\n":
+        pass
+    wait_for(lambda: a.routez()["num_routes"] == 1, what="the fake route registered")
+
+    pub = await client(a)
+    body = b"x" * 40000
+    # 12 MB in all: far beyond max_pending plus the kernel socket buffers.
+    for n in range(300):
+        await pub.publish("firehose", body)
+        if n % 20 == 0:
+            await settle(pub)
+        if a.varz()["slow_consumers"]:
+            break
+    await settle(pub)
+    wait_for(lambda: a.varz()["slow_consumers"] >= 1, what="a slow consumer counted")
+    a.wait_for_log(r"(?i)Slow Consumer Detected")
+    wait_for(lambda: a.routez()["num_routes"] == 0, what="the stuck route closed")
+    await asyncio.to_thread(peer.read_until_closed, 10)
+    assert pub.is_connected

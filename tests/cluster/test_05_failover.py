@@ -231,3 +231,22 @@ async def test_lame_duck_node_hands_clients_over(cluster, client, raw):
     # Until the resubscription has crossed the route, a publish may miss.
     await async_wait_for(delivered, interval=0.05,
                          what="a message from the other node after the handover")
+
+
+def test_shutdown_sends_no_info_that_forgets_the_peers(cluster, raw):
+    """A node stopped with SIGTERM closes its routes on the way out; it must
+    not push its clients an INFO whose connect_urls names only itself (a
+    client that believes it forgets the other nodes and keeps dialling the
+    dead one). nats-server sends no INFO while shutting down."""
+    a, b, c = cluster.start(3)
+    conn = raw(a.port)
+    info = conn.read_info()
+    assert len(info.get("connect_urls") or []) >= 2, info
+    conn.send(b'CONNECT {"protocol":1,"verbose":false,"pedantic":false}\r\nPING\r\n')
+    assert conn.read_line().startswith(b"PONG")
+    assert a.stop() is None
+    data = conn.read_until_closed()
+    for line in data.split(b"\r\n"):
+        if line.startswith(b"INFO "):
+            urls = json.loads(line[5:]).get("connect_urls") or []
+            assert len(urls) != 1, f"an INFO at shutdown left the client one URL: {urls}"

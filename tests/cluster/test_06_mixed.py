@@ -12,8 +12,8 @@ from collections import Counter
 
 import pytest
 
-from conftest import (DEFAULT_KIND, NATS_KIND, Inbox, mesh_state, publish_numbered, settle,
-                      wait_for, wait_interest, wait_mesh)
+from conftest import (DEFAULT_KIND, NATS_KIND, Inbox, fake_info, mesh_state, publish_numbered,
+                      route_connect, settle, wait_for, wait_interest, wait_mesh)
 
 
 @pytest.fixture
@@ -175,3 +175,30 @@ async def test_crossed_dials_keep_one_route(cluster, client, first_kind, second_
     await settle(sub)
     wait_interest(x, y, "crossed.to.y")
     await publish_numbered(await client(x), "crossed.to.y", box, 5)
+
+
+async def test_nats_server_keeps_a_route_whose_info_updates_tern_raft(cluster, client, raw):
+    """A Tern node's route INFO carries "tern_raft" and is sent again when
+    that changes (cluster_set_raft_state). A nats-server 2.9 node must take
+    both as any INFO: keep the route, keep sending it messages."""
+    (a,) = cluster.start(1, kinds=[NATS_KIND])
+    peer = raw(a.cluster_port)
+    peer.read_info()
+    peer.send(route_connect("NFAKETERN") + fake_info("NFAKETERN", tern_raft=0) +
+              b"RS+ $G tern.raft.check\r\nPING\r\n")
+    while peer.read_line() != b"PONG\r\n":
+        pass
+    wait_for(lambda: a.routez()["num_routes"] == 1, what="the fake Tern route registered")
+    # The update, as route_send_info sends it (same server_id).
+    peer.send(fake_info("NFAKETERN", tern_raft=2) + b"PING\r\n")
+    while peer.read_line() != b"PONG\r\n":
+        pass
+    pub = await client(a)
+    await pub.publish("tern.raft.check", b"after update")
+    await settle(pub)
+    while True:
+        line = peer.read_line()
+        if line.startswith(b"RMSG $G tern.raft.check"):
+            assert peer.read_line() == b"after update\r\n"
+            break
+    assert a.routez()["num_routes"] == 1

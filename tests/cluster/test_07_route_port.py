@@ -6,10 +6,12 @@ connection, and the node keeps serving clients and its existing route.
 Teardown fails the test if a node crashed.
 """
 
+import time
+
 import pytest
 
-from conftest import (CLUSTER_NAME, ROUTE_PASS, ROUTE_USER, Inbox, fake_info, mesh_state,
-                      route_connect, settle, wait_interest, wait_mesh)
+from conftest import (CLUSTER_NAME, REFERENCE, ROUTE_PASS, ROUTE_USER, Inbox, fake_info,
+                      mesh_state, route_connect, settle, wait_interest, wait_mesh)
 
 
 def assert_logged(node, conn):
@@ -155,3 +157,59 @@ async def test_node_with_wrong_credentials_never_joins(cluster, client):
     assert a.routez()["num_routes"] == 1, mesh_state([a, b, d])
     assert d.routez()["num_routes"] == 0
     await assert_still_serving(a, b, client, "auth.otherdial")
+
+
+# ---- raft connections on the cluster port (cluster/route_raft.c) ----
+#
+# A Tern node takes a connection whose first line is "RAFT <id> <name>" for
+# its raft transport instead of a route. With no raft running (JetStream
+# clustering off) it closes it without a word; a route is never affected.
+
+
+@pytest.mark.skipif(REFERENCE, reason="tern-only: raft connections on the cluster port")
+async def test_raft_preamble_without_raft_is_closed(cluster, client, raw):
+    a, b = cluster.start(2)
+    conn, info = open_route_port(raw, a)
+    assert info["tern_raft"] == 0  # a Tern node, raft off
+    conn.send(b"RAFT 7 B\r\n")
+    assert conn.read_until_closed() == b""
+    assert a.routez()["num_routes"] == 1, mesh_state([a, b])
+    await assert_still_serving(a, b, client, "after.raft")
+
+
+@pytest.mark.skipif(REFERENCE, reason="tern-only: raft connections on the cluster port")
+async def test_raft_preamble_in_pieces_and_with_trailing_data(cluster, client, raw):
+    a, b = cluster.start(2)
+    # Cut inside the prefix and inside the line: held until the CRLF.
+    conn, _ = open_route_port(raw, a)
+    for piece in (b"RA", b"FT 7", b" B\r\n"):
+        conn.send(piece)
+        time.sleep(0.05)  # separate reads on the node, most likely
+    assert conn.read_until_closed() == b""
+    # The dialler waits for RAFTOK, so bytes after the preamble break the
+    # protocol: closed and logged.
+    conn, _ = open_route_port(raw, a)
+    conn.send(b"RAFT 7 B\r\nPING\r\n")
+    assert conn.read_until_closed() == b""
+    assert_logged(a, conn)
+    # An over-long preamble line is refused before its end arrives.
+    conn, _ = open_route_port(raw, a)
+    conn.send(b"RAFT 7 " + b"x" * 600)
+    assert conn.read_until_closed() == b""
+    assert_logged(a, conn)
+    assert a.routez()["num_routes"] == 1, mesh_state([a, b])
+    await assert_still_serving(a, b, client, "after.raft.pieces")
+
+
+async def test_route_verb_starting_like_raft_is_a_route_error(cluster, client, raw):
+    """Bytes held as a possible RAFT prefix go to the route parser once
+    they differ: the same -ERR as any unknown verb (as nats-server)."""
+    a, b = cluster.start(2)
+    conn, _ = open_route_port(raw, a)
+    conn.send(b"RAF")
+    time.sleep(0.05)  # "RAF" held on its own, most likely
+    conn.send(b"X 1 2\r\n")
+    assert conn.read_until_closed() == b"-ERR 'Unknown Protocol Operation'\r\n"
+    assert_logged(a, conn)
+    assert a.routez()["num_routes"] == 1, mesh_state([a, b])
+    await assert_still_serving(a, b, client, "after.raf")

@@ -19,6 +19,11 @@ What it checks, when a Docker engine is present:
     reconnect is lost, and its subscription works again;
   * `compose start n1`: n1 is healthy again, back in the mesh, and reached
     across the routes;
+  * JetStream is replicated: an R3 stream takes 50 publishes, the container
+    of the raft leader is killed (`compose kill`), 50 more are acknowledged
+    by the new leader (the time is reported), the old node comes back
+    (`compose start`) and a durable consumer reads all 100 back, once each,
+    in order;
   * `compose down -v` leaves no container, volume or network of the project.
 
 Compose v2 (`docker compose`) is used where present, else Compose v1
@@ -450,6 +455,84 @@ def test_killed_node_rejoins(cluster):
     wait_healthy(cluster)
     wait_mesh(cluster)
     asyncio.run(cross_node(cluster))
+
+
+def js_leader(cluster, nodes=NODES):
+    """The node that every given node names as JetStream leader (/jsz)."""
+    deadline = time.monotonic() + 30
+    seen = {}
+    while time.monotonic() < deadline:
+        seen = {}
+        for n in nodes:
+            status, body = http_get(cluster.ports[n][1], "/jsz")
+            seen[n] = (json.loads(body).get("meta_cluster") or {}).get("leader") \
+                if status == 200 else None
+        names = set(seen.values())
+        if len(names) == 1 and None not in names and "" not in names:
+            return names.pop()
+        time.sleep(0.2)
+    raise AssertionError("no JetStream leader all nodes agree on: %r" % seen)
+
+
+async def jetstream_through_leader_kill(cluster):
+    """An R3 stream and a durable pull consumer through `compose kill` of
+    the leader's container and `compose start` of it again: every
+    acknowledged publish is read back once, in order."""
+    import nats
+    servers = ["nats://127.0.0.1:%d" % cluster.ports[n][0] for n in NODES]
+    nc = await nats.connect(servers=servers, max_reconnect_attempts=-1,
+                            reconnect_time_wait=0.2, connect_timeout=2)
+    js = nc.jetstream()
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            await js.add_stream(name="DOCKER", subjects=["docker.js.>"], num_replicas=3)
+            break
+        except Exception:
+            assert time.monotonic() < deadline, "the JetStream API never answered"
+            await asyncio.sleep(0.2)
+
+    async def publish(i):
+        end = time.monotonic() + 60
+        while True:
+            try:
+                return await js.publish("docker.js.x", b"%d" % i, timeout=1,
+                                        headers={"Nats-Msg-Id": "d%d" % i})
+            except Exception:
+                assert time.monotonic() < end, "publish %d never acknowledged" % i
+                await asyncio.sleep(0.1)
+
+    acked = [await publish(i) for i in range(50)]
+    leader = js_leader(cluster)
+    killed_at = time.monotonic()
+    cluster.c("kill", leader)
+    acked += [await publish(i) for i in range(50, 100)]
+    first_after = time.monotonic() - killed_at
+    cluster.c("start", leader)
+    wait_healthy(cluster)
+    js_leader(cluster)
+    sub = await js.pull_subscribe("docker.js.x", durable="reader", stream="DOCKER")
+    got = []
+    end = time.monotonic() + 60
+    while len(got) < 100 and time.monotonic() < end:
+        try:
+            for m in await sub.fetch(50, timeout=2):
+                got.append(int(m.data))
+                await m.ack_sync(timeout=5)
+        except Exception:
+            continue
+    await nc.close()
+    assert len({a.seq for a in acked}) == 100, "a publish acknowledged twice"
+    assert got == list(range(100)), "read back: %r" % got[:20]
+    return first_after
+
+
+def test_jetstream_r3_survives_leader_container_kill(cluster):
+    wait_healthy(cluster)
+    wait_mesh(cluster)
+    took = asyncio.run(jetstream_through_leader_kill(cluster))
+    report("compose kill of the JetStream leader -> 50 more publishes acknowledged "
+           "%.1f s after the kill; 100 acknowledged = 100 read" % took)
 
 
 def test_compose_down_leaves_nothing(cluster):

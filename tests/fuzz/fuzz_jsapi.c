@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/fuzz_jsapi.c — libFuzzer target for the JetStream API bodies
- * (server/js_config*.c, server/js_consumer_config.c).
+ * (server/js_config*.c, server/jetstream/js_consumer_config.c).
  *
  * Each input is parsed as a STREAM.CREATE/UPDATE body and as a consumer
  * create body in all four subject forms (the names and filter taken from
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/js_config.h"
+#include "server/jetstream/js_config.h"
 
 /* 2.9.10 prints a zone offset of 100 h or more with three digits, which
  * no RFC 3339 parser (its own included) reads back. */
@@ -71,7 +71,7 @@ static void consumer_roundtrip(const struct js_consumer_config *c, enum js_consu
         if (!has_wide_zone(text))
             __builtin_trap();
     } else {
-        if (js_consumer_config_check_update(c, &again, &changed, &err) != 0 || changed)
+        if (js_consumer_config_check_update(c, &again, false, &changed, &err) != 0 || changed)
             __builtin_trap();
         if (s)
             (void)js_consumer_config_check_stream(&again, s, &err);

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "server/log.h"
-#include "server/store.h"
+#include "server/store/store.h"
 
 static char dir[64];
 

@@ -102,6 +102,12 @@ async def async_wait_for(cond, timeout=IO_TIMEOUT, interval=0.01, what="conditio
         await asyncio.sleep(interval)
 
 
+# Sanitizer builds (run-all.sh sets their options) run several times
+# slower: time bounds that separate "near-linear" from "quadratic" scale by
+# this, and still fail the slow algorithm by a wide margin.
+SLOW = 5 if (os.environ.get("TSAN_OPTIONS") or os.environ.get("ASAN_OPTIONS")) else 1
+
+
 def server_cmd_extra():
     """Flags added to every server start: the I/O thread count for ternd."""
     threads = os.environ.get("TERN_THREADS")
@@ -586,11 +592,15 @@ def raw(request):
 async def settle(nc):
     """Return once everything `nc` has queued (SUB, PUB, UNSUB) reached the server.
 
-    nats-py 2.16 writes a flush()'s PING straight to the socket while other
-    commands wait in a buffer for its flusher task, so one PONG does not prove
-    that an earlier SUB was sent. The flusher runs before the first PONG can
-    be read, so the second PING is on the wire after those commands and its
-    PONG comes after the server processed them.
+    nats-py 2.16 hands a flush()'s PING to its transport at once (over TCP
+    and TLS the socket; over WebSocket the transport's queue of messages)
+    while other commands wait in a buffer for its flusher task, so the server
+    reads that PING before an earlier SUB and one PONG does not prove the SUB
+    was processed. The flusher, woken when the SUB was queued, moves the
+    buffer to the transport before the first PONG can be read, so the second
+    PING goes out after those commands and its PONG comes after the server
+    processed them (test_19's test_settle_pings_behind_the_sub checks this
+    over WebSocket, where losing the race cost a message under CPU load).
     """
     await nc.flush(timeout=5)
     await nc.flush(timeout=5)

@@ -263,3 +263,140 @@ def test_bcrypt_password_in_config(server_factory, raw):
                                       f"{{ user: hashed, password: {BCRYPT_PW} }} ] }}\n")
     assert_auth_violation(raw_login(raw, srv, user="hashed", **{"pass": BCRYPT_PW}))
     raw_login(raw, srv, user="hashed", **{"pass": "bcpw"}).expect(b"PONG\r\n")
+
+
+# ---- allow_responses ---------------------------------------------------------
+# A user with allow_responses may publish to the reply subject of a message
+# it was delivered, though its publish permissions refuse the subject: max
+# answers (default 1) within expires (default 2m) of the delivery. Without
+# a publish allow list it may publish nowhere else.
+
+RESP_CONF = """
+authorization {
+  users = [
+    { user: svc, password: pw, permissions: {
+        publish: { deny: ["_INBOX.>"] }, subscribe: "req.>", allow_responses: true } }
+    { user: svc2, password: pw, permissions: {
+        publish: { allow: ["notes.>"], deny: ["_INBOX.>"] }, subscribe: "req.>",
+        allow_responses: { max: 2, expires: "1s" } } }
+    { user: svcinf, password: pw, permissions: {
+        subscribe: "req.>", allow_responses: { max: -1 } } }
+    { user: plain, password: pw, permissions: {
+        publish: { deny: ["_INBOX.>"] }, subscribe: "req.>" } }
+    { user: client, password: pw }
+  ]
+}
+"""
+
+
+def resp_service(raw, srv, user):
+    c = raw_login(raw, srv, user=user, **{"pass": "pw"})
+    c.expect(b"PONG\r\n")
+    c.send(b"SUB req.> 1\r\n")
+    c.ping_pong()
+    return c
+
+
+def resp_client(raw, srv):
+    c = raw_login(raw, srv, user="client", **{"pass": "pw"})
+    c.expect(b"PONG\r\n")
+    c.send(b"SUB _INBOX.> 9\r\n")
+    c.ping_pong()
+    return c
+
+
+def refused(subject):
+    return f"-ERR 'Permissions Violation for Publish to \"{subject}\"'\r\n".encode()
+
+
+async def test_allow_responses_nats_py_service_answers(server_factory, nats_connect):
+    srv = server_factory.start(config=RESP_CONF)
+    svc = await nats_connect(srv, user="svc", password="pw")
+
+    async def answer(msg):
+        await msg.respond(b"pong:" + msg.data)
+
+    await svc.subscribe("req.ping", cb=answer)
+    await settle(svc)
+    cli = await nats_connect(srv, user="client", password="pw")
+    for i in range(3):
+        got = await cli.request("req.ping", b"%d" % i, timeout=3)
+        assert got.data == b"pong:%d" % i
+    assert svc.test_errors == []
+    # Nothing but answers: the blanket publish allow is off.
+    await svc.publish("elsewhere", b"x")
+    await async_wait_for(lambda: svc.test_errors, what="permission error")
+    assert 'permissions violation for publish to "elsewhere"' in str(svc.test_errors[0]).lower()
+
+
+async def test_without_allow_responses_the_request_times_out(server_factory, nats_connect):
+    srv = server_factory.start(config=RESP_CONF)
+    svc = await nats_connect(srv, user="plain", password="pw")
+
+    async def answer(msg):
+        await msg.respond(b"never")
+
+    await svc.subscribe("req.ping", cb=answer)
+    await settle(svc)
+    cli = await nats_connect(srv, user="client", password="pw")
+    with pytest.raises(nats.errors.TimeoutError):
+        await cli.request("req.ping", b"x", timeout=1)
+    await async_wait_for(lambda: svc.test_errors, what="permission error")
+    assert "permissions violation for publish to \"_inbox." in str(svc.test_errors[0]).lower()
+
+
+def test_allow_responses_one_answer_by_default(server_factory, raw):
+    srv = server_factory.start(config=RESP_CONF)
+    svc = resp_service(raw, srv, "svc")
+    cli = resp_client(raw, srv)
+    cli.send(b"PUB req.a _INBOX.r1 1\r\nq\r\n")
+    assert svc.read_msg()["reply"] == "_INBOX.r1"
+    svc.send(b"PUB _INBOX.r1 2\r\nr1\r\nPUB _INBOX.r1 2\r\nr2\r\n")
+    svc.expect(refused("_INBOX.r1"))
+    cli.expect(b"MSG _INBOX.r1 9 2\r\nr1\r\n")
+    # A reply never delivered to the service is refused, and so is its own
+    # inbox-like subject that no request named.
+    svc.send(b"PUB _INBOX.other 1\r\nx\r\n")
+    svc.expect(refused("_INBOX.other"))
+    # The same reply delivered again may be answered once more.
+    cli.send(b"PUB req.b _INBOX.r1 1\r\nq\r\n")
+    assert svc.read_msg()["reply"] == "_INBOX.r1"
+    svc.send(b"PUB _INBOX.r1 2\r\nr3\r\n")
+    cli.expect(b"MSG _INBOX.r1 9 2\r\nr3\r\n")
+    svc.ping_pong()  # no -ERR before the PONG
+    svc.assert_open()
+
+
+def test_allow_responses_max_and_expires(server_factory, raw):
+    srv = server_factory.start(config=RESP_CONF)
+    svc = resp_service(raw, srv, "svc2")
+    cli = resp_client(raw, srv)
+    cli.send(b"PUB req.a _INBOX.m 1\r\nq\r\n")
+    assert svc.read_msg()["reply"] == "_INBOX.m"
+    svc.send(b"PUB _INBOX.m 1\r\n1\r\nPUB _INBOX.m 1\r\n2\r\nPUB _INBOX.m 1\r\n3\r\n")
+    svc.expect(refused("_INBOX.m"))
+    cli.expect(b"MSG _INBOX.m 9 1\r\n1\r\nMSG _INBOX.m 9 1\r\n2\r\n")
+    # Its allow list still applies as usual.
+    svc.send(b"PUB notes.x 1\r\nn\r\n")
+    svc.ping_pong()
+
+    cli.send(b"PUB req.b _INBOX.late 1\r\nq\r\n")
+    assert svc.read_msg()["reply"] == "_INBOX.late"
+    time.sleep(1.3)  # past expires: 1s
+    svc.send(b"PUB _INBOX.late 1\r\nx\r\n")
+    svc.expect(refused("_INBOX.late"))
+    cli.send(b"PING\r\n")
+    cli.expect(b"PONG\r\n")  # nothing arrived before it
+
+
+def test_allow_responses_no_limit(server_factory, raw):
+    srv = server_factory.start(config=RESP_CONF)
+    svc = resp_service(raw, srv, "svcinf")
+    cli = resp_client(raw, srv)
+    cli.send(b"PUB req.a _INBOX.n 1\r\nq\r\n")
+    assert svc.read_msg()["reply"] == "_INBOX.n"
+    svc.send(b"PUB _INBOX.n 1\r\nx\r\n" * 5)
+    for _ in range(5):
+        cli.expect(b"MSG _INBOX.n 9 1\r\nx\r\n")
+    svc.send(b"PUB req.a 1\r\nx\r\n")  # no allow list: nothing else
+    svc.expect(refused("req.a"))

@@ -7,7 +7,7 @@ node without TLS/JWT/cluster can send, and whether the connection stays),
 
 import pytest
 
-from conftest import wait_for
+from conftest import REFERENCE, wait_for
 
 UPO = b"-ERR 'Unknown Protocol Operation'\r\n"
 
@@ -250,6 +250,19 @@ def test_reserved_gateway_subject(server, raw):
     c.assert_open()
 
 
+@pytest.mark.skipif(REFERENCE, reason="Tern's own: nats-server has no $TERN. prefix to reserve")
+def test_reserved_cluster_subjects(server, raw):
+    # $TERN. carries the cluster's own traffic (the raft leader's lease,
+    # join requests): a client may listen but never speak there, so no
+    # client can grant a leader a lease. (nats-server has no such prefix.)
+    c = ready(server, raw)
+    c.send(b"SUB $TERN.> 1\r\nPUB $TERN.JS.GRANT.n1 12\r\nA 1 1 2 1000\r\n")
+    c.expect(b"-ERR 'Permissions Violation for Publish to \"$TERN.JS.GRANT.n1\"'\r\n")
+    c.assert_open()
+    c.send(b"PUB $TERNS.x 1\r\nx\r\nSUB $TERNS.x 2\r\nPUB $TERNS.x 1\r\ny\r\n")
+    c.expect(b"MSG $TERNS.x 2 1\r\ny\r\n")  # only the exact prefix is reserved
+
+
 def test_max_subscriptions(server_factory, raw):
     srv = server_factory.start(config="max_subscriptions: 2\n")
     c = ready(srv, raw)
@@ -301,3 +314,72 @@ def test_garbage_does_not_affect_other_clients(server, raw):
     pub = ready(server, raw)
     pub.send(b"PUB foo 2\r\nok\r\n")
     good.expect(b"MSG foo 1 2\r\nok\r\n")
+
+
+# ---- CONNECT decoded as nats-server's Go struct ------------------------------
+# nats-server decodes CONNECT with encoding/json into its ClientOpts: a known
+# field of the wrong JSON type, or text that is not JSON, closes the
+# connection with no -ERR; null leaves a field alone; keys match their
+# field in any case; the last one wins; unknown keys are only validated.
+
+def connect_raw(srv, raw, text):
+    c = raw(srv)
+    c.read_info()
+    c.send(b"CONNECT " + text + b"\r\nPING\r\n")
+    return c
+
+
+@pytest.mark.parametrize("text", [
+    b'{"verbose":"yes"}', b'{"pedantic":1}', b'{"echo":[]}', b'{"headers":"true"}',
+    b'{"no_responders":{}}', b'{"tls_required":0}', b'{"new_account":"x"}',
+    b'{"user":5}', b'{"pass":true}', b'{"auth_token":[]}', b'{"name":1}', b'{"lang":{}}',
+    b'{"version":false}', b'{"nkey":1}', b'{"sig":1}', b'{"jwt":1}', b'{"account":1}',
+    b'{"protocol":"1"}', b'{"protocol":1.0}', b'{"protocol":1e0}', b'{"protocol":true}',
+    b'{"protocol":99999999999999999999}',
+    b'{"import":5}', b'{"export":"x"}', b'{"import":{"allow":"x"}}',
+    b'{"export":{"deny":[1]}}',
+    b'{"VERBOSE":"x"}', b'{"\\u0076erbose":"x"}', b'{"n\xe2\x84\xaaey":5}',
+    b'[]', b'"x"', b'5', b'true', b'{bad', b'{"x":1} junk', b'{"x":[1,]}',
+    b'{"x":01}', b'{"x":"\x01"}', b'{"x":"\\q"}', b'',
+], ids=lambda b: b.decode("latin-1").replace(" ", "_"))
+def test_connect_wrong_types_close_silently(server, raw, text):
+    c = connect_raw(server, raw, text)
+    assert c.assert_closed() == b""
+
+
+@pytest.mark.parametrize("text,ok", [
+    (b'null', True),                                    # nothing changes
+    (b'{"verbose":true}', True),
+    (b'{"Verbose":true}', True),                        # any case
+    (b'{"verbose":null}', True),                        # left as it was
+    (b'{"verbose":true,"VERBOSE":false}', False),       # the last wins
+    (b'{"verbose":true,"x":99999999999999999999}', True),
+    (b'{"verbose":true,"x":"\\ud800 \xff"}', True),     # Go takes both
+    (b'{"verbose":true,"name":"a\\u0000b\xfe"}', True),
+    (b'{"verbose":true,"protocol":-0}', True),
+    (b'{"verbose":true,"import":{"allow":[null,"a"],"z":{"q":[1]}}}', True),
+    (b'\t{"verbose":true}\t', True),
+], ids=lambda b: b.decode("latin-1").replace(" ", "_") if isinstance(b, bytes) else str(b))
+def test_connect_values_nats_server_accepts(server, raw, text, ok):
+    c = connect_raw(server, raw, text)
+    # No CONNECT field says verbose before this one, so nats-server's
+    # default holds: null and a top-level null keep it on.
+    c.expect((b"+OK\r\n" if ok or text == b'null' else b"") + b"PONG\r\n")
+    c.assert_open()
+
+
+def test_connect_depth_limit(server_factory, raw):
+    srv = server_factory.start(config="max_control_line: 65536\n")
+    deep = b'{"x":' + b"[" * 9999 + b"]" * 9999 + b',"verbose":true}'
+    c = connect_raw(srv, raw, deep)  # 10000 levels with the outer object
+    c.expect(b"+OK\r\nPONG\r\n")
+    c = connect_raw(srv, raw, deep.replace(b"[", b"[[", 1).replace(b"]", b"]]", 1))
+    assert c.assert_closed() == b""
+
+
+def test_connect_credential_with_nul_matches_nothing(server_factory, raw):
+    srv = server_factory.start("--user", "u", "--pass", "pw")
+    c = connect_raw(srv, raw, b'{"user":"u","pass":"pw\\u0000x"}')
+    assert c.assert_closed() == b"-ERR 'Authorization Violation'\r\n"
+    c = connect_raw(srv, raw, b'{"user":"u","pass":"pw"}')
+    c.expect(b"+OK\r\nPONG\r\n")

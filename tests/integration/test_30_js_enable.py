@@ -7,13 +7,14 @@ spec/jetstream.md §1 (INFO), §4 (account info), §3.1 (10023);
 spec/server-cli-config.md §1.3, §3.5.
 """
 
+import asyncio
 import json
 import re
 
 import nats.errors
 import pytest
 
-from conftest import IS_TERND, free_port, js_api as api
+from conftest import IS_TERND, free_port, js_api as api, run_binary
 
 
 ACCOUNT_INFO_FRESH = {
@@ -214,14 +215,60 @@ async def test_account_info_with_nats_py(js_server, nats_connect):
 
 # ---------------------------------------------------------------- clustered
 
-@pytest.mark.skipif(not IS_TERND, reason="Tern's own warning: its JetStream is not "
-                                         "replicated yet (nats-server clusters JetStream)")
-async def test_jetstream_in_a_cluster_warns_that_it_is_not_replicated(server_factory,
-                                                                       nats_connect):
-    srv = server_factory.start("--cluster", f"nats://127.0.0.1:{free_port()}",
-                               jetstream=True)
-    srv.wait_for_log(r"\[WRN\] JetStream is not replicated across the cluster")
-    # It still serves JetStream on this node.
+def test_clustered_jetstream_needs_server_and_cluster_names(tmp_path):
+    """JetStream in a cluster is addressed by server name (the raft group's
+    members) within a named cluster: without either the server refuses to
+    start, with nats-server's messages."""
+    base = ["-a", "127.0.0.1", "-p", str(free_port()), "-js", "-sd", str(tmp_path / "s"),
+            "--cluster", f"nats://127.0.0.1:{free_port()}"]
+    p = run_binary(*base, "--cluster_name", "c", timeout=10)
+    assert "jetstream cluster requires `server_name` to be set" in p.stdout + p.stderr
+    assert p.returncode != 0
+    p = run_binary(*base, "-n", "a", timeout=10)
+    assert "jetstream cluster requires `cluster.name` to be set" in p.stdout + p.stderr
+    assert p.returncode != 0
+
+
+@pytest.mark.skipif(not IS_TERND, reason="nats-server 2.9 refuses clustered JetStream "
+                                         "without configured routes; Tern runs a group of one")
+async def test_clustered_jetstream_alone_is_a_group_of_one(server_factory, nats_connect):
+    """A named node with clustering on and no routes forms a group of one
+    and serves JetStream (its /jsz names it as the leader)."""
+    srv = server_factory.start("-n", "solo", "--cluster", f"nats://127.0.0.1:{free_port()}",
+                               "--cluster_name", "one", jetstream=True, monitor=True)
     nc = await nats_connect(srv)
-    info = await nc.jetstream().account_info()
-    assert info.streams == 0
+    js = nc.jetstream()
+    deadline = asyncio.get_running_loop().time() + 15
+    while True:
+        try:
+            await js.add_stream(name="ONE", subjects=["one"], num_replicas=1)
+            break
+        except Exception:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.1)
+    ack = await js.publish("one", b"x")
+    assert ack.seq == 1
+    # /jsz is refreshed a few times a second.
+    while (srv.http_json("/jsz").get("meta_cluster") or {}).get("leader") != "solo":
+        assert asyncio.get_running_loop().time() < deadline, srv.http_json("/jsz")
+        await asyncio.sleep(0.05)
+
+
+async def test_cluster_requests_on_a_single_node(server_factory, nats_connect):
+    """Without clustering the stepdown and peer-removal requests answer
+    10010 before looking the stream up; the system-account ones answer
+    nothing (nats-server 2.9.10)."""
+    srv = server_factory.start(jetstream=True)
+    nc = await nats_connect(srv)
+    await nc.jetstream().add_stream(name="S", subjects=["s"])
+    for subject, body, rtype in [
+            ("$JS.API.STREAM.LEADER.STEPDOWN.S", b"", "stream_leader_stepdown_response"),
+            ("$JS.API.STREAM.LEADER.STEPDOWN.NOPE", b"", "stream_leader_stepdown_response"),
+            ("$JS.API.STREAM.PEER.REMOVE.S", b'{"peer":"x"}', "stream_remove_peer_response")]:
+        r = json.loads((await nc.request(subject, body, timeout=2)).data)
+        assert r == {"type": f"io.nats.jetstream.api.v1.{rtype}",
+                     "error": {"code": 503, "err_code": 10010,
+                               "description": "JetStream clustering support required"}}, r
+    for subject in ("$JS.API.META.LEADER.STEPDOWN", "$JS.API.SERVER.REMOVE"):
+        with pytest.raises(nats.errors.TimeoutError):
+            await nc.request(subject, b'{"peer":"x"}', timeout=0.5)

@@ -16,7 +16,7 @@ import nats.errors
 import nats.js.errors
 import pytest
 
-from conftest import js_api as api
+from conftest import REFERENCE, js_api as api
 
 
 TS_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z"
@@ -340,6 +340,51 @@ async def test_names_sorted_filtered_and_paged(nc):
     assert r["error"] == error(400, 10025, "invalid JSON")
 
 
+async def test_names_and_list_with_an_empty_subject_list_everything(nc):
+    for name in ("B", "A"):
+        await create(nc, name, subjects=[f"{name.lower()}.>"])
+    for body in ({"subject": ""}, {"subject": None}, {"subject": "", "offset": 0}):
+        r = await api(nc, "$JS.API.STREAM.NAMES", body)
+        assert (r["total"], r["streams"]) == (2, ["A", "B"]), body
+        r = await api(nc, "$JS.API.STREAM.LIST", body)
+        assert [si["config"]["name"] for si in r["streams"]] == ["A", "B"], body
+    r = await api(nc, "$JS.API.STREAM.NAMES", {"subject": "", "offset": 1})
+    assert (r["total"], r["offset"], r["streams"]) == (2, 1, ["B"])
+
+
+async def test_names_and_list_paging_past_the_end_and_bad_types(nc):
+    await create(nc, "A", subjects=["a"])
+    # An offset past the end is echoed as the total (2.9.10 clamps it).
+    r = await api(nc, "$JS.API.STREAM.NAMES", {"offset": 5})
+    assert r == {"type": T + "stream_names_response", "total": 1, "offset": 1,
+                 "limit": 1024, "streams": None}
+    r = await api(nc, "$JS.API.STREAM.LIST", {"offset": 5})
+    assert r == {"type": T + "stream_list_response", "total": 1, "offset": 1,
+                 "limit": 256, "streams": []}
+    # Go decodes {subject string, offset int}: another type is invalid
+    # JSON, answered with the response's zero paging fields.
+    for body in ({"subject": 5}, {"subject": ["a"]}, {"offset": "1"}, {"offset": 1.5},
+                 b"{bad"):
+        r = await api(nc, "$JS.API.STREAM.NAMES", body)
+        assert r == {"type": T + "stream_names_response",
+                     "error": error(400, 10025, "invalid JSON"),
+                     "total": 0, "offset": 0, "limit": 0, "streams": None}, body
+        r = await api(nc, "$JS.API.STREAM.LIST", body)
+        assert r == {"type": T + "stream_list_response",
+                     "error": error(400, 10025, "invalid JSON"),
+                     "total": 0, "offset": 0, "limit": 0, "streams": []}, body
+
+
+@pytest.mark.skipif(REFERENCE, reason="nats-server 2.9.10 panics on a negative offset and "
+                    "drops the connection; Tern reads it as 0")
+async def test_names_and_list_take_a_negative_offset_as_zero(nc):
+    await create(nc, "A", subjects=["a"])
+    r = await api(nc, "$JS.API.STREAM.NAMES", {"offset": -1})
+    assert (r["offset"], r["streams"]) == (0, ["A"])
+    r = await api(nc, "$JS.API.STREAM.LIST", {"offset": -5})
+    assert r["offset"] == 0 and len(r["streams"]) == 1
+
+
 async def test_names_when_there_are_none(nc):
     r = await api(nc, "$JS.API.STREAM.NAMES")
     assert r["total"] == 0 and r["streams"] in (None, [])
@@ -634,6 +679,41 @@ async def test_msg_get_last_and_next_by_subject(nc):
     assert m["message"]["seq"] == 3
 
 
+async def test_msg_get_last_by_subject_with_wildcards(nc):
+    await headered_stream(nc)
+    await pub(nc, "orders.x.deep", b"d")                                   # 6
+    get = "$JS.API.STREAM.MSG.GET.ORDERS"
+    for pattern, seq in (("orders.*", 5), ("orders.>", 6), (">", 6), ("*.new", 4),
+                         ("orders.*.deep", 6), ("orders.new", 4)):
+        m = (await api(nc, get, {"last_by_subj": pattern}))["message"]
+        assert m["seq"] == seq, pattern
+    r = await api(nc, get, {"last_by_subj": "orders.none.*"})
+    assert r["error"] == error(404, 10037, "no message found")
+    # Removed messages are not found: the newest left that matches is.
+    await api(nc, "$JS.API.STREAM.MSG.DELETE.ORDERS", {"seq": 6})
+    await api(nc, "$JS.API.STREAM.PURGE.ORDERS", {"filter": "orders.other"})
+    m = (await api(nc, get, {"last_by_subj": "orders.>"}))["message"]
+    assert (m["seq"], m["subject"]) == (4, "orders.new")
+    # "" is Go's zero value: the same as leaving it out.
+    m = (await api(nc, get, {"last_by_subj": "", "seq": 2}))["message"]
+    assert m["seq"] == 2
+    r = await api(nc, get, {"last_by_subj": ""})
+    assert r["error"] == error(400, 10003, "bad request")
+    r = await api(nc, get, {"last_by_subj": "orders.*", "seq": 1})
+    assert r["error"] == error(400, 10003, "bad request")
+
+
+async def test_get_last_msg_with_a_wildcard_with_nats_py(js):
+    await js.add_stream(name="W", subjects=["w.>"])
+    await js.publish("w.a.1", b"one")
+    await js.publish("w.b.1", b"two")
+    await js.publish("w.a.2", b"three")
+    m = await js.get_last_msg("W", "w.a.*")
+    assert (m.subject, m.seq, m.data) == ("w.a.2", 3, b"three")
+    m = await js.get_last_msg("W", "w.*.1")
+    assert (m.subject, m.seq) == ("w.b.1", 2)
+
+
 @pytest.mark.parametrize("stream,body,expected", [
     ("ORDERS", {"seq": 999}, error(404, 10037, "no message found")),
     ("ORDERS", {"last_by_subj": "orders.none"}, error(404, 10037, "no message found")),
@@ -746,6 +826,16 @@ async def test_direct_get_last_by_subject_both_forms(direct_raw):
                    b'{"seq": 1, "next_by_subj": "orders.other"}')
     assert direct_hdrs("ORDERS", "orders.other", 3).fullmatch(m["headers"])
     assert m["payload"] == b"x"
+
+
+async def test_direct_get_last_by_subject_with_wildcards(direct_raw):
+    m = direct_get(direct_raw, "$JS.API.DIRECT.GET.ORDERS", b'{"last_by_subj": "orders.*"}')
+    assert direct_hdrs("ORDERS", "orders.other", 4).fullmatch(m["headers"])
+    m = direct_get(direct_raw, "$JS.API.DIRECT.GET.ORDERS", b'{"last_by_subj": "*.new"}')
+    assert direct_hdrs("ORDERS", "orders.new", 2,
+                       b"Nats-Msg-Id: abc\r\n").fullmatch(m["headers"])
+    m = direct_get(direct_raw, "$JS.API.DIRECT.GET.ORDERS.orders.>")
+    assert direct_hdrs("ORDERS", "orders.other", 4).fullmatch(m["headers"])
 
 
 @pytest.mark.parametrize("subject,body,status", [

@@ -1,9 +1,13 @@
 """32 publishing into streams: the PubAck bytes, Nats-Msg-Id de-duplication
 inside the duplicate window, the Nats-Expected-* checks with their exact
 errors (a failed check stores nothing and uses no sequence), headers stored
-verbatim, no-responders when no stream captures the subject.
+verbatim, no-responders when no stream captures the subject; republish
+(a copy of every stored message to the config's dest, with nats-server's
+headers, byte for byte; nothing for refused or duplicate publishes; the
+config's validation, echo and update rules; a restart).
 
-spec/jetstream.md §6; spec/client-protocol.md (no responders).
+spec/jetstream.md §5.1 (republish), §6; spec/client-protocol.md (no
+responders).
 """
 
 import asyncio
@@ -77,6 +81,23 @@ def test_duplicate_puback_bytes_exactly(rc):
                    {"Nats-Msg-Id": "abc"})["payload"] == b'{"stream":"ORDERS", "seq":1}'
     m = raw_pub(rc, "orders.new", b"m1", {"Nats-Msg-Id": "abc"})
     assert m["payload"] == b'{"stream":"ORDERS", "seq":1,"duplicate": true}'
+
+
+def test_msg_id_header_read_as_nats_server_reads_it(rc):
+    # Names are case-sensitive; a value loses its leading spaces only, so a
+    # trailing space or a tab makes another id (nats-server 2.9.10).
+    def seq(headers):
+        m = json.loads(raw_pub(rc, "orders.new", b"x", headers)["payload"])
+        return m["seq"], m.get("duplicate", False)
+    assert seq([("Nats-Msg-Id", "a")]) == (1, False)
+    assert seq([("Nats-Msg-Id", "a")]) == (1, True)
+    assert seq([("nats-msg-id", "a")]) == (2, False)
+    assert seq([("NATS-MSG-ID", "a")]) == (3, False)
+    assert seq([("Nats-Msg-Id", "a ")]) == (4, False)
+    assert seq([("Nats-Msg-Id", "a ")]) == (4, True)
+    assert seq([("Nats-Msg-Id", "\ta")]) == (5, False)
+    assert seq([("Nats-Msg-Id", "   a")]) == (1, True)
+    assert seq([("Foo", "1"), ("Nats-Msg-Id", "a")]) == (1, True)
 
 
 def test_error_puback_bytes_exactly(rc):
@@ -303,3 +324,180 @@ async def test_no_ack_stream_stores_without_replying(nc, js):
         await nc.request("na", b"quiet", timeout=0.5)
     st = await stream_state(nc, "NA")
     assert st["messages"] == 1
+
+
+# ---------------------------------------------------------------- republish
+
+def republish_rc(js_server, raw):
+    """Raw client (headers) listening on rp.> (copies) and r.> (replies)."""
+    c = raw(js_server)
+    c.handshake(headers=True, no_responders=True)
+    c.send(b"SUB rp.> 1\r\nSUB r.> 2\r\nPING\r\n")
+    c.expect(b"PONG\r\n")
+    return c
+
+
+def publish_and_collect(c, subject, payload=b"x", headers=None, reply="r.1"):
+    """Publish; return (copies, puback) once the PubAck is in. The copy is
+    sent before the PubAck (nats-server and Tern alike)."""
+    c.pub(subject, payload, reply=reply, headers=headers)
+    copies = []
+    while True:
+        m = c.read_msg(answer_pings=True)
+        if m["subject"] == reply:
+            return copies, json.loads(m["payload"])
+        copies.append(m)
+
+
+async def test_republish_copy_bytes_exactly(nc, js_server, raw):
+    r = await api(nc, "$JS.API.STREAM.CREATE.RP",
+                  {"name": "RP", "subjects": ["rpin.>"], "republish": {"dest": "rp.>"}})
+    assert r["config"]["republish"] == {"src": ">", "dest": "rp.>"}, r
+    c = republish_rc(js_server, raw)
+    copies, ack = publish_and_collect(c, "rpin.a", b"hello")
+    assert ack == {"stream": "RP", "seq": 1}
+    [m] = copies
+    assert (m["op"], m["subject"]) == ("HMSG", "rp.rpin.a") and not m["reply"]
+    assert m["headers"] == (b"NATS/1.0\r\nNats-Stream: RP\r\nNats-Subject: rpin.a\r\n"
+                            b"Nats-Sequence: 1\r\nNats-Last-Sequence: 0\r\n\r\n")
+    assert m["payload"] == b"hello"
+    # The message's own headers come first, the four after them.
+    copies, _ = publish_and_collect(c, "rpin.b", b"abc",
+                                    [("Foo", "bar"), ("Nats-Msg-Id", "m1")])
+    assert copies[0]["headers"] == (b"NATS/1.0\r\nFoo: bar\r\nNats-Msg-Id: m1\r\n"
+                                    b"Nats-Stream: RP\r\nNats-Subject: rpin.b\r\n"
+                                    b"Nats-Sequence: 2\r\nNats-Last-Sequence: 0\r\n\r\n")
+    assert copies[0]["payload"] == b"abc"
+    # Nats-Last-Sequence: the last one on the same subject, not the stream's.
+    copies, _ = publish_and_collect(c, "rpin.a", b"")
+    assert b"Nats-Sequence: 3\r\nNats-Last-Sequence: 1\r\n" in copies[0]["headers"]
+    assert copies[0]["payload"] == b""
+
+
+async def test_republish_headers_only_and_mapped_wildcards(nc, js_server, raw):
+    r = await api(nc, "$JS.API.STREAM.CREATE.HO",
+                  {"name": "HO", "subjects": ["ho.*.*"],
+                   "republish": {"src": "ho.*.*", "dest": "rp.$2.{{wildcard(1)}}",
+                                 "headers_only": True}})
+    assert r["config"]["republish"] == {"src": "ho.*.*", "dest": "rp.$2.{{wildcard(1)}}",
+                                        "headers_only": True}, r
+    c = republish_rc(js_server, raw)
+    copies, ack = publish_and_collect(c, "ho.x.y", b"four")
+    [m] = copies
+    assert m["subject"] == "rp.y.x"
+    assert m["headers"] == (b"NATS/1.0\r\nNats-Stream: HO\r\nNats-Subject: ho.x.y\r\n"
+                            b"Nats-Sequence: 1\r\nNats-Last-Sequence: 0\r\n"
+                            b"Nats-Msg-Size: 4\r\n\r\n")
+    assert m["payload"] == b""
+
+
+async def test_republish_only_what_src_takes(nc, js_server, raw):
+    await api(nc, "$JS.API.STREAM.CREATE.SRC",
+              {"name": "SRC", "subjects": ["src.>"],
+               "republish": {"src": "src.yes.*", "dest": "rp.$1"}})
+    c = republish_rc(js_server, raw)
+    copies, ack = publish_and_collect(c, "src.no.a")
+    assert copies == [] and ack["seq"] == 1
+    copies, ack = publish_and_collect(c, "src.yes.a")
+    assert [m["subject"] for m in copies] == ["rp.a"] and ack["seq"] == 2
+    assert b"Nats-Sequence: 2\r\n" in copies[0]["headers"]
+
+
+async def test_nothing_republished_for_refused_or_duplicate_publishes(nc, js_server, raw):
+    await api(nc, "$JS.API.STREAM.CREATE.NR",
+              {"name": "NR", "subjects": ["nr.>"], "republish": {"dest": "rp.>"}})
+    await api(nc, "$JS.API.STREAM.CREATE.NI",
+              {"name": "NI", "subjects": ["ni.>"], "retention": "interest",
+               "republish": {"dest": "rp.>"}})
+    c = republish_rc(js_server, raw)
+    copies, ack = publish_and_collect(c, "nr.a", b"1", {"Nats-Msg-Id": "one"})
+    assert len(copies) == 1 and ack == {"stream": "NR", "seq": 1}
+    # A duplicate, a failed expectation, a wrong expected stream.
+    copies, ack = publish_and_collect(c, "nr.a", b"1", {"Nats-Msg-Id": "one"})
+    assert copies == [] and ack["duplicate"] is True
+    copies, ack = publish_and_collect(c, "nr.a", b"2", {"Nats-Expected-Last-Sequence": "7"})
+    assert copies == [] and ack["error"]["err_code"] == 10071
+    copies, ack = publish_and_collect(c, "nr.a", b"3", {"Nats-Expected-Stream": "X"})
+    assert copies == [] and ack["error"]["err_code"] == 10060
+    # Interest retention with nobody interested keeps nothing (2.9.10
+    # stores nothing then): no copy either, though a sequence is used.
+    copies, ack = publish_and_collect(c, "ni.a", b"4")
+    assert copies == [] and ack == {"stream": "NI", "seq": 1}
+    # The next stored one is republished with its own sequence.
+    copies, ack = publish_and_collect(c, "nr.b", b"5")
+    assert len(copies) == 1 and b"Nats-Sequence: 2\r\n" in copies[0]["headers"]
+
+
+async def test_republish_with_nats_py(js, nc):
+    from nats.js.api import RePublish, StreamConfig
+    sub = await nc.subscribe("rp.>")
+    si = await js.add_stream(StreamConfig(name="PY", subjects=["py.>"],
+                                          republish=RePublish(dest="rp.>")))
+    assert si.config.republish.src == ">" and si.config.republish.dest == "rp.>"
+    ack = await js.publish("py.a", b"v", headers={"X": "1"})
+    m = await sub.next_msg(timeout=2)
+    assert m.subject == "rp.py.a" and m.data == b"v"
+    assert m.headers == {"X": "1", "Nats-Stream": "PY", "Nats-Subject": "py.a",
+                         "Nats-Sequence": str(ack.seq), "Nats-Last-Sequence": "0"}
+    info = await js.stream_info("PY")
+    assert info.config.republish.dest == "rp.>"
+
+
+@pytest.mark.parametrize("subjects,republish,description", [
+    (["v.>"], {"src": "zz", "dest": "rp"},
+     "stream configuration for republish source is not valid subset of subjects"),
+    (["v.>"], {"dest": "v.x"}, "stream configuration for republish destination forms a cycle"),
+    (["v.>"], {"dest": ">"}, "stream configuration for republish destination forms a cycle"),
+    (["v.>"], {"dest": ""}, "stream configuration for republish not valid"),
+    (["v.>"], {"dest": "rp"}, "stream configuration for republish not valid"),
+    (["v.*"], {"src": "v.*", "dest": "rp.x"}, "stream configuration for republish not valid"),
+    (["v.*.*"], {"src": "v.*.*", "dest": "rp.$2"}, "stream configuration for republish not valid"),
+    (["v.*"], {"src": "v.*", "dest": "rp.$2"}, "stream configuration for republish not valid"),
+    (["v.*"], {"src": "v.*", "dest": "rp.{{nope(1)}}"},
+     "stream configuration for republish not valid"),
+    (["v.*"], {"src": "v.*", "dest": "rp.*"}, "stream configuration for republish not valid"),
+])
+async def test_republish_config_errors_exactly(nc, subjects, republish, description):
+    r = await api(nc, "$JS.API.STREAM.CREATE.V",
+                  {"name": "V", "subjects": subjects, "republish": republish})
+    assert r == {"type": "io.nats.jetstream.api.v1.stream_create_response",
+                 "error": error(500, 10052, description)}
+
+
+async def test_republish_survives_update_but_cannot_change(nc, js_server, raw):
+    cfg = {"name": "UP", "subjects": ["up.>"], "republish": {"src": "up.>", "dest": "rp.>"}}
+    await api(nc, "$JS.API.STREAM.CREATE.UP", cfg)
+    # Another field changes; republish stays and goes on working.
+    r = await api(nc, "$JS.API.STREAM.UPDATE.UP", dict(cfg, max_msgs=10))
+    assert r["config"]["republish"] == {"src": "up.>", "dest": "rp.>"} and r["config"]["max_msgs"] == 10
+    for change in ({"src": "up.>", "dest": "rp2.>"}, {"dest": "rp.>", "headers_only": True}, None):
+        body = dict(cfg)
+        if change is None:
+            del body["republish"]
+        else:
+            body["republish"] = change
+        r = await api(nc, "$JS.API.STREAM.UPDATE.UP", body)
+        assert r["error"] == error(500, 10052,
+                                   "stream configuration update can not change RePublish"), change
+    info = await api(nc, "$JS.API.STREAM.INFO.UP")
+    assert info["config"]["republish"] == {"src": "up.>", "dest": "rp.>"}
+    c = republish_rc(js_server, raw)
+    copies, ack = publish_and_collect(c, "up.a")
+    assert [m["subject"] for m in copies] == ["rp.a"]
+
+
+async def test_republish_goes_on_after_a_restart(server_factory, nats_connect, raw):
+    srv = server_factory.start(jetstream=True)
+    nc = await nats_connect(srv)
+    await api(nc, "$JS.API.STREAM.CREATE.RS",
+              {"name": "RS", "subjects": ["rs.>"], "republish": {"dest": "rp.>"}})
+    c = republish_rc(srv, raw)
+    publish_and_collect(c, "rs.a")
+    await nc.close()
+    c.close()
+    srv.stop()
+    srv = server_factory.start(jetstream=True, store_dir=srv.store_dir)
+    c = republish_rc(srv, raw)
+    copies, ack = publish_and_collect(c, "rs.a")
+    assert ack == {"stream": "RS", "seq": 2}
+    assert b"Nats-Sequence: 2\r\nNats-Last-Sequence: 1\r\n" in copies[0]["headers"]

@@ -19,7 +19,7 @@ import nats.js.errors
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from conftest import js_api as api
+from conftest import REFERENCE, js_api as api
 
 
 ACK_RE = r"\$JS\.ACK\.{s}\.{c}\.(\d+)\.(\d+)\.(\d+)\.(\d+)\.(\d+)"
@@ -437,6 +437,26 @@ async def test_durable_pull_subscribe_fetch_and_ack(nc, js):
     assert info.num_ack_pending == 0
     msgs = await sub.fetch(10, timeout=1)
     assert [m.data for m in msgs] == [b"msg4", b"msg5"]
+
+
+@pytest.mark.skipif(REFERENCE, reason="Tern-only: nats-server 2.9.10 answers an ack_sync of a "
+                    "message it never delivered and ignores the ack")
+async def test_ack_sync_of_an_undelivered_message_is_not_confirmed(nc, js):
+    # Clustered, a copy a former leader sent may be acked to a leader that
+    # never recorded it as delivered: it must not say the ack took, since
+    # the message will come again. Alone the same rule shows: ack message 4
+    # before anything was delivered.
+    await add_consumer(nc, "EV", "UND", ack_policy="explicit")
+    with pytest.raises(nats.errors.TimeoutError):
+        await nc.request("$JS.ACK.EV.UND.1.4.4.0.0", b"+ACK", timeout=0.5)
+    sub = await js.pull_subscribe_bind("UND", "EV")
+    msgs = await sub.fetch(4, timeout=2)
+    assert [(m.data, m.metadata.num_delivered) for m in msgs] == \
+        [(b"msg1", 1), (b"msg2", 1), (b"msg3", 1), (b"msg4", 1)]
+    for m in msgs:
+        await m.ack_sync(timeout=2)   # delivered now: every one confirmed
+    info = await cinfo(nc, "EV", "UND")
+    assert info["ack_floor"]["stream_seq"] == 4
 
 
 async def test_fetch_one_and_timeout_when_empty(nc, js):

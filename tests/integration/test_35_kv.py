@@ -4,9 +4,11 @@ revision, with and without direct get), create, update with a revision,
 delete, purge, purge_deletes, keys, history, watch (initial values, the
 end-of-initial-data marker, live updates), status, delete bucket, and the
 errors KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError,
-BucketNotFoundError.
+BucketNotFoundError; a bucket with republish (every put, delete and purge
+copied to its destination, headers_only too).
 
-spec/kv.md (all of it); spec/jetstream.md §8.9 (ordered consumers).
+spec/kv.md (all of it); spec/jetstream.md §5.1 (republish), §8.9 (ordered
+consumers).
 """
 
 import asyncio
@@ -15,7 +17,7 @@ import time
 
 import nats.js.errors
 import pytest
-from nats.js.api import KeyValueConfig
+from nats.js.api import KeyValueConfig, RePublish
 from nats.js.kv import KV_DEL, KV_PURGE
 
 
@@ -413,3 +415,46 @@ async def test_readme_example(js):
     await kv.put("hello", b"world")
     entry = await kv.get("hello")
     assert (entry.key, entry.value) == ("hello", b"world")
+
+
+async def test_bucket_with_republish(js):
+    nc = js._nc
+    sub = await nc.subscribe("repub.>")
+    kv = await js.create_key_value(KeyValueConfig(
+        bucket="rp", history=2,
+        republish=RePublish(src="$KV.rp.>", dest="repub.rp.>")))
+    si = await js.stream_info("KV_rp")
+    assert (si.config.republish.src, si.config.republish.dest) == ("$KV.rp.>", "repub.rp.>")
+    r1 = await kv.put("a.b", b"one")
+    m = await sub.next_msg(timeout=2)
+    assert m.subject == "repub.rp.a.b" and m.data == b"one"
+    assert m.headers == {"Nats-Stream": "KV_rp", "Nats-Subject": "$KV.rp.a.b",
+                         "Nats-Sequence": str(r1), "Nats-Last-Sequence": "0"}
+    r2 = await kv.update("a.b", b"two", last=r1)
+    m = await sub.next_msg(timeout=2)
+    assert m.data == b"two" and m.headers["Nats-Last-Sequence"] == str(r1)
+    assert m.headers["Nats-Sequence"] == str(r2)
+    # A refused update stores nothing and copies nothing.
+    with pytest.raises(nats.js.errors.KeyWrongLastSequenceError):
+        await kv.update("a.b", b"stale", last=r1)
+    await kv.delete("a.b")
+    m = await sub.next_msg(timeout=2)
+    assert m.data == b"" and m.headers["KV-Operation"] == "DEL"
+    assert m.headers["Nats-Last-Sequence"] == str(r2)
+    await kv.purge("a.b")
+    m = await sub.next_msg(timeout=2)
+    assert m.headers["KV-Operation"] == "PURGE" and m.headers["Nats-Rollup"] == "sub"
+    with pytest.raises(nats.errors.TimeoutError):
+        await sub.next_msg(timeout=0.2)  # only the stored ones, once each
+
+
+async def test_bucket_republishing_headers_only(js):
+    nc = js._nc
+    sub = await nc.subscribe("meta.>")
+    kv = await js.create_key_value(KeyValueConfig(
+        bucket="ho", republish=RePublish(dest="meta.>", headers_only=True)))
+    await kv.put("k", b"12345")
+    m = await sub.next_msg(timeout=2)
+    assert m.subject == "meta.$KV.ho.k" and m.data == b""
+    assert m.headers["Nats-Msg-Size"] == "5"
+    assert (await kv.get("k")).value == b"12345"

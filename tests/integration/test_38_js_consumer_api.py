@@ -1,13 +1,18 @@
 """38 the consumer API: the four create forms and which consumers are
 durable, the defaults the server fills in, create errors with their codes
-and texts, create-again (identical / update / refused), info, names, list,
-delete, and nats-py's add_consumer / consumers_info / delete_consumer.
+and texts (a missing stream before any config rule), create-again
+(identical / update / refused; a bound push consumer keeps its deliver
+subject, so of clients racing to bind one durable exactly one wins), info,
+names, list, delete, and nats-py's add_consumer / consumers_info /
+delete_consumer.
 
 spec/jetstream.md §8.1, §8.2, §8.3, §8.10, §3.1.
 """
 
+import asyncio
 import re
 
+import nats.errors
 import nats.js.errors
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
@@ -398,3 +403,131 @@ async def test_nats_py_error_classes(js):
     with pytest.raises(nats.js.errors.BadRequestError) as e:
         await js.add_consumer("EV", ConsumerConfig(durable_name="x", filter_subject="zz"))
     assert e.value.err_code == 10093
+
+
+# ---------------------------------------------------------------- missing stream
+
+NOPE = {"stream_name": "NOPE"}
+
+
+@pytest.mark.parametrize("subject,config,expected", [
+    # The config rules run after the stream lookup (2.9.10): 10059 first.
+    ("CONSUMER.CREATE.NOPE", {"deliver_subject": "a.*"}, 10059),
+    ("CONSUMER.CREATE.NOPE", {"ack_policy": "explicit", "backoff": [1, 2], "max_deliver": 1},
+     10059),
+    ("CONSUMER.CREATE.NOPE", {"deliver_policy": "by_start_sequence"}, 10059),
+    ("CONSUMER.CREATE.NOPE", {"num_replicas": -1}, 10059),
+    ("CONSUMER.CREATE.NOPE", {"flow_control": True}, 10059),
+    ("CONSUMER.CREATE.NOPE", {"sample_freq": "x"}, 10059),
+    ("CONSUMER.CREATE.NOPE", {"max_waiting": -1}, 10059),
+    ("CONSUMER.CREATE.NOPE", {"deliver_subject": "dx", "max_waiting": 3}, 10059),
+    ("CONSUMER.CREATE.NOPE.x", {"durable_name": "x", "name": "y"}, 10059),
+    ("CONSUMER.CREATE.NOPE.x", {"description": "d" * 5000}, 10059),
+    ("CONSUMER.DURABLE.CREATE.NOPE.a", {"durable_name": "a", "inactive_threshold": -1,
+                                        "deliver_policy": "last_per_subject"}, 10059),
+    # One token after the name is not a filter in 2.9.10 (it needs two).
+    ("CONSUMER.CREATE.NOPE.x.f", {"filter_subject": "g"}, 10059),
+    # The request's own checks come before it.
+    ("CONSUMER.CREATE.NOPE", {"durable_name": "a"}, 10020),
+    ("CONSUMER.CREATE.NOPE.x.f.g", {"filter_subject": "g"}, 10131),
+    ("CONSUMER.DURABLE.CREATE.NOPE.a", {"durable_name": "b"}, 10017),
+    ("CONSUMER.DURABLE.CREATE.NOPE.a", {}, 10018),
+    ("CONSUMER.CREATE.NOPE", {"ack_policy": 7}, 10025),
+    ("CONSUMER.CREATE.NOPE", {"num_replicas": 3}, 10074),   # standalone server
+])
+async def test_missing_stream_answers_before_config_rules(nc, subject, config, expected):
+    r = await api(nc, "$JS.API." + subject, dict(NOPE, config=config))
+    assert r["error"]["err_code"] == expected, r
+
+
+async def test_one_token_after_the_name_is_not_a_filter(nc):
+    r = await api(nc, "$JS.API.CONSUMER.CREATE.EV.OT.f",
+                  {"stream_name": "EV", "config": {"filter_subject": "ev.a"}})
+    assert (r["name"], r["config"]["filter_subject"]) == ("OT", "ev.a"), r
+    r = await api(nc, "$JS.API.CONSUMER.CREATE.EV.OU.ev",
+                  {"stream_name": "EV", "config": {}})
+    assert r["name"] == "OU" and "filter_subject" not in r["config"], r
+
+
+# ---------------------------------------------------------------- bound push consumers
+
+def push(name, deliver, durable=True, **over):
+    cfg = {"ack_policy": "explicit", "deliver_subject": deliver}
+    cfg["durable_name" if durable else "name"] = name
+    cfg.update(over)
+    return {"stream_name": "EV", "config": cfg}
+
+
+IN_USE = error(400, 10013, "consumer name already in use")
+
+
+async def test_bound_push_consumer_keeps_its_deliver_subject(nc):
+    create = "$JS.API.CONSUMER.CREATE.EV.D"
+    r = await api(nc, create, push("D", "dx"))
+    assert r["config"]["deliver_subject"] == "dx"
+    # Nobody listens on dx: the subject may move.
+    r = await api(nc, create, push("D", "dy"))
+    assert r["config"]["deliver_subject"] == "dy", r
+    sub = await nc.subscribe("dy")
+    await nc.flush()
+    r = await api(nc, create, push("D", "dz"))
+    assert r["error"] == IN_USE
+    r = await api(nc, "$JS.API.CONSUMER.DURABLE.CREATE.EV.D", push("D", "dz"))
+    assert r["error"] == IN_USE
+    r = await api(nc, create, push("D", "dz", max_deliver=5))
+    assert r["error"] == IN_USE
+    # The other "can not be updated" checks come first, as in 2.9.10.
+    r = await api(nc, create, push("D", "dz", ack_policy="all"))
+    assert r["error"] == error(500, 10012, "ack policy can not be updated")
+    # The same subject: an update, or nothing at all.
+    r = await api(nc, create, push("D", "dy"))
+    assert r["config"]["deliver_subject"] == "dy"
+    r = await api(nc, create, push("D", "dy", max_deliver=5))
+    assert (r["config"]["deliver_subject"], r["config"]["max_deliver"]) == ("dy", 5)
+    # Once nobody listens, it may move again.
+    await sub.unsubscribe()
+    await nc.flush()
+    r = await api(nc, create, push("D", "dz", max_deliver=5))
+    assert r["config"]["deliver_subject"] == "dz", r
+
+
+async def test_queue_subscribers_and_named_ephemerals_bind_too(nc):
+    await nc.subscribe("dq", queue="g")
+    await nc.subscribe("de")
+    await nc.flush()
+    r = await api(nc, "$JS.API.CONSUMER.CREATE.EV.Q", push("Q", "dq", deliver_group="g"))
+    assert "error" not in r, r
+    r = await api(nc, "$JS.API.CONSUMER.CREATE.EV.Q", push("Q", "dq2", deliver_group="g"))
+    assert r["error"] == IN_USE
+    r = await api(nc, "$JS.API.CONSUMER.CREATE.EV.E", push("E", "de", durable=False))
+    assert "error" not in r, r
+    r = await api(nc, "$JS.API.CONSUMER.CREATE.EV.E", push("E", "de2", durable=False))
+    assert r["error"] == IN_USE
+
+
+async def test_clients_racing_to_bind_one_durable_exactly_one_wins(js_server, nats_connect, nc):
+    # Each client listens on its own deliver subject, then asks for the
+    # durable with it: the first create wins, and then its subject is
+    # bound, so every other one is 10013. (nats-py's js.subscribe creates
+    # before it subscribes, so it cannot bind a race this way, against
+    # nats-server either.)
+    conns = [await nats_connect(js_server) for _ in range(6)]
+    subs = []
+    for i, c in enumerate(conns):
+        subs.append(await c.subscribe(f"dlv.{i}"))
+        await c.flush()
+    results = await asyncio.gather(*(
+        api(c, "$JS.API.CONSUMER.CREATE.EV.RACE", push("RACE", f"dlv.{i}"))
+        for i, c in enumerate(conns)))
+    won = [i for i, r in enumerate(results) if "error" not in r]
+    assert len(won) == 1, results
+    assert all(r["error"] == IN_USE for i, r in enumerate(results) if i != won[0]), results
+    info = await api(nc, "$JS.API.CONSUMER.INFO.EV.RACE")
+    assert info["config"]["deliver_subject"] == f"dlv.{won[0]}"
+    # The winner gets the stream's five messages; nobody else gets any.
+    for _ in range(5):
+        await subs[won[0]].next_msg(timeout=2)
+    for i, sub in enumerate(subs):
+        if i != won[0]:
+            with pytest.raises(nats.errors.TimeoutError):
+                await sub.next_msg(timeout=0.05)

@@ -1,6 +1,6 @@
 /*
  * tests/unit/check_js_config.c — JetStream stream/consumer configs
- * (server/js_config*.c, server/js_consumer_config.c).
+ * (server/js_config*.c, server/jetstream/js_consumer_config.c).
  *
  * Every expected reply below was produced by nats-server 2.9.10: the
  * bodies and echoes of the files in spec/captures/, plus probes sent to
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/js_config.h"
+#include "server/jetstream/js_config.h"
 
 static struct js_err err;
 static struct js_stream_config sc, sc2;
@@ -104,7 +104,7 @@ static void consumer_echo(const char *subj_tail, const char *body, const char *w
             strncmp(stream, "DURABLE.", 8) ? stream : stream + 8, got);
     ck_assert_int_eq(cparse(&cc2, subj_tail, req), 0);
     bool changed = true;
-    ck_assert_int_eq(js_consumer_config_check_update(&cc, &cc2, &changed, &err), 0);
+    ck_assert_int_eq(js_consumer_config_check_update(&cc, &cc2, false, &changed, &err), 0);
     ck_assert(!changed);
     free(req);
     free(stream);
@@ -1020,7 +1020,7 @@ static void cupdate(const char *subj, const char *old, const char *upd, int rc, 
     bool ch = !changed;
     ck_assert_int_eq(cparse(&cc, subj, old), 0);
     ck_assert_int_eq(cparse(&cc2, subj, upd), 0);
-    ck_assert_int_eq(js_consumer_config_check_update(&cc, &cc2, &ch, &err), rc);
+    ck_assert_int_eq(js_consumer_config_check_update(&cc, &cc2, false, &ch, &err), rc);
     if (rc == 0) {
         ck_assert(ch == changed);
     } else {
@@ -1086,9 +1086,9 @@ START_TEST(consumer_update)
     bool ch;
     a.max_deliver = b.max_deliver = -1;
     b.deliver_subject = "x";
-    ck_assert_int_eq(js_consumer_config_check_update(&a, &b, &ch, &err), -EINVAL);
+    ck_assert_int_eq(js_consumer_config_check_update(&a, &b, false, &ch, &err), -EINVAL);
     ck_assert_str_eq(err.description, "can not update pull consumer to push based");
-    ck_assert_int_eq(js_consumer_config_check_update(&b, &a, &ch, &err), -EINVAL);
+    ck_assert_int_eq(js_consumer_config_check_update(&b, &a, false, &ch, &err), -EINVAL);
     ck_assert_str_eq(err.description, "can not update push consumer to pull based");
     /* copy */
     ck_assert_int_eq(cparse(&cc, "EV.BO", "{\"stream_name\":\"EV\",\"config\":{\"backoff\":[1,2],"
@@ -1096,8 +1096,89 @@ START_TEST(consumer_update)
     js_consumer_config_free(&cc2);
     ck_assert_int_eq(js_consumer_config_copy(&cc2, &cc), 0);
     ck_assert_ptr_ne(cc2.backoff, cc.backoff);
-    ck_assert_int_eq(js_consumer_config_check_update(&cc, &cc2, &ch, &err), 0);
+    ck_assert_int_eq(js_consumer_config_check_update(&cc, &cc2, false, &ch, &err), 0);
     ck_assert(!ch);
+    /* A bound push consumer keeps its deliver subject: 10013, after the
+     * "can not be updated" checks and before the backoff one (2.9.10). */
+    free(cc2.deliver_subject);
+    cc2.deliver_subject = strdup("y");
+    ck_assert_int_eq(js_consumer_config_check_update(&cc, &cc2, false, &ch, &err), 0);
+    ck_assert(ch);
+    ck_assert_int_eq(js_consumer_config_check_update(&cc, &cc2, true, &ch, &err), -EINVAL);
+    ck_assert_int_eq(err.err_code, 10013);
+    ck_assert_str_eq(err.description, "consumer name already in use");
+    cc2.ack_policy = JS_ACK_ALL;
+    ck_assert_int_eq(js_consumer_config_check_update(&cc, &cc2, true, &ch, &err), -EINVAL);
+    ck_assert_str_eq(err.description, "ack policy can not be updated");
+    cc2.ack_policy = cc.ack_policy;
+    cc2.max_deliver = 1;
+    ck_assert_int_eq(js_consumer_config_check_update(&cc, &cc2, true, &ch, &err), -EINVAL);
+    ck_assert_int_eq(err.err_code, 10013);
+}
+END_TEST
+
+/* The API's two halves: the request's own checks, the stream lookup (the
+ * caller's), then the config rules. */
+START_TEST(consumer_parse_in_two_halves)
+{
+    struct js_consumer_config c;
+    bool direct = true;
+    /* A rule fault passes the request half ... */
+    const char *body = "{\"stream_name\":\"EV\",\"config\":{\"deliver_subject\":\"a.*\"}}";
+    ck_assert_int_eq(js_consumer_config_parse_request(body, strlen(body), "EV", JS_CFORM_CREATE,
+                                                      NULL, NULL, &c, &direct, &err), 0);
+    ck_assert(!direct);
+    ck_assert_str_eq(c.deliver_subject, "a.*");
+    ck_assert_int_eq(c.max_deliver, 0); /* not defaulted yet */
+    /* ... and is found by the second. */
+    ck_assert_int_eq(js_consumer_config_check(&c, direct, &err), -EINVAL);
+    ck_assert_int_eq(err.err_code, 10079);
+    js_consumer_config_free(&c);
+    /* The request's own faults are the first half's. */
+    body = "{\"stream_name\":\"EV\",\"config\":{\"durable_name\":\"x\"}}";
+    ck_assert_int_eq(js_consumer_config_parse_request(body, strlen(body), "EV", JS_CFORM_CREATE,
+                                                      NULL, NULL, &c, &direct, &err), -EINVAL);
+    ck_assert_int_eq(err.err_code, 10020);
+    body = "{\"stream_name\":\"XX\",\"config\":{}}";
+    ck_assert_int_eq(js_consumer_config_parse_request(body, strlen(body), "EV", JS_CFORM_CREATE,
+                                                      NULL, NULL, &c, &direct, &err), -EINVAL);
+    ck_assert_int_eq(err.err_code, 10056);
+    /* A good one comes out of both as parse() gives it. */
+    struct js_consumer_config whole;
+    body = "{\"stream_name\":\"EV\",\"config\":{\"ack_policy\":\"explicit\"}}";
+    ck_assert_int_eq(js_consumer_config_parse_request(body, strlen(body), "EV", JS_CFORM_CREATE,
+                                                      NULL, NULL, &c, &direct, &err), 0);
+    ck_assert_int_eq(js_consumer_config_check(&c, direct, &err), 0);
+    ck_assert_int_eq(js_consumer_config_parse(body, strlen(body), "EV", JS_CFORM_CREATE, NULL,
+                                              NULL, &whole, &err), 0);
+    char *a = js_consumer_config_to_json(&c), *b = js_consumer_config_to_json(&whole);
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    js_consumer_config_free(&c);
+    js_consumer_config_free(&whole);
+}
+END_TEST
+
+/* A stream's republish as the engine reads it back. */
+START_TEST(stream_republish_accessor)
+{
+    char *src, *dest;
+    bool ho;
+    const char *body = "{\"name\":\"R\",\"subjects\":[\"r.>\"],\"republish\":"
+                       "{\"dest\":\"rp.>\",\"headers_only\":true}}";
+    ck_assert_int_eq(js_stream_config_parse(body, strlen(body), "R", true, false, 0, &sc, &err), 0);
+    ck_assert_int_eq(js_stream_config_republish(&sc, &src, &dest, &ho), 0);
+    ck_assert_str_eq(src, ">");
+    ck_assert_str_eq(dest, "rp.>");
+    ck_assert(ho);
+    free(src);
+    free(dest);
+    js_stream_config_free(&sc);
+    body = "{\"name\":\"R\",\"subjects\":[\"r.>\"]}";
+    ck_assert_int_eq(js_stream_config_parse(body, strlen(body), "R", true, false, 0, &sc, &err), 0);
+    ck_assert_int_eq(js_stream_config_republish(&sc, &src, &dest, &ho), -ENOENT);
+    js_stream_config_free(&sc);
 }
 END_TEST
 
@@ -1125,6 +1206,8 @@ static Suite *js_config_suite(void)
     tcase_add_test(tc, consumer_errors);
     tcase_add_test(tc, consumer_vs_stream);
     tcase_add_test(tc, consumer_update);
+    tcase_add_test(tc, consumer_parse_in_two_halves);
+    tcase_add_test(tc, stream_republish_accessor);
     suite_add_tcase(s, tc);
     return s;
 }

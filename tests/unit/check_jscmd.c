@@ -41,27 +41,29 @@ struct keyspec {
 
 static const struct opspec {
     enum jscmd_op op;
-    struct keyspec k[13];
+    struct keyspec k[14];
 } specs[] = {
-    { JSCMD_STREAM_CREATE, { { 1, 's', 0 }, { 2, 'b', 0 }, { 3, 'u', 0 }, { 15, 'u', 1 } } },
-    { JSCMD_STREAM_UPDATE, { { 1, 's', 0 }, { 2, 'b', 0 }, { 15, 'u', 1 } } },
+    { JSCMD_STREAM_CREATE,
+      { { 1, 's', 0 }, { 2, 'b', 0 }, { 3, 'u', 0 }, { 12, 'u', 1 }, { 15, 'u', 1 } } },
+    { JSCMD_STREAM_UPDATE, { { 1, 's', 0 }, { 2, 'b', 0 }, { 12, 'u', 1 }, { 15, 'u', 1 } } },
     { JSCMD_STREAM_DELETE, { { 1, 's', 0 }, { 15, 'u', 1 } } },
     { JSCMD_STREAM_PURGE,
       { { 1, 's', 0 }, { 4, 's', 1 }, { 5, 'u', 1 }, { 6, 'u', 1 }, { 15, 'u', 1 } } },
     { JSCMD_MSG_DELETE, { { 1, 's', 0 }, { 5, 'u', 0 }, { 7, 't', 1 }, { 15, 'u', 1 } } },
-    { JSCMD_STREAM_EXPIRE, { { 1, 's', 0 }, { 8, 'u', 0 } } },
+    { JSCMD_STREAM_EXPIRE, { { 1, 's', 0 }, { 8, 'u', 0 }, { 9, 'u', 1 } } },
     { JSCMD_CONSUMER_CREATE,
-      { { 1, 's', 0 }, { 2, 's', 0 }, { 3, 'b', 0 }, { 4, 'u', 0 }, { 15, 'u', 1 } } },
+      { { 1, 's', 0 }, { 2, 's', 0 }, { 3, 'b', 0 }, { 4, 'u', 0 }, { 5, 's', 1 },
+        { 6, 't', 1 }, { 15, 'u', 1 } } },
     { JSCMD_CONSUMER_UPDATE, { { 1, 's', 0 }, { 2, 's', 0 }, { 3, 'b', 0 }, { 15, 'u', 1 } } },
     { JSCMD_CONSUMER_DELETE, { { 1, 's', 0 }, { 2, 's', 0 }, { 15, 'u', 1 } } },
     { JSCMD_PUBLISH,
       { { 1, 's', 0 }, { 2, 's', 0 }, { 3, 'b', 1 }, { 4, 'b', 0 }, { 5, 'u', 0 },
         { 6, 's', 1 }, { 7, 's', 1 }, { 8, 'u', 1 }, { 9, 'u', 1 }, { 10, 's', 1 },
-        { 11, 'u', 1 }, { 15, 'u', 1 } } },
+        { 11, 'u', 1 }, { 12, 'u', 1 }, { 15, 'u', 1 } } },
     { JSCMD_PUBLISH_BATCH, { { 1, 'a', 0 } } },
     { JSCMD_CONSUMER_ACKS,
       { { 1, 's', 0 }, { 2, 's', 0 }, { 3, 'u', 0 }, { 4, 'u', 0 }, { 5, 'a', 0 },
-        { 6, 'u', 0 }, { 7, 'u', 0 }, { 8, 'a', 0 } } },
+        { 6, 'u', 0 }, { 7, 'u', 0 }, { 8, 'a', 0 }, { 9, 'u', 1 } } },
     { JSCMD_CONSUMER_ACKS_BATCH, { { 1, 'a', 0 } } },
 };
 #define NSPECS (sizeof specs / sizeof specs[0])
@@ -80,7 +82,8 @@ static struct jscmd_publish pub_full(int i)
         .ts_ns = 1700000000123456789ULL + (uint64_t)i, .msg_id = B("abc"),
         .exp_stream = B("ORDERS"), .has_exp_last_seq = true, .exp_last_seq = 0,
         .has_exp_last_subj_seq = true, .exp_last_subj_seq = 41,
-        .exp_last_msg_id = B("abb"), .rollup = JSCMD_ROLLUP_SUB, .req = 900 + (uint64_t)i,
+        .exp_last_msg_id = B("abb"), .rollup = JSCMD_ROLLUP_SUB, .acct_max = 1u << 30,
+        .req = 900 + (uint64_t)i,
     };
     return p;
 }
@@ -99,7 +102,7 @@ static struct jscmd_acks acks_full(int i)
         .stream = B("ORDERS"), .consumer = B(i ? "c2" : "c1"),
         .ack_floor_sseq = 10, .ack_floor_cseq = 9, .delivered_sseq = 20 + (uint64_t)i,
         .delivered_cseq = 19, .acked = acked1, .nacked = 4,
-        .redelivered = redel1, .nredelivered = 2,
+        .redelivered = redel1, .nredelivered = 2, .start_sseq = 3,
     };
     return a;
 }
@@ -124,9 +127,11 @@ static struct jscmd make_cmd(enum jscmd_op op, bool full)
     case JSCMD_STREAM_CREATE:
         c.config = B(cfg);
         c.created_ns = 1700000000000000000ULL;
+        c.acct_max = full ? 1u << 20 : 0;
         break;
     case JSCMD_STREAM_UPDATE:
         c.config = B(cfg);
+        c.acct_max = full ? 1u << 20 : 0;
         break;
     case JSCMD_STREAM_DELETE:
         break;
@@ -146,11 +151,16 @@ static struct jscmd make_cmd(enum jscmd_op op, bool full)
     case JSCMD_STREAM_EXPIRE:
         c.req = 0; /* not carried */
         c.cutoff_ns = 1699999999000000000ULL;
+        c.now_ns = full ? 1700000000000000000ULL : 0;
         break;
     case JSCMD_CONSUMER_CREATE:
         c.consumer = B("dur");
         c.config = B("{\"durable_name\":\"dur\"}");
         c.created_ns = 3;
+        if (full) {
+            c.deliver_seen = B("deliver.old");
+            c.deliver_bound = true;
+        }
         break;
     case JSCMD_CONSUMER_UPDATE:
         c.consumer = B("dur");
@@ -298,7 +308,7 @@ static void check_keys(const char *e, enum jscmd_op op, bool full)
     struct keyspec got[32];
     size_t n = body_keys(e, got, 32), j = 0;
     const struct opspec *s = spec_of(op);
-    for (size_t i = 0; i < 13 && s->k[i].key; i++) {
+    for (size_t i = 0; i < 14 && s->k[i].key; i++) {
         if (s->k[i].opt && !full)
             continue;
         ck_assert_msg(j < n, "%s: key %d missing", jscmd_op_name(op), s->k[i].key);
@@ -463,9 +473,9 @@ START_TEST(batches)
     REQUIRE(msgpack_unpack_next(&up, e + 8, body_len(e), &off) == MSGPACK_UNPACK_SUCCESS);
     const msgpack_object *items = &up.data.via.map.ptr[0].val;
     ck_assert_uint_eq(items->via.array.size, 3);
-    ck_assert_uint_eq(items->via.array.ptr[0].via.map.size, 12);
+    ck_assert_uint_eq(items->via.array.ptr[0].via.map.size, 13);
     ck_assert_uint_eq(items->via.array.ptr[1].via.map.size, 4);
-    ck_assert_uint_eq(items->via.array.ptr[2].via.map.size, 11);
+    ck_assert_uint_eq(items->via.array.ptr[2].via.map.size, 12);
     msgpack_unpacked_destroy(&up);
 
     struct jscmd d;
@@ -1003,6 +1013,7 @@ START_TEST(bad_bodies)
         struct jscmd c = make_cmd(JSCMD_CONSUMER_ACKS_BATCH, true);
         ackss2[1].redelivered = redel1;
         ackss2[1].nredelivered = 1; /* the body ends with the pair [11, 2] */
+        ackss2[1].start_sseq = 0;   /* (key 9 would follow it) */
         size_t len;
         char *e = encode_ok(&c, &len);
         size_t last = 8 + body_len(e) - 1;
@@ -1137,6 +1148,10 @@ START_TEST(random_roundtrip)
         case JSCMD_STREAM_CREATE:
         case JSCMD_CONSUMER_CREATE:
             c.created_ns = rnd_u64();
+            if (op == JSCMD_CONSUMER_CREATE) {
+                c.deliver_seen = rnd_bytes(true);
+                c.deliver_bound = rnd() % 2;
+            }
             /* fall through */
         case JSCMD_STREAM_UPDATE:
         case JSCMD_CONSUMER_UPDATE:

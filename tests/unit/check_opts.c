@@ -372,11 +372,23 @@ START_TEST(unknown_and_ignored_keys)
     ck_assert_int_eq(run_conf("k = 4999\nport: $k\n"), 0);
     ck_assert_int_eq(o.port, 4999);
     ck_assert_str_eq(conf_err("k = 1\nport: $k\nj=2\n"), "f:3:1: unknown field \"j\"");
-    ck_assert_int_eq(run_conf("tls { cert_file: x }\naccounts { A: {} }\nsystem_account: SYS\n"
-                              "websocket { port: 1 }\n"), 0);
-    ck_assert_uint_eq(o.nwarnings, 4);
-    ck_assert(has_warning(":1:1: \"tls\" is not supported by Tern yet and is ignored"));
-    ck_assert(has_warning("\"websocket\" is not supported"));
+    /* What would change the server is refused; what only tunes it is noted. */
+    ck_assert_str_eq(conf_err("port: 1\nmqtt { port: 1 }\n"), "f:2:1: \"mqtt\" is not supported by Tern");
+    ck_assert_str_eq(conf_err("accounts { A: { users: [{user: a, password: b}] } }\n"),
+                     "f:1:1: \"accounts\" is not supported by Tern");
+    ck_assert_str_eq(conf_err("leafnodes { port: 7422 }\n"), "f:1:1: \"leafnodes\" is not supported by Tern");
+    ck_assert_str_eq(conf_err("gateway { name: g, port: 7222 }\n"), "f:1:1: \"gateway\" is not supported by Tern");
+    ck_assert_str_eq(conf_err("mappings { a: b }\n"), "f:1:1: \"mappings\" is not supported by Tern");
+    ck_assert_str_eq(conf_err("operator: /x.jwt\n"), "f:1:1: \"operator\" is not supported by Tern");
+    ck_assert_str_eq(conf_err("leafnodes { remotes: [{url: \"nats://h:7422\"}] }\n"),
+                     "f:1:1: \"leafnodes\" is not supported by Tern");
+    ck_assert_str_eq(conf_err("mqtt: 1883\n"), "f:1:1: \"mqtt\" is not supported by Tern");
+    /* A block that opens nothing describes the feature switched off. */
+    ck_assert_int_eq(run_conf("leafnodes { tls { timeout: 2 } }\nmqtt {}\n"), 0);
+    ck_assert_uint_eq(o.nwarnings, 2);
+    ck_assert_int_eq(run_conf("prof_port: 6060\nserver_tags: [a]\nno_system_account: true\n"), 0);
+    ck_assert_uint_eq(o.nwarnings, 3);
+    ck_assert(has_warning(":1:1: \"prof_port\" is not supported by Tern yet and is ignored"));
     /* -t still passes: these are Tern's notes, not nats-server's warnings. */
     ck_assert_int_eq(run("-t", "-c", conf_path, NULL), 0);
     ck_assert_str_eq(conf_err("port: \"abc\"\n"),
@@ -597,6 +609,128 @@ START_TEST(reload_rules)
 }
 END_TEST
 
+/* tls {} (spec/server-cli-config.md §3.6) and the --tls* flags (§1.5). */
+START_TEST(tls_options)
+{
+    ck_assert_int_eq(run(NULL), 0);
+    ck_assert(!o.tls);
+    ck_assert_int_eq(run_conf("tls {\n  cert_file: c.pem\n  key_file: k.pem\n  ca_file: ca.pem\n"
+                              "  verify: true\n  timeout: 0.5\n"
+                              "  cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, "
+                              "TLS_AES_128_GCM_SHA256]\n"
+                              "  curve_preferences: [X25519, CurveP256]\n  min_version: \"1.3\"\n}\n"),
+                     0);
+    ck_assert(o.tls && o.tls_verify && !o.tls_map);
+    ck_assert_str_eq(o.tls_cert, "c.pem");
+    ck_assert_str_eq(o.tls_key, "k.pem");
+    ck_assert_str_eq(o.tls_ca, "ca.pem");
+    ck_assert(o.tls_timeout_s == 0.5);
+    ck_assert_uint_eq(o.ntls_ciphers, 1);
+    ck_assert_str_eq(o.tls_ciphers[0], "ECDHE-RSA-AES128-GCM-SHA256");
+    ck_assert_uint_eq(o.ntls_suites13, 1);
+    ck_assert_str_eq(o.tls_suites13[0], "TLS_AES_128_GCM_SHA256");
+    ck_assert_uint_eq(o.ntls_curves, 2);
+    ck_assert_str_eq(o.tls_curves[0], "X25519");
+    ck_assert_str_eq(o.tls_curves[1], "P-256");
+    ck_assert_int_eq(o.tls_min_version, 13);
+    ck_assert(strstr(o.tls_where, ":1:1") != NULL);
+    /* verify_and_map implies verify; a duration string is a timeout too. */
+    ck_assert_int_eq(run_conf("tls { cert_file: c, key_file: k, verify_and_map: true, "
+                              "timeout: \"3s\" }\n"), 0);
+    ck_assert(o.tls_map && o.tls_verify && o.tls_timeout_s == 3.0);
+
+    ck_assert_str_eq(conf_err("tls { cert_file: c }\n"),
+                     "f:1:1: missing 'key_file' in TLS configuration");
+    ck_assert_str_eq(conf_err("tls { key_file: k }\n"),
+                     "f:1:1: missing 'cert_file' in TLS configuration");
+    ck_assert_str_eq(conf_err("tls: 1\n"),
+                     "f:1:1: interface conversion: interface {} is int64, not map[string]interface {}");
+    ck_assert_str_eq(conf_err("tls { cert_file: c, key_file: k, bogus: 1 }\n"),
+                     "f:1:34: error parsing tls config, unknown field [\"bogus\"]");
+    ck_assert_str_eq(conf_err("tls { cert_file: c, key_file: k, verify: \"yes\" }\n"),
+                     "f:1:34: error parsing tls config, expected 'verify' to be a boolean");
+    ck_assert_str_eq(conf_err("tls { cert_file: c, key_file: k, cipher_suites: [bogus] }\n"),
+                     "f:1:50: unrecognized cipher bogus");
+    ck_assert_str_eq(conf_err("tls { cert_file: c, key_file: k, curve_preferences: [bogus] }\n"),
+                     "f:1:54: unrecognized curve preference bogus");
+    ck_assert(strstr(conf_err("tls { cert_file: c, key_file: k, min_version: \"1.1\" }\n"),
+                     "unsupported TLS min_version \"1.1\""));
+    ck_assert(strstr(conf_err("tls { cert_file: c, key_file: k, pinned_certs: [a] }\n"),
+                     "f:1:34: tls option \"pinned_certs\" is not supported by Tern"));
+    ck_assert(strstr(conf_err("tls { cert_file: c, key_file: k, insecure: true }\n"),
+                     "\"insecure\" is not supported by Tern"));
+    /* jetstream { domain }: a plain subject token, empty = none. */
+    ck_assert_int_eq(run_conf("jetstream { domain: hub }\n"), 0);
+    ck_assert_str_eq(o.js_domain, "hub");
+    ck_assert_int_eq(run_conf("jetstream { domain: \"\" }\n"), 0);
+    ck_assert_ptr_null(o.js_domain);
+    ck_assert_str_eq(conf_err("jetstream {\n  domain: \"a.b\"\n}\n"),
+                     "f:2:3: invalid domain name: may not contain ., * or >");
+    ck_assert(strstr(conf_err("jetstream { domain: \"a b\" }\n"),
+                     "derived \"$JS.a b.API.>\" is not a valid subject"));
+    /* Monitoring over HTTPS: the port, or a host:port like http's. */
+    ck_assert_int_eq(run_conf("https_port: 8443\n"), 0);
+    ck_assert_int_eq(o.https_port, 8443);
+    ck_assert_int_eq(o.http_port, 0);
+    ck_assert_int_eq(run_conf("port: 1\nhttps: \"127.0.0.2:8444\"\n"), 0);
+    ck_assert_int_eq(o.https_port, 8444);
+    ck_assert_str_eq(o.http_host, "127.0.0.2");
+    ck_assert_int_eq(run("-ms", "8445", NULL), 0);
+    ck_assert_int_eq(o.https_port, 8445);
+    /* websocket {}: nats-server's checks, with the block's place. */
+    ck_assert_str_eq(conf_err("websocket { port: 1 }\n"),
+                     "f:1:1: websocket requires TLS configuration");
+    ck_assert(strstr(conf_err("websocket { port: 1, no_tls: true, jwt_cookie: x }\n"),
+                     "f:1:36: websocket jwt_cookie is not supported by Tern"));
+    ck_assert(strstr(conf_err("websocket { port: 1, no_tls: true, advertise: \"h:1\" }\n"),
+                     "f:1:36: websocket advertise is not supported by Tern"));
+    ck_assert_str_eq(conf_err("websocket { port: 1, no_tls: true, bogus: 1 }\n"),
+                     "f:1:36: unknown field \"bogus\"");
+    ck_assert_str_eq(conf_err("websocket { port: 1, no_tls: true, no_auth_user: z }\n"),
+                     "f:1:1: no_auth_user: \"z\" present, but users are not defined");
+    ck_assert_str_eq(conf_err("authorization { users: [{user: a, password: b}] }\n"
+                              "ws { port: 1, no_tls: true, authorization { user: c } }\n"),
+                     "f:2:1: websocket authentication username not compatible with presence "
+                     "of users/nkeys");
+    ck_assert(strstr(conf_err("websocket { port: 1, tls { cert_file: c } }\n"),
+                     "f:1:22: missing 'key_file' in TLS configuration"));
+    ck_assert_int_eq(run_conf("websocket { listen: \"127.0.0.1:8080\", no_tls: true, "
+                              "compression: true, same_origin: true, allowed_origins: "
+                              "[\"https://a.b\"], handshake_timeout: \"3s\", authorization { "
+                              "token: t, timeout: 1.5 } }\n"), 0);
+    ck_assert_str_eq(o.ws_host, "127.0.0.1");
+    ck_assert_int_eq(o.ws_port, 8080);
+    ck_assert(o.ws_no_tls && o.ws_compression && o.ws_same_origin);
+    ck_assert_uint_eq(o.nws_origins, 1);
+    ck_assert_int_eq(o.ws_handshake_timeout_ms, 3000);
+    ck_assert_str_eq(o.ws_token, "t");
+    ck_assert(o.ws_auth_timeout_s == 1.5);
+    ck_assert(strstr(conf_err("allow_non_tls: true\n"), "f:1:1: allow_non_tls is not supported"));
+    ck_assert(strstr(conf_err("cluster { port: 1, tls { cert_file: c } }\n"),
+                     "f:1:20: cluster tls is not supported by Tern"));
+
+    /* Flags: any --tls* flag replaces the file's block (timeout kept). */
+    ck_assert_int_eq(run("--tls", "--tlscert", "a.pem", "--tlskey", "b.pem", NULL), 0);
+    ck_assert(o.tls && !o.tls_verify && !o.tls_ca);
+    ck_assert_str_eq(o.tls_cert, "a.pem");
+    ck_assert_int_eq(run("--tlsverify", "--tlscert=a", "--tlskey=b", "--tlscacert=ca", NULL), 0);
+    ck_assert(o.tls && o.tls_verify);
+    ck_assert_str_eq(o.tls_ca, "ca");
+    write_conf("tls { cert_file: c, key_file: k, verify: true, timeout: 5, "
+               "curve_preferences: [X25519] }\n");
+    ck_assert_int_eq(run("-c", conf_path, "--tlscert", "a", "--tlskey", "b", NULL), 0);
+    ck_assert(o.tls && !o.tls_verify && o.tls_timeout_s == 5.0 && o.ntls_curves == 0);
+    ck_assert_str_eq(o.tls_cert, "a");
+    ck_assert_ptr_null(o.tls_where);
+    ck_assert_int_eq(run("-c", conf_path, "--tls=false", NULL), 0);
+    ck_assert(!o.tls && !o.tls_cert);
+    ck_assert_int_lt(run("--tls", NULL), 0);
+    ck_assert_str_eq(err, "TLS Server certificate must be present and valid");
+    ck_assert_int_lt(run("--tlsverify", "--tlscert", "a", NULL), 0);
+    ck_assert_str_eq(err, "TLS Server private key must be present and valid");
+}
+END_TEST
+
 static Suite *opts_suite(void)
 {
     Suite *s = suite_create("opts");
@@ -618,6 +752,7 @@ static Suite *opts_suite(void)
     tcase_add_test(tc, jetstream_forms);
     tcase_add_test(tc, validation);
     tcase_add_test(tc, reload_rules);
+    tcase_add_test(tc, tls_options);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,11 +1,11 @@
 /*
- * tests/unit/check_store.c — the message store (server/store.h), file and
+ * tests/unit/check_store.c — the message store (server/store/store.h), file and
  * memory kinds side by side.
  *
  * Most cases run twice through tcase_add_loop_test (_i 0 = STORE_FILE,
  * 1 = STORE_MEMORY) so the two kinds are held to the same answers; the
  * file-only ones damage segment files the way crashes and bad disks do,
- * reading the record format documented in server/store_impl.h with a
+ * reading the record format documented in server/store/store_impl.h with a
  * parser of their own. The randomized case checks every answer against a
  * naive model and prints its seed; TERN_STORE_SEED replays one. Stores live
  * in a mkdtemp directory under /tmp, removed when each test case ends.
@@ -24,10 +24,11 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "server/store.h"
+#include "server/store/store.h"
 
 /* Only for the CRC's known-answer test. */
 uint32_t store__crc32c(uint32_t crc, const void *p, size_t n);
@@ -1306,6 +1307,165 @@ START_TEST(destroy_removes_everything)
 }
 END_TEST
 
+/* ---- sequences given by the caller (rebuilding a stream) ------------------ */
+
+static void check_gapped(struct store *st)
+{
+    struct store_state s = state(st);
+    ck_assert_uint_eq(s.msgs, 3);
+    ck_assert_uint_eq(s.first_seq, 3);
+    ck_assert_int_eq(s.first_ts, 30);
+    ck_assert_uint_eq(s.last_seq, 8);
+    ck_assert_int_eq(s.last_ts, 80);
+    ck_assert_uint_eq(s.num_deleted, 3);
+    uint64_t del[8];
+    ck_assert_uint_eq(store_deleted(st, del, 8), 3);
+    ck_assert_uint_eq(del[0], 4);
+    ck_assert_uint_eq(del[1], 5);
+    ck_assert_uint_eq(del[2], 6);
+    ck_assert_int_eq(load_rc(st, 1), -ENOENT);
+    ck_assert_int_eq(load_rc(st, 5), -ENOENT);
+    expect_msg(st, 3, "a", "three");
+    expect_msg(st, 7, "b", "seven");
+    expect_msg(st, 8, "a", "eight");
+    struct store_subject_state ss;
+    store_subject_state(st, "a", 1, &ss);
+    ck_assert_uint_eq(ss.msgs, 2);
+    ck_assert_uint_eq(ss.first_seq, 3);
+    ck_assert_uint_eq(ss.last_seq, 8);
+    ck_assert_uint_eq(store_seq_at_time(st, 31), 7);
+}
+
+START_TEST(append_at_skips_sequences)
+{
+    char dir[PATH_MAX];
+    new_dir(dir);
+    struct store *st = open_at(_i, dir, 0, NULL);
+    ck_assert_int_eq(store_append_at(st, 3, "a", 1, NULL, 0, "three", 5, 30), 0);
+    ck_assert_int_eq(store_append_at(st, 7, "b", 1, NULL, 0, "seven", 5, 70), 0);
+    /* Never back, never the same sequence again. */
+    ck_assert_int_eq(store_append_at(st, 7, "b", 1, NULL, 0, "x", 1, 71), -EINVAL);
+    ck_assert_int_eq(store_append_at(st, 5, "b", 1, NULL, 0, "x", 1, 71), -EINVAL);
+    ck_assert_int_eq(store_append_at(st, 9, "", 0, NULL, 0, "x", 1, 71), -EINVAL);
+    ck_assert_uint_eq(put(st, "a", "eight", 80), 8); /* the next one follows */
+    check_gapped(st);
+    st = reopen(st, _i, dir, 0, NULL);
+    check_gapped(st);
+    ck_assert_int_eq(store_remove(st, 3), 0);
+    ck_assert_uint_eq(state(st).first_seq, 7);
+    ck_assert_uint_eq(state(st).num_deleted, 0);
+    store_close(st);
+}
+END_TEST
+
+START_TEST(set_last_moves_the_next_sequence)
+{
+    char dir[PATH_MAX];
+    new_dir(dir);
+    struct store *st = open_at(_i, dir, 0, NULL);
+    ck_assert_int_eq(store_set_last(st, 0, 0), 0); /* nothing assigned: no-op */
+    ck_assert_int_eq(store_set_last(st, 100, 555), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        struct store_state s = state(st);
+        ck_assert_uint_eq(s.msgs, 0);
+        ck_assert_uint_eq(s.first_seq, 101);
+        ck_assert_uint_eq(s.last_seq, 100);
+        ck_assert_int_eq(s.last_ts, 555);
+        ck_assert_uint_eq(s.num_deleted, 0);
+        ck_assert_int_eq(load_rc(st, 100), -ENOENT);
+        st = reopen(st, _i, dir, 0, NULL);
+    }
+    if (_i == 0) {
+        char names[8][64];
+        ck_assert_int_eq(seg_files(dir, names, 8), 1); /* the first one was emptied */
+    }
+    ck_assert_int_eq(store_set_last(st, 100, 555), 0);
+    ck_assert_int_eq(store_set_last(st, 100, 556), -EINVAL);
+    ck_assert_int_eq(store_set_last(st, 99, 555), -EINVAL);
+    ck_assert_uint_eq(put(st, "a", "x", 600), 101);
+    /* A stored tail removed: last_seq stays above the newest message. */
+    ck_assert_int_eq(store_set_last(st, 105, 650), 0);
+    ck_assert_int_eq(store_append_at(st, 105, "a", 1, NULL, 0, "y", 1, 700), -EINVAL);
+    st = reopen(st, _i, dir, 0, NULL);
+    struct store_state s = state(st);
+    ck_assert_uint_eq(s.msgs, 1);
+    ck_assert_uint_eq(s.first_seq, 101);
+    ck_assert_uint_eq(s.last_seq, 105);
+    ck_assert_int_eq(s.last_ts, 650);
+    ck_assert_uint_eq(s.num_deleted, 4);
+    expect_msg(st, 101, "a", "x");
+    ck_assert_uint_eq(put(st, "b", "z", 700), 106);
+    st = reopen(st, _i, dir, 0, NULL);
+    ck_assert_uint_eq(state(st).num_deleted, 4);
+    /* A purge of it all keeps the skipped-to sequences. */
+    uint64_t purged;
+    ck_assert_int_eq(store_purge(st, NULL, 0, 0, 0, &purged), 0);
+    ck_assert_uint_eq(purged, 2);
+    st = reopen(st, _i, dir, 0, NULL);
+    ck_assert_uint_eq(state(st).first_seq, 107);
+    ck_assert_int_eq(state(st).last_ts, 700);
+    store_close(st);
+}
+END_TEST
+
+/* A process that rebuilds a store with gaps and is killed (no sync, no
+ * close): what it wrote reads back, with the same counters, and the
+ * store goes on from there. */
+START_TEST(rebuilt_store_survives_kill)
+{
+    char dir[PATH_MAX];
+    new_dir(dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct store_options o = { .kind = STORE_FILE, .dir = dir, .segment_bytes = 512 };
+        struct store *st;
+        if (store_open(&o, &st, NULL) < 0)
+            _exit(1);
+        uint64_t seq = 0;
+        for (int i = 0; i < 40; i++) {
+            seq += 1 + (uint64_t)(i % 4); /* gaps of 0..3 */
+            char data[32];
+            snprintf(data, sizeof data, "m%" PRIu64, seq);
+            if (store_append_at(st, seq, i % 2 ? "odd" : "even", i % 2 ? 3 : 4, NULL, 0, data,
+                                strlen(data), (int64_t)seq * 10) < 0)
+                _exit(2);
+        }
+        if (store_set_last(st, seq + 5, (int64_t)seq * 10 + 7) < 0)
+            _exit(3);
+        raise(SIGKILL);
+        _exit(4);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    struct store_report rep;
+    struct store *st = open_at(0, dir, 512, &rep);
+    ck_assert_uint_eq(rep.torn_bytes, 0);
+    ck_assert_uint_eq(rep.corrupt_records, 0);
+    uint64_t seq = 0;
+    for (int i = 0; i < 40; i++) {
+        uint64_t prev = seq;
+        seq += 1 + (uint64_t)(i % 4);
+        char data[32];
+        snprintf(data, sizeof data, "m%" PRIu64, seq);
+        expect_msg(st, seq, i % 2 ? "odd" : "even", data);
+        for (uint64_t g = prev + 1; g < seq; g++)
+            ck_assert_int_eq(load_rc(st, g), -ENOENT);
+    }
+    struct store_state s = state(st);
+    ck_assert_uint_eq(s.msgs, 40);
+    ck_assert_uint_eq(s.first_seq, 1);
+    ck_assert_uint_eq(s.last_seq, seq + 5);
+    ck_assert_int_eq(s.last_ts, (int64_t)seq * 10 + 7);
+    ck_assert_uint_eq(s.num_deleted, seq + 5 - 40);
+    ck_assert_uint_eq(put(st, "odd", "after", 9999), seq + 6);
+    st = reopen(st, 0, dir, 512, NULL);
+    expect_msg(st, seq + 6, "odd", "after");
+    store_close(st);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store");
@@ -1323,6 +1483,8 @@ int main(void)
     tcase_add_loop_test(tc, each_subject_callback_may_remove, 0, 2);
     tcase_add_loop_test(tc, blobs, 0, 2);
     tcase_add_loop_test(tc, destroy_removes_everything, 0, 2);
+    tcase_add_loop_test(tc, append_at_skips_sequences, 0, 2);
+    tcase_add_loop_test(tc, set_last_moves_the_next_sequence, 0, 2);
     suite_add_tcase(s, tc);
 
     TCase *files = tcase_create("files");
@@ -1338,6 +1500,7 @@ int main(void)
     tcase_add_test(files, full_disk_tmpfs);
     tcase_add_test(files, full_disk_rlimit);
     tcase_add_test(files, second_open_is_refused);
+    tcase_add_test(files, rebuilt_store_survives_kill);
     suite_add_tcase(s, files);
 
     TCase *rnd = tcase_create("random");

@@ -4,10 +4,13 @@
  * Tables taken from spec/client-protocol.md §10 (the live-server examples)
  * plus edge cases, and a randomized comparison of subject_match and
  * subject_valid_sub against a small reference written here independently
- * (split into token arrays first, then compare arrays).
+ * (split into token arrays first, then compare arrays). subject_overlap and
+ * subject_covers are checked on tables and, for every pair of small valid
+ * patterns, against their definitions by enumerating subjects.
  */
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +161,161 @@ START_TEST(tokenize_table)
 }
 END_TEST
 
+static bool overlap(const char *a, const char *b)
+{
+    return subject_overlap(a, strlen(a), b, strlen(b));
+}
+
+static bool covers(const char *p, const char *s)
+{
+    return subject_covers(p, strlen(p), s, strlen(s));
+}
+
+START_TEST(overlap_table)
+{
+    static const struct {
+        const char *a, *b;
+        bool want;
+    } t[] = {
+        /* equal patterns */
+        { "foo", "foo", true },          { "foo.*", "foo.*", true },
+        { "foo.>", "foo.>", true },      { ">", ">", true },
+        /* '*' against a literal */
+        { "foo.*", "foo.bar", true },    { "*.bar", "foo.*", true },
+        { "*", "foo", true },            { "*", "foo.bar", false },
+        { "foo.*", "bar.*", false },     { "foo.*.baz", "foo.bar.qux", false },
+        /* '>' against longer and shorter */
+        { "foo.>", "foo.bar.baz", true }, { "foo.>", "foo", false },
+        { ">", "foo", true },            { "foo.>", "*.bar", true },
+        { "foo.>", "bar.>", false },     { "foo.bar.>", "foo.*", false },
+        { "foo.*.>", "foo.bar", false }, { "foo.*.>", "*.bar.baz", true },
+        { "foo.*", "foo.*.*", false },   { "foo", "foo.bar", false },
+        /* literal tokens only look like wildcards */
+        { "foo*", "foo.bar", false },    { "f>o", "f>o", true },
+        { "*foo", "bar", false },
+        /* empty tokens are literal here: callers validate */
+        { "foo..bar", "foo..bar", true }, { "foo..bar", "foo.*.bar", true },
+        { "foo..bar", "foo.x.bar", false }, { "", "", true },
+        { "", "*", true },               { "", "foo", false },
+        { "foo.", "foo.>", true },
+        /* a '>' that is not last is a literal token */
+        { "foo.>.bar", "foo.x.bar", false }, { "foo.>.bar", "foo.*.bar", true },
+        /* nats-server's own examples (SubjectsCollide) */
+        { "foo.bar.baz", "foo.*.baz", true }, { "foo.*", "*.bar", true },
+        { "foo.*", "foo.>", true },      { "$JS.API", "$JS.API.>", false },
+        { "$JS.API.STREAM.INFO.x", "$JS.API.>", true },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        ck_assert_msg(overlap(t[i].a, t[i].b) == t[i].want, "overlap [%s] [%s] want %d",
+                      t[i].a, t[i].b, t[i].want);
+        ck_assert_msg(overlap(t[i].b, t[i].a) == t[i].want, "overlap [%s] [%s] want %d",
+                      t[i].b, t[i].a, t[i].want);
+    }
+    ck_assert(subject_overlap("foo.bar", 3, "foo.baz", 3)); /* lengths bound both */
+}
+END_TEST
+
+START_TEST(covers_table)
+{
+    static const struct {
+        const char *p, *s;
+        bool want;
+    } t[] = {
+        /* equal patterns */
+        { "foo", "foo", true },          { "foo.*", "foo.*", true },
+        { "foo.>", "foo.>", true },      { ">", ">", true },
+        /* '*' against a literal */
+        { "foo.*", "foo.bar", true },    { "foo.bar", "foo.*", false },
+        { "*", "foo", true },            { "*", "foo.bar", false },
+        { "*.*", "*.bar", true },        { "*.bar", "*.*", false },
+        /* '>' against longer and shorter */
+        { "foo.>", "foo.bar", true },    { "foo.>", "foo.*.baz", true },
+        { "foo.>", "foo.*.>", true },    { "foo.>", "foo", false },
+        { "foo.>", "foo.>.x", true },    { "foo.*", "foo.>", false },
+        { "foo.*.>", "foo.>", false },   { ">", "foo.*.>", true },
+        { "foo.bar.>", "foo.bar", false }, { "foo.*", "foo.*.*", false },
+        { "foo", "foo.bar", false },     { "foo.bar", "foo", false },
+        /* literal tokens only look like wildcards */
+        { "foo*", "foo.bar", false },    { "*x", "a", false },
+        { "a", "*x", false },            { "*", "*x", true },
+        /* empty tokens are literal here: callers validate */
+        { "foo..bar", "foo..bar", true }, { "foo.*.bar", "foo..bar", true },
+        { "foo..bar", "foo.*.bar", false }, { "", "", true },
+        { "*", "", true },               { "", "*", false },
+        /* a '>' that is not last is a literal token */
+        { "foo.>.bar", "foo.x.bar", false }, { "foo.*.bar", "foo.>.bar", true },
+        { "$JS.API.>", "$JS.API.STREAM.*", true }, { "$JS.API.>", "$JS.>", false },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        ck_assert_msg(covers(t[i].p, t[i].s) == t[i].want, "covers [%s] [%s] want %d",
+                      t[i].p, t[i].s, t[i].want);
+        if (t[i].want)
+            ck_assert_msg(overlap(t[i].p, t[i].s), "covers without overlap [%s] [%s]",
+                          t[i].p, t[i].s);
+    }
+    ck_assert(subject_covers("foo.>", 5, "foo.bar.baz", 7)); /* lengths bound both */
+    ck_assert(!subject_covers("foo.>", 3, "foo.bar", 7));
+}
+END_TEST
+
+/* ---- overlap and covers against their definitions ----
+ * Every valid pattern of up to three tokens over {a, b, *, >} against every
+ * subject of up to four tokens over {a, b, c} ("c" stands for any token the
+ * patterns do not name; four tokens reach past any three-token pattern). */
+
+#define DEF_PATTERNS 64
+#define DEF_SUBJECTS 128
+
+/* Every word of 1..maxtok tokens from alpha, joined by '.', shortest first;
+ * valid_only: a ">" token only last. */
+static size_t all_words(const char *const *alpha, size_t nalpha, size_t maxtok, bool valid_only,
+                        char out[][16], size_t cap)
+{
+    size_t n = 0, start = 0;
+    for (size_t t = 0; t < nalpha; t++)
+        snprintf(out[n++], 16, "%s", alpha[t]);
+    for (size_t len = 2; len <= maxtok; len++) {
+        size_t end = n; /* out[start..end) are the words of len - 1 tokens */
+        for (size_t i = start; i < end; i++) {
+            if (valid_only && strcmp(out[i] + strlen(out[i]) - 1, ">") == 0)
+                continue;
+            for (size_t t = 0; t < nalpha; t++) {
+                ck_assert_uint_lt(n, cap);
+                snprintf(out[n++], 16, "%s.%s", out[i], alpha[t]);
+            }
+        }
+        start = end;
+    }
+    return n;
+}
+
+START_TEST(overlap_and_covers_by_definition)
+{
+    static const char *const ptok[] = { "a", "b", "*", ">" };
+    static const char *const stok[] = { "a", "b", "c" };
+    static char pats[DEF_PATTERNS][16], subjs[DEF_SUBJECTS][16];
+    size_t np = all_words(ptok, 4, 3, true, pats, DEF_PATTERNS);
+    size_t ns = all_words(stok, 3, 4, false, subjs, DEF_SUBJECTS);
+    ck_assert_uint_eq(np, 4 + 3 * 4 + 3 * 3 * 4);
+    ck_assert_uint_eq(ns, 3 + 9 + 27 + 81);
+    for (size_t i = 0; i < np; i++) {
+        REQUIRE(valid_sub(pats[i]));
+        for (size_t j = 0; j < np; j++) {
+            bool some = false, all = true;
+            for (size_t k = 0; k < ns; k++) {
+                bool mp = match(pats[i], subjs[k]), ms = match(pats[j], subjs[k]);
+                some |= mp && ms;
+                all &= !ms || mp;
+            }
+            ck_assert_msg(overlap(pats[i], pats[j]) == some, "overlap [%s] [%s] want %d",
+                          pats[i], pats[j], some);
+            ck_assert_msg(covers(pats[i], pats[j]) == all, "covers [%s] [%s] want %d",
+                          pats[i], pats[j], all);
+        }
+    }
+}
+END_TEST
+
 /* ---- randomized comparison with a reference ---- */
 
 #define REF_MAX 16
@@ -284,6 +442,9 @@ static Suite *subject_suite(void)
     tcase_add_test(tc, literal_and_wildcard_table);
     tcase_add_test(tc, match_table);
     tcase_add_test(tc, tokenize_table);
+    tcase_add_test(tc, overlap_table);
+    tcase_add_test(tc, covers_table);
+    tcase_add_test(tc, overlap_and_covers_by_definition);
     suite_add_tcase(s, tc);
     TCase *rnd_tc = tcase_create("random");
     tcase_set_timeout(rnd_tc, 120);

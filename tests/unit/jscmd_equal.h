@@ -30,7 +30,7 @@ static inline bool jscmd_pub_eq(const struct jscmd_publish *a, const struct jscm
            a->has_exp_last_seq == b->has_exp_last_seq &&
            a->has_exp_last_subj_seq == b->has_exp_last_subj_seq &&
            a->exp_last_seq == b->exp_last_seq && a->exp_last_subj_seq == b->exp_last_subj_seq &&
-           a->rollup == b->rollup && a->req == b->req;
+           a->rollup == b->rollup && a->acct_max == b->acct_max && a->req == b->req;
 }
 
 static inline bool jscmd_acks_eq(const struct jscmd_acks *a, const struct jscmd_acks *b)
@@ -38,6 +38,7 @@ static inline bool jscmd_acks_eq(const struct jscmd_acks *a, const struct jscmd_
     if (!jscmd_bytes_eq(a->stream, b->stream) || !jscmd_bytes_eq(a->consumer, b->consumer) ||
         a->ack_floor_sseq != b->ack_floor_sseq || a->ack_floor_cseq != b->ack_floor_cseq ||
         a->delivered_sseq != b->delivered_sseq || a->delivered_cseq != b->delivered_cseq ||
+        a->start_sseq != b->start_sseq ||
         a->nacked != b->nacked || a->nredelivered != b->nredelivered)
         return false;
     for (size_t i = 0; i < a->nacked; i++)
@@ -54,9 +55,11 @@ static inline bool jscmd_cmd_eq(const struct jscmd *a, const struct jscmd *b)
 {
     if (a->op != b->op || a->req != b->req || !jscmd_bytes_eq(a->stream, b->stream) ||
         !jscmd_bytes_eq(a->consumer, b->consumer) || !jscmd_bytes_eq(a->config, b->config) ||
-        a->created_ns != b->created_ns || !jscmd_bytes_eq(a->filter, b->filter) ||
+        a->created_ns != b->created_ns || !jscmd_bytes_eq(a->deliver_seen, b->deliver_seen) ||
+        a->deliver_bound != b->deliver_bound || !jscmd_bytes_eq(a->filter, b->filter) ||
         a->has_seq != b->has_seq || a->has_keep != b->has_keep || a->seq != b->seq ||
-        a->keep != b->keep || a->no_erase != b->no_erase || a->cutoff_ns != b->cutoff_ns ||
+        a->keep != b->keep || a->no_erase != b->no_erase || a->cutoff_ns != b->cutoff_ns || a->now_ns != b->now_ns ||
+        a->acct_max != b->acct_max ||
         !jscmd_pub_eq(&a->pub, &b->pub) || !jscmd_acks_eq(&a->acks, &b->acks) || a->npubs != b->npubs ||
         a->nackss != b->nackss)
         return false;

@@ -1,0 +1,340 @@
+/*
+ * server/jetstream/js_config_extra.c — the parts of a StreamConfig kept as
+ * JSON: placement, mirror and sources (accepted and echoed, not acted on
+ * yet: spec/jetstream.md §5.1 "echo back if accepted"), and republish,
+ * which the engine acts on (js_republish.c).
+ *
+ * Each is decoded with Go's rules, re-encoded the way Go re-encodes it
+ * (known fields only, in struct order, omitempty honoured, republish src
+ * defaulted to ">"), and checked as far as the request alone allows: the
+ * mirror/sources exclusions, external prefixes, a stream sourcing itself,
+ * republish source/destination (the mapping itself is proto/submap.h's,
+ * which js_republish.c applies). Origin streams are the caller's. Pure.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/subject.h"
+#include "proto/submap.h"
+#include "server/jetstream/js_config_impl.h"
+
+#define BAD(...) js_err_set(err, 10052, __VA_ARGS__)
+
+void js_extra_free(struct js_cfg_extra *x)
+{
+    free(x->template_owner);
+    json_decref(x->placement);
+    json_decref(x->mirror);
+    json_decref(x->sources);
+    json_decref(x->republish);
+}
+
+static int norm_placement(const json_t *in, json_t **out)
+{
+    char *cluster = NULL, **tags = NULL;
+    size_t ntags = 0;
+    bool oom = false;
+    int rc = json_is_object(in) ? 0 : -EINVAL;
+    if (!rc)
+        rc = jf_str(in, "cluster", &cluster);
+    if (!rc)
+        rc = jf_strarr(in, "tags", &tags, &ntags);
+    json_t *o = rc ? NULL : json_object();
+    if (!rc && !o)
+        rc = -ENOMEM;
+    if (!rc) {
+        if (cluster)
+            js_put(o, "cluster", json_string(cluster), &oom);
+        if (ntags) {
+            json_t *a = json_array();
+            for (size_t i = 0; a && i < ntags; i++)
+                oom |= json_array_append_new(a, json_string(tags[i])) != 0;
+            js_put(o, "tags", a, &oom);
+        }
+        rc = oom ? -ENOMEM : 0;
+    }
+    free(cluster);
+    js_strv_free(tags, ntags);
+    if (rc)
+        json_decref(o);
+    else
+        *out = o;
+    return rc;
+}
+
+/* A StreamSource (mirror or one of sources) as Go re-encodes it. */
+static int norm_source(const json_t *in, json_t **out)
+{
+    char *name = NULL, *filter = NULL, *api = NULL, *deliver = NULL;
+    uint64_t seq = 0;
+    char ts[80] = "";
+    bool oom = false;
+    json_t *ext = NULL, *o = NULL;
+    int rc = json_is_object(in) ? 0 : -EINVAL;
+    if (!rc)
+        rc = jf_str(in, "name", &name);
+    if (!rc)
+        rc = jf_uint(in, "opt_start_seq", &seq);
+    json_t *tv = rc ? NULL : jf_get(in, "opt_start_time"); /* null: nil pointer */
+    if (tv && (!json_is_string(tv) || js_time_normalise(json_string_value(tv), ts, sizeof ts) < 0))
+        rc = -EINVAL;
+    if (!rc)
+        rc = jf_str(in, "filter_subject", &filter);
+    if (!rc && (ext = jf_get(in, "external")) && !json_is_object(ext))
+        rc = -EINVAL;
+    if (!rc && ext)
+        rc = jf_str(ext, "api", &api);
+    if (!rc && ext)
+        rc = jf_str(ext, "deliver", &deliver);
+    if (!rc && !(o = json_object()))
+        rc = -ENOMEM;
+    if (!rc) {
+        js_put(o, "name", json_string(name ? name : ""), &oom);
+        if (seq)
+            js_put(o, "opt_start_seq", json_integer((json_int_t)seq), &oom);
+        if (*ts)
+            js_put(o, "opt_start_time", json_string(ts), &oom);
+        if (filter)
+            js_put(o, "filter_subject", json_string(filter), &oom);
+        if (ext)
+            js_put(o, "external",
+                json_pack("{s:s,s:s}", "api", api ? api : "", "deliver", deliver ? deliver : ""),
+                &oom);
+        rc = oom ? -ENOMEM : 0;
+    }
+    free(name);
+    free(filter);
+    free(api);
+    free(deliver);
+    if (rc)
+        json_decref(o);
+    else
+        *out = o;
+    return rc;
+}
+
+static int norm_republish(const json_t *in, json_t **out)
+{
+    char *src = NULL, *dest = NULL;
+    bool hdrs = false, oom = false;
+    json_t *o = NULL;
+    int rc = json_is_object(in) ? 0 : -EINVAL;
+    if (!rc)
+        rc = jf_str(in, "src", &src);
+    if (!rc)
+        rc = jf_str(in, "dest", &dest);
+    if (!rc)
+        rc = jf_bool(in, "headers_only", &hdrs);
+    if (!rc && !(o = json_object()))
+        rc = -ENOMEM;
+    if (!rc) {
+        /* checkStreamCfg stores an empty source as ">" */
+        js_put(o, "src", json_string(src ? src : ">"), &oom);
+        js_put(o, "dest", json_string(dest ? dest : ""), &oom);
+        if (hdrs)
+            js_put(o, "headers_only", json_true(), &oom);
+        rc = oom ? -ENOMEM : 0;
+    }
+    free(src);
+    free(dest);
+    if (rc)
+        json_decref(o);
+    else
+        *out = o;
+    return rc;
+}
+
+int js_extra_decode(const json_t *root, struct js_cfg_extra *x)
+{
+    json_t *v;
+    int rc = jf_str(root, "template_owner", &x->template_owner);
+    if (!rc && (v = jf_get(root, "placement")))
+        rc = norm_placement(v, &x->placement);
+    if (!rc && (v = jf_get(root, "mirror")))
+        rc = norm_source(v, &x->mirror);
+    if (!rc && (v = jf_get(root, "sources"))) {
+        /* An empty list is the same as none. */
+        if (!json_is_array(v))
+            return -EINVAL;
+        for (size_t i = 0; !rc && i < json_array_size(v); i++) {
+            json_t *s = NULL, *e = json_array_get(v, i);
+            if (!x->sources && !(x->sources = json_array()))
+                return -ENOMEM;
+            if (json_is_null(e))
+                s = json_null(); /* a nil *StreamSource, refused in the checks */
+            else
+                rc = norm_source(e, &s);
+            if (!rc && json_array_append_new(x->sources, s) != 0)
+                rc = -ENOMEM;
+        }
+    }
+    if (!rc && (v = jf_get(root, "republish")))
+        rc = norm_republish(v, &x->republish);
+    return rc;
+}
+
+/* The extra objects as one JSON text in echo order, or NULL if none. */
+int js_extra_pack(const struct js_cfg_extra *x, char **out)
+{
+    bool oom = false;
+    *out = NULL;
+    if (!x->placement && !x->mirror && !x->sources && !x->republish)
+        return 0;
+    json_t *o = json_object();
+    if (!o)
+        return -ENOMEM;
+    if (x->placement)
+        js_put(o, "placement", json_incref(x->placement), &oom);
+    if (x->mirror)
+        js_put(o, "mirror", json_incref(x->mirror), &oom);
+    if (x->sources)
+        js_put(o, "sources", json_incref(x->sources), &oom);
+    if (x->republish)
+        js_put(o, "republish", json_incref(x->republish), &oom);
+    if (!oom)
+        *out = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
+    json_decref(o);
+    return *out ? 0 : -ENOMEM;
+}
+
+/* One member of extra_json (NULL if absent); a new reference. */
+json_t *js_extra_member(const char *extra_json, const char *key)
+{
+    if (!extra_json)
+        return NULL;
+    json_t *o = json_loads(extra_json, 0, NULL);
+    json_t *v = json_incref(json_object_get(o, key));
+    json_decref(o);
+    return v;
+}
+
+int js_stream_config_republish(const struct js_stream_config *c, char **src, char **dest,
+                               bool *headers_only)
+{
+    json_t *rp = js_extra_member(c->extra_json, "republish");
+    if (!rp)
+        return -ENOENT;
+    const char *s = json_string_value(json_object_get(rp, "src"));
+    const char *d = json_string_value(json_object_get(rp, "dest"));
+    *headers_only = json_is_true(json_object_get(rp, "headers_only"));
+    *src = strdup(s && *s ? s : ">");
+    *dest = strdup(d ? d : "");
+    json_decref(rp);
+    if (*src && *dest)
+        return 0;
+    free(*src);
+    free(*dest);
+    *src = *dest = NULL;
+    return -ENOMEM;
+}
+
+static bool api_prefix_check(const char *pfx, struct js_err *err, int *rc)
+{
+    char q[300];
+    if (!js_subj_valid(pfx) || !js_subj_literal(pfx)) {
+        js_go_quote(q, sizeof q, pfx);
+        *rc = BAD("stream external api prefix %s must be a valid subject without wildcards", q);
+        return false;
+    }
+    if (subject_overlap(pfx, strlen(pfx), "$JS.API", 7)) {
+        *rc = js_err_set(err, 10021, "stream external api prefix %s must not overlap with $JS.API",
+                         pfx);
+        return false;
+    }
+    return true;
+}
+
+/* The mirror (if any) then each source: the order Go collects prefixes. */
+static const json_t *source_at(const struct js_cfg_extra *x, size_t i, size_t *n)
+{
+    *n = (x->mirror ? 1 : 0) + (x->sources ? json_array_size(x->sources) : 0);
+    if (x->mirror && i == 0)
+        return x->mirror;
+    return json_array_get(x->sources, i - (x->mirror ? 1 : 0));
+}
+
+/* All deliver prefixes first, then all api prefixes (checkStreamCfg). The
+ * overlap of a deliver prefix with the origin's subjects needs the origin
+ * stream: the caller's. */
+static int check_externals(const struct js_cfg_extra *x, struct js_err *err)
+{
+    size_t n;
+    int rc = 0;
+    source_at(x, 0, &n);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            json_t *ext = json_object_get(source_at(x, i, &n), "external");
+            const char *p = json_string_value(json_object_get(ext, pass ? "api" : "deliver"));
+            if (!p || !*p)
+                continue;
+            if (!pass && (!js_subj_valid(p) || !js_subj_literal(p)))
+                return js_err_set(err, 10024,
+                                  "stream external delivery prefix %s must not contain wildcards", p);
+            if (pass && !api_prefix_check(p, err, &rc))
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* newTransform's verdict on the pair (proto/submap.h). */
+static bool transform_ok(const char *src, const char *dest)
+{
+    struct submap *m = NULL;
+    if (submap_compile(src, dest, &m) < 0)
+        return false; /* out of memory refuses too: the client may retry */
+    submap_free(m);
+    return true;
+}
+
+int js_extra_check_republish(const struct js_stream_config *c, const struct js_cfg_extra *x,
+                             struct js_err *err)
+{
+    const json_t *rp = x->republish;
+    if (!rp)
+        return 0;
+    const char *src = json_string_value(json_object_get(rp, "src"));
+    const char *dest = json_string_value(json_object_get(rp, "dest"));
+    bool src_ok = false, cycle = false;
+    for (size_t i = 0; i < c->nsubjects; i++)
+        src_ok |= subject_overlap(src, strlen(src), c->subjects[i], strlen(c->subjects[i]));
+    if (!src_ok)
+        return BAD("stream configuration for republish source is not valid subset of subjects");
+    for (size_t i = 0; i < c->nsubjects; i++)
+        cycle |= subject_overlap(dest, strlen(dest), c->subjects[i], strlen(c->subjects[i]));
+    if (cycle)
+        return BAD("stream configuration for republish destination forms a cycle");
+    if (!transform_ok(src, dest))
+        return BAD("stream configuration for republish not valid");
+    return 0;
+}
+
+/* checkStreamCfg's mirror/sources rules, in its order. */
+int js_extra_check_sources(const struct js_stream_config *c, const struct js_cfg_extra *x,
+                           struct js_err *err)
+{
+    size_t nsources = x->sources ? json_array_size(x->sources) : 0;
+    int rc;
+    if (x->mirror && c->nsubjects > 0)
+        return js_err_set(err, 10034, NULL);
+    if (x->mirror && nsources > 0)
+        return js_err_set(err, 10031, NULL);
+    /* 2.9.10 dereferences each source here and crashes on a null one */
+    for (size_t i = 0; i < nsources; i++)
+        if (json_is_null(json_array_get(x->sources, i)))
+            return js_err_json(err);
+    if ((rc = check_externals(x, err)) < 0)
+        return rc;
+    /* a cycle needs other streams, except a stream sourcing itself */
+    for (size_t i = 0; i < nsources; i++) {
+        json_t *s = json_array_get(x->sources, i);
+        if (!json_object_get(s, "external") &&
+            js_streq(json_string_value(json_object_get(s, "name")), c->name))
+            return BAD("detected cycle");
+    }
+    if (x->mirror && !json_object_get(x->mirror, "external") &&
+        js_streq(json_string_value(json_object_get(x->mirror, "name")), c->name))
+        return BAD("detected cycle");
+    return 0;
+}

@@ -1,0 +1,282 @@
+/*
+ * server/monitor_connz.c — /connz (spec/server-cli-config.md §4): every
+ * connection's figures from a snapshot taken under registry_lock, sorted
+ * and paged as nats-server's query parameters ask (auth, subs, offset,
+ * limit, cid, state, sort, acc), each decoded and refused as nats-server
+ * 2.9.10 decodes and refuses it. user and mqtt_client are read by
+ * nats-server but not filtered on here. Main thread only.
+ */
+#include <arpa/inet.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "server/client.h"
+#include "server/monitor_impl.h"
+#include "server/monitor_url.h"
+#include "server/server.h"
+#include "server/sublist.h"
+#include "server/ws.h"
+
+enum conn_state { CONN_OPEN, CONN_CLOSED, CONN_ANY };
+
+struct connz_query {
+    enum conn_state state;
+    int subs;              /* 0 none, 1 list, 2 detail */
+    bool auth;
+    long offset, limit;
+    uint64_t cid;          /* 0 = all */
+    const char *sort;
+};
+
+struct conn_row {
+    struct conn_record rec;
+    bool closed;
+    struct timespec last;
+    json_t *subs;          /* owned until moved into the reply */
+};
+
+static size_t collect_rows(struct server *s, const struct connz_query *cq, struct conn_row **out)
+{
+    size_t cap = 64, n = 0;
+    struct conn_row *rows = malloc(cap * sizeof *rows);
+    if (!rows)
+        return 0;
+    pthread_mutex_lock(&s->registry_lock);
+    if (cq->state != CONN_CLOSED) {
+        for (struct client *c = s->clients; c; c = c->reg_next) {
+            if (cq->cid && c->cid != cq->cid)
+                continue;
+            if (n == cap) {
+                struct conn_row *nr = realloc(rows, (cap *= 2) * sizeof *rows);
+                if (!nr)
+                    break;
+                rows = nr;
+            }
+            struct conn_row *r = &rows[n++];
+            client_fill_record(c, &r->rec);
+            r->closed = false;
+            int64_t ns = atomic_load_explicit(&c->last_activity_ns, memory_order_relaxed);
+            r->last.tv_sec = (time_t)(ns / 1000000000);
+            r->last.tv_nsec = (long)(ns % 1000000000);
+            r->subs = NULL;
+            if (cq->subs == 1) {
+                r->subs = json_array();
+                client_each_sub(c, monitor__sub_name, r->subs);
+            } else if (cq->subs == 2) {
+                struct monitor__sub_detail_ctx d = { json_array(), c->cid };
+                client_each_sub(c, monitor__sub_detail, &d);
+                r->subs = d.arr;
+            }
+        }
+    }
+    if (cq->state != CONN_OPEN) {
+        for (size_t i = 0; i < s->closed_count; i++) {
+            size_t idx = (s->closed_next + s->closed_cap - s->closed_count + i) % s->closed_cap;
+            if (cq->cid && s->closed[idx].cid != cq->cid)
+                continue;
+            if (n == cap) {
+                struct conn_row *nr = realloc(rows, (cap *= 2) * sizeof *rows);
+                if (!nr)
+                    break;
+                rows = nr;
+            }
+            rows[n].rec = s->closed[idx];
+            rows[n].closed = true;
+            rows[n].last = s->closed[idx].stop;
+            rows[n].subs = NULL;
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&s->registry_lock);
+    *out = rows;
+    return n;
+}
+
+static const char *sort_key;
+
+static int cmp_u64(uint64_t a, uint64_t b) { return a < b ? -1 : a > b; }
+
+static int cmp_rows(const void *pa, const void *pb)
+{
+    const struct conn_row *a = pa, *b = pb;
+    const char *k = sort_key;
+    /* Every sort but cid and start is descending, as nats-server's. */
+    if (!strcmp(k, "subs"))
+        return cmp_u64(b->rec.subs, a->rec.subs);
+    if (!strcmp(k, "msgs_to"))
+        return cmp_u64(b->rec.out_msgs, a->rec.out_msgs);
+    if (!strcmp(k, "msgs_from"))
+        return cmp_u64(b->rec.in_msgs, a->rec.in_msgs);
+    if (!strcmp(k, "bytes_to"))
+        return cmp_u64(b->rec.out_bytes, a->rec.out_bytes);
+    if (!strcmp(k, "bytes_from"))
+        return cmp_u64(b->rec.in_bytes, a->rec.in_bytes);
+    if (!strcmp(k, "stop"))
+        return cmp_u64((uint64_t)b->rec.stop.tv_sec, (uint64_t)a->rec.stop.tv_sec);
+    if (!strcmp(k, "last"))
+        return cmp_u64((uint64_t)b->last.tv_sec, (uint64_t)a->last.tv_sec);
+    return cmp_u64(a->rec.cid, b->rec.cid); /* cid, start, others */
+}
+
+static json_t *conn_json(const struct conn_row *r, const struct connz_query *cq,
+                         const struct timespec *now)
+{
+    const struct conn_record *c = &r->rec;
+    char up[64], idle[64];
+    monitor__fmt_uptime(up, sizeof up, monitor__secs_between(&c->start, r->closed ? &c->stop : now));
+    monitor__fmt_uptime(idle, sizeof idle, monitor__secs_between(&r->last, now));
+    json_t *o = json_object();
+    json_object_set_new(o, "cid", json_integer((json_int_t)c->cid));
+    json_object_set_new(o, "kind", json_string("Client"));
+    json_object_set_new(o, "type", json_string("nats"));
+    json_object_set_new(o, "ip", json_string(c->ip));
+    json_object_set_new(o, "port", json_integer(c->port));
+    json_object_set_new(o, "start", monitor__jtime(&c->start));
+    json_object_set_new(o, "last_activity", monitor__jtime(&r->last));
+    if (r->closed)
+        json_object_set_new(o, "stop", monitor__jtime(&c->stop));
+    json_object_set_new(o, "rtt", json_string("0s"));
+    json_object_set_new(o, "uptime", json_string(up));
+    json_object_set_new(o, "idle", json_string(idle));
+    json_object_set_new(o, "pending_bytes", json_integer(0));
+    json_object_set_new(o, "in_msgs", json_integer((json_int_t)c->in_msgs));
+    json_object_set_new(o, "out_msgs", json_integer((json_int_t)c->out_msgs));
+    json_object_set_new(o, "in_bytes", json_integer((json_int_t)c->in_bytes));
+    json_object_set_new(o, "out_bytes", json_integer((json_int_t)c->out_bytes));
+    json_object_set_new(o, "subscriptions", json_integer((json_int_t)c->subs));
+    if (c->tls_version[0]) {
+        json_object_set_new(o, "tls_version", json_string(c->tls_version));
+        json_object_set_new(o, "tls_cipher_suite", json_string(c->tls_cipher));
+    }
+    if (c->name[0])
+        json_object_set_new(o, "name", json_string(c->name));
+    if (c->lang[0])
+        json_object_set_new(o, "lang", json_string(c->lang));
+    if (c->version[0])
+        json_object_set_new(o, "version", json_string(c->version));
+    if (cq->auth && c->user[0]) {
+        json_object_set_new(o, "authorized_user", json_string(c->user));
+        json_object_set_new(o, "account", json_string("$G"));
+    }
+    if (r->closed && c->reason)
+        json_object_set_new(o, "reason", json_string(c->reason));
+    return o;
+}
+
+/* Fill cq from the query in nats-server's order (auth, subs, offset,
+ * limit, cid, state, then the sort and its state). False when refused:
+ * the 400 with nats-server's text has gone out. */
+static bool read_connz_query(struct evhttp_request *req, const struct monitor_url_query *q,
+                             struct connz_query *cq)
+{
+    memset(cq, 0, sizeof *cq);
+    cq->sort = "cid";
+    int64_t offset = 0, limit = 0;
+    size_t n;
+    const char *v;
+    char err[700];
+    if (!monitor__decode_bool(req, q, "auth", &cq->auth) ||
+        !monitor__decode_subs(req, q, &cq->subs) ||
+        !monitor__decode_int(req, q, "offset", &offset) ||
+        !monitor__decode_int(req, q, "limit", &limit))
+        return false;
+    if (monitor_url_uint64(q, "cid", &cq->cid, err, sizeof err) < 0)
+        goto refuse;
+    if ((v = monitor_url_get(q, "state", &n)) && n) {
+        if (!strcasecmp(v, "open") && n == 4)
+            cq->state = CONN_OPEN;
+        else if (!strcasecmp(v, "closed") && n == 6)
+            cq->state = CONN_CLOSED;
+        else if ((!strcasecmp(v, "any") || !strcasecmp(v, "all")) && n == 3)
+            cq->state = CONN_ANY;
+        else {
+            snprintf(err, sizeof err, "Error decoding state for %.*s", (int)(n > 600 ? 600 : n), v);
+            goto refuse;
+        }
+    }
+    if ((v = monitor_url_get(q, "sort", &n)) && n) {
+        static const char *ok[] = { "cid", "start", "subs", "pending", "msgs_to", "msgs_from",
+                                    "bytes_to", "bytes_from", "last", "idle", "uptime",
+                                    "stop", "reason", "rtt" };
+        bool found = false;
+        for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+            found |= strlen(ok[i]) == n && strcmp(v, ok[i]) == 0;
+        if (!found) {
+            snprintf(err, sizeof err, "invalid sorting option: %.*s", (int)(n > 600 ? 600 : n), v);
+            goto refuse;
+        }
+        cq->sort = v;
+    }
+    if ((!strcmp(cq->sort, "stop") || !strcmp(cq->sort, "reason")) && cq->state != CONN_CLOSED) {
+        snprintf(err, sizeof err, "sort by %s only valid on closed connections", cq->sort);
+        goto refuse;
+    }
+    cq->offset = offset < 0 ? 0 : (long)offset;
+    cq->limit = limit <= 0 ? 1024 : (long)limit;
+    if (cq->cid)
+        cq->limit = 1; /* one connection asked for, as nats-server says */
+    return true;
+refuse:
+    monitor__reply_text(req, 400, err);
+    return false;
+}
+
+void monitor__on_connz(struct monitor *m, struct evhttp_request *req,
+                       const struct monitor_url_query *q)
+{
+    struct connz_query cq;
+    if (!read_connz_query(req, q, &cq))
+        return;
+    m->req_connz++;
+    /* An account other than $G (the only one with clients) is one
+     * nats-server cannot look up: it answers an empty, id-less list. */
+    size_t alen;
+    const char *acc = monitor_url_get(q, "acc", &alen);
+    if (acc && alen && strcmp(acc, "$G") != 0) {
+        json_t *o = json_object();
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        json_object_set_new(o, "server_id", json_string(strcmp(acc, "$SYS") ? "" : m->srv->server_id));
+        json_object_set_new(o, "now", monitor__jtime(&now));
+        json_object_set_new(o, "num_connections", json_integer(0));
+        json_object_set_new(o, "total", json_integer(0));
+        json_object_set_new(o, "offset", json_integer(cq.offset));
+        json_object_set_new(o, "limit", json_integer(cq.limit));
+        json_object_set_new(o, "connections", strcmp(acc, "$SYS") ? json_null() : json_array());
+        monitor__reply_json(req, 200, o, false, q);
+        return;
+    }
+    struct conn_row *rows = NULL;
+    size_t n = collect_rows(m->srv, &cq, &rows);
+    sort_key = cq.sort; /* qsort has no context argument; main thread only */
+    qsort(rows, n, sizeof *rows, cmp_rows);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    json_t *conns = json_array();
+    for (size_t i = 0; i < n; i++) {
+        bool in_page = i >= (size_t)cq.offset && json_array_size(conns) < (size_t)cq.limit;
+        if (in_page) {
+            json_t *o = conn_json(&rows[i], &cq, &now);
+            if (rows[i].subs)
+                json_object_set_new(o, cq.subs == 2 ? "subscriptions_list_detail"
+                                                    : "subscriptions_list", rows[i].subs);
+            json_array_append_new(conns, o);
+        } else if (rows[i].subs) {
+            json_decref(rows[i].subs);
+        }
+    }
+    free(rows);
+    json_t *o = monitor__header_object(m);
+    json_object_set_new(o, "num_connections", json_integer((json_int_t)json_array_size(conns)));
+    json_object_set_new(o, "total", json_integer((json_int_t)n));
+    json_object_set_new(o, "offset", json_integer(cq.offset));
+    json_object_set_new(o, "limit", json_integer(cq.limit));
+    json_object_set_new(o, "connections", conns);
+    monitor__reply_json(req, 200, o, false, q);
+}
+
