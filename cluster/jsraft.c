@@ -350,6 +350,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
         }
     }
     if (r->started) {
+        uv_update_time(&r->loop); /* the held votes are judged by it */
         if (jsraft_io_release_votes(&r->guard))
             jsraft__kick(r); /* raft's answers go out now */
         follow_state(r);
@@ -369,6 +370,7 @@ int jsraft__init_raft(struct jsraft *r, raft_id id)
         return -EIO;
     }
     r->raft_inited = true;
+    jsraft_io_watch(&r->guard, &r->raft);
     raft_set_election_timeout(&r->raft, ELECTION_MS);
     raft_set_heartbeat_timeout(&r->raft, HEARTBEAT_MS);
     /* Pre-vote off: with it, 0.15's handling of a deposed leader's

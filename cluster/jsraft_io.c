@@ -1,7 +1,8 @@
 /*
- * cluster/jsraft_io.c — libuv's raft_io passed through, vote requests held
- * back after a restart and handed over when the time is up (see
- * jsraft_io.h).
+ * cluster/jsraft_io.c — libuv's raft_io passed through; vote requests held
+ * back after a restart and while this member's promise to its leader runs,
+ * and handed over when the time is up; a candidate's own sent again until
+ * answered (see jsraft_io.h).
  *
  * Every call raft makes on the wrapper goes to libuv's io with libuv's own
  * pointer; a synchronous failure copies libuv's error text to where raft
@@ -11,6 +12,7 @@
  */
 #include "cluster/jsraft_io.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/log.h"
@@ -27,18 +29,48 @@ static int pass(struct jsraft_io *g, int rc)
     return rc;
 }
 
-/* ---- libuv's callbacks, on to raft ---- */
+/* ---- when raft sees a vote request (jsraft_io.h) ---- */
 
-static void on_tick(struct raft_io *uv)
+enum verdict { HOLD, PASS, PASS_PAST_LEADER };
+
+/* Does raft follow a leader? (0.15 refuses every vote while it does.) */
+static bool following(const struct raft *raft)
 {
-    struct jsraft_io *g = uv->data;
-    g->tick(&g->io);
+    return raft && raft->state == RAFT_FOLLOWER && raft->follower_state.current_leader.id != 0;
+}
+
+static enum verdict judge(const struct jsraft_io *g, const struct raft_message *msg,
+                          raft_time now)
+{
+    if (msg->type != RAFT_IO_REQUEST_VOTE || msg->request_vote.disrupt_leader)
+        return PASS;
+    if (g->votes_from && now < g->votes_from)
+        return HOLD;
+    if (!following(g->raft))
+        return PASS;
+    /* A candidate asking again for a vote this member gave it in this term
+     * (0.15 still names the old leader after granting): the same vote. */
+    if (g->raft->voted_for == msg->request_vote.candidate_id &&
+        g->raft->current_term == msg->request_vote.term)
+        return PASS_PAST_LEADER;
+    if (now < g->raft->election_timer_start + g->raft->election_timeout)
+        return HOLD; /* its promise to the leader still runs */
+    return PASS_PAST_LEADER;
+}
+
+static void deliver(struct jsraft_io *g, struct raft_message *msg, enum verdict v)
+{
+    if (v == PASS_PAST_LEADER) {
+        msg->request_vote.disrupt_leader = true;
+        g->votes_passed_leader++;
+    }
+    g->recv(&g->io, msg);
 }
 
 /* Keep msg (a RequestVote: nothing in it is owned by the receiver but the
  * address, copied) in place of any earlier one from the same candidate.
  * One that cannot be kept is dropped: its candidate tries again. */
-static void hold(struct jsraft_io *g, const struct raft_message *msg)
+static void hold(struct jsraft_io *g, const struct raft_message *msg, raft_time now)
 {
     struct jsraft_io_held *slot = NULL;
     for (size_t i = 0; i < JSRAFT_IO_HELD && !slot; i++)
@@ -53,39 +85,134 @@ static void hold(struct jsraft_io *g, const struct raft_message *msg)
     slot->msg = *msg;
     memcpy(slot->address, msg->server_address ? msg->server_address : "", alen + 1);
     slot->msg.server_address = slot->address;
+    slot->arrived = now;
     slot->used = true;
+}
+
+static int release(struct jsraft_io *g, raft_time now)
+{
+    if (g->votes_from && now >= g->votes_from)
+        g->votes_from = 0;
+    int n = 0;
+    for (size_t i = 0; i < JSRAFT_IO_HELD && g->recv; i++) {
+        struct jsraft_io_held *h = &g->held[i];
+        if (!h->used)
+            continue;
+        if (g->raft && now > h->arrived + 2 * (raft_time)g->raft->election_timeout) {
+            h->used = false; /* stale: its candidate asked again or gave up */
+            continue;
+        }
+        /* Judged one by one: a vote granted to the first resets raft's
+         * timer, and the next waits again. */
+        enum verdict v = judge(g, &h->msg, now);
+        if (v == HOLD)
+            continue;
+        h->used = false;
+        deliver(g, &h->msg, v);
+        n++;
+    }
+    return n;
+}
+
+int jsraft_io_release_votes(struct jsraft_io *g)
+{
+    return release(g, g->uv->time(g->uv));
+}
+
+/* ---- a candidate's vote requests, sent again until answered ---- */
+
+/* Keep m if it is this member's vote request (the newest per voter). */
+static void remember_asked(struct jsraft_io *g, const struct raft_message *m)
+{
+    if (m->type != RAFT_IO_REQUEST_VOTE || m->request_vote.pre_vote)
+        return;
+    struct jsraft_io_asked *slot = NULL;
+    for (size_t i = 0; i < JSRAFT_IO_HELD && !slot; i++)
+        if (g->asked[i].used && g->asked[i].msg.server_id == m->server_id)
+            slot = &g->asked[i];
+    for (size_t i = 0; i < JSRAFT_IO_HELD && !slot; i++)
+        if (!g->asked[i].used)
+            slot = &g->asked[i];
+    size_t alen = m->server_address ? strlen(m->server_address) : 0;
+    if (!slot || alen >= sizeof slot->address)
+        return;
+    slot->msg = *m;
+    memcpy(slot->address, m->server_address ? m->server_address : "", alen + 1);
+    slot->msg.server_address = slot->address;
+    slot->sent = g->uv->time(g->uv);
+    slot->answered = false;
+    slot->used = true;
+}
+
+static void note_answer(struct jsraft_io *g, const struct raft_message *m)
+{
+    if (m->type != RAFT_IO_REQUEST_VOTE_RESULT)
+        return;
+    for (size_t i = 0; i < JSRAFT_IO_HELD; i++)
+        if (g->asked[i].used && g->asked[i].msg.server_id == m->server_id)
+            g->asked[i].answered = true;
+}
+
+static void resent_cb(struct raft_io_send *req, int status)
+{
+    (void)status; /* a failed one goes again at the next tick */
+    free(req);
+}
+
+static void resend(struct jsraft_io *g, raft_time now)
+{
+    const struct raft *raft = g->raft;
+    bool standing = raft && raft->state == RAFT_CANDIDATE;
+    for (size_t i = 0; i < JSRAFT_IO_HELD; i++) {
+        struct jsraft_io_asked *a = &g->asked[i];
+        if (!a->used)
+            continue;
+        if (!standing || a->answered || a->msg.request_vote.term != raft->current_term) {
+            a->used = false;
+            continue;
+        }
+        if (now < a->sent + JSRAFT_IO_RESEND_MS)
+            continue;
+        struct raft_io_send *req = malloc(sizeof *req); /* owned by libuv until resent_cb */
+        if (!req)
+            continue;
+        req->data = NULL;
+        if (g->uv->send(g->uv, req, &a->msg, resent_cb) != 0) {
+            free(req);
+            continue;
+        }
+        a->sent = now;
+        g->votes_resent++;
+    }
+}
+
+/* ---- libuv's callbacks, on to raft ---- */
+
+static void on_tick(struct raft_io *uv)
+{
+    struct jsraft_io *g = uv->data;
+    /* Before raft's own tick: at the timeout a held candidate gets the
+     * vote before this member's timer makes it stand itself. */
+    raft_time now = uv->time(uv);
+    release(g, now);
+    resend(g, now);
+    g->tick(&g->io);
 }
 
 static void on_recv(struct raft_io *uv, struct raft_message *msg)
 {
     struct jsraft_io *g = uv->data;
-    if (msg->type == RAFT_IO_REQUEST_VOTE && g->votes_from &&
-        uv->time(uv) < g->votes_from) {
-        if (g->votes_held++ == 0)
-            LOG_INFO("JetStream cluster: vote requests held back for an election timeout "
-                     "after start (a lease may count on this member's earlier promise)");
-        hold(g, msg);
+    raft_time now = uv->time(uv);
+    note_answer(g, msg);
+    enum verdict v = judge(g, msg, now);
+    if (v != HOLD) {
+        deliver(g, msg, v);
         return;
     }
-    g->recv(&g->io, msg);
-}
-
-int jsraft_io_release_votes(struct jsraft_io *g)
-{
-    if (!g->votes_from || g->uv->time(g->uv) < g->votes_from)
-        return 0;
-    g->votes_from = 0;
-    int n = 0;
-    for (size_t i = 0; i < JSRAFT_IO_HELD; i++) {
-        if (!g->held[i].used)
-            continue;
-        g->held[i].used = false;
-        if (g->recv) {
-            g->recv(&g->io, &g->held[i].msg);
-            n++;
-        }
-    }
-    return n;
+    if (g->votes_from && now < g->votes_from && g->votes_held++ == 0)
+        LOG_INFO("JetStream cluster: vote requests held back for an election timeout "
+                 "after start (a lease may count on this member's earlier promise)");
+    hold(g, msg, now);
 }
 
 static void on_closed(struct raft_io *uv)
@@ -156,6 +283,7 @@ static int w_send(struct raft_io *io, struct raft_io_send *req, const struct raf
                   raft_io_send_cb cb)
 {
     struct jsraft_io *g = of(io);
+    remember_asked(g, m);
     return pass(g, g->uv->send(g->uv, req, m, cb));
 }
 
@@ -230,6 +358,11 @@ void jsraft_io_init(struct jsraft_io *g, struct raft_io *uv)
         .random = w_random,
         .async_work = uv->async_work ? w_async_work : NULL,
     };
+}
+
+void jsraft_io_watch(struct jsraft_io *g, const struct raft *raft)
+{
+    g->raft = raft;
 }
 
 void jsraft_io_hold_votes(struct jsraft_io *g, unsigned ms)
