@@ -33,10 +33,12 @@
  * Why a candidate asks again: 0.15 sends each vote request once, and its
  * connections to peers are write-only, so one to a member that restarted
  * since it was last used is found dead only by a write that fails, and
- * the request written just before is lost. The candidate would wait out
- * another one to two election timeouts. So while this member stands in a
- * term, a vote request not yet answered goes again every tick (100 ms);
- * a voter answers a repeated request as the first (the same vote).
+ * the request written just before is lost (so is a voter's answer). The
+ * candidate would wait out another one to two election timeouts. So while
+ * this member stands in a term, a vote request not yet answered goes again
+ * every tick (100 ms): the second write finds the dead connection, raft
+ * redials, the third arrives; a voter answers a repeated request as the
+ * first (the same vote).
  *
  * The wrapper is raft's io (struct raft_io is its first member); libuv's io
  * keeps its own callbacks pointed at the wrapper, which passes them on to

@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cluster/route.h"
@@ -199,33 +198,6 @@ static void rearm(struct dial *d)
     uv_timer_start(&d->timer, on_dial_timeout, d->tr->cfg.step_timeout_ms, 0);
 }
 
-/* Raft never reads a stream it dialled and finds a dead one only when a
- * write fails, which loses the message written just before (its bytes go
- * to a peer that restarted since). The transport reads it instead: the far
- * side sends nothing, so whatever ends the read (end of file, a reset)
- * means the peer is gone, and shutting the write side makes raft's next
- * write fail at once, so it redials before writing more. Bytes that come
- * anyway are dropped. Raft owns the stream and its data pointer; closing
- * it stops the read. */
-static void on_watch_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)h;
-    (void)suggested;
-    buf->base = malloc(64); /* freed by on_watch_read */
-    buf->len = buf->base ? 64 : 0;
-}
-
-static void on_watch_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    free(buf->base);
-    if (nread >= 0 || nread == UV_ENOBUFS)
-        return;
-    uv_read_stop(s);
-    uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)s, &fd) == 0)
-        shutdown(fd, SHUT_WR);
-}
-
 /* Written and answered: the stream is raft's from here. */
 static void dial_maybe_done(struct dial *d)
 {
@@ -239,7 +211,6 @@ static void dial_maybe_done(struct dial *d)
     d->tcp_open = false;
     stream->data = NULL;
     uv_close((uv_handle_t *)&d->timer, on_dial_timer_closed);
-    uv_read_start(stream, on_watch_alloc, on_watch_read);
     req->cb(req, stream, 0);
 }
 

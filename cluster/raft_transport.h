@@ -23,10 +23,7 @@
  * Raft sees what the stock TCP transport (src/uv_tcp*.c) gives it: the
  * connect callback gets a connected uv_tcp_t allocated with raft_malloc,
  * nothing read from it pending and nothing more to come from the far side
- * (raft only writes on the connections it dials; the transport keeps
- * reading it, and when the far side goes away it shuts the write side, so
- * that raft's next write fails and raft redials instead of writing into a
- * dead connection); the accept callback gets
+ * (raft only writes on the connections it dials); the accept callback gets
  * the dialler's id, its address (here its server name) and a raft_malloc'd
  * uv_tcp_t that raft reads, closes and frees. Failed dials report
  * RAFT_NOCONNECTION, dials cut by close() RAFT_CANCELED. The process must
