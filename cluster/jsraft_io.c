@@ -67,25 +67,26 @@ static void deliver(struct jsraft_io *g, struct raft_message *msg, enum verdict 
     g->recv(&g->io, msg);
 }
 
-/* Keep msg (a RequestVote: nothing in it is owned by the receiver but the
- * address, copied) in place of any earlier one from the same candidate.
- * One that cannot be kept is dropped: its candidate tries again. */
-static void hold(struct jsraft_io *g, const struct raft_message *msg, raft_time now)
+/* Keep msg (a RequestVote: nothing in it is owned but the address,
+ * copied) in slots, in place of any earlier one with the same peer. One
+ * that cannot be kept is dropped: its candidate tries again. */
+static void keep(struct jsraft_io_kept *slots, const struct raft_message *msg, raft_time now)
 {
-    struct jsraft_io_held *slot = NULL;
+    struct jsraft_io_kept *slot = NULL;
     for (size_t i = 0; i < JSRAFT_IO_HELD && !slot; i++)
-        if (g->held[i].used && g->held[i].msg.server_id == msg->server_id)
-            slot = &g->held[i];
+        if (slots[i].used && slots[i].msg.server_id == msg->server_id)
+            slot = &slots[i];
     for (size_t i = 0; i < JSRAFT_IO_HELD && !slot; i++)
-        if (!g->held[i].used)
-            slot = &g->held[i];
+        if (!slots[i].used)
+            slot = &slots[i];
     size_t alen = msg->server_address ? strlen(msg->server_address) : 0;
     if (!slot || alen >= sizeof slot->address)
         return;
     slot->msg = *msg;
     memcpy(slot->address, msg->server_address ? msg->server_address : "", alen + 1);
     slot->msg.server_address = slot->address;
-    slot->arrived = now;
+    slot->at = now;
+    slot->answered = false;
     slot->used = true;
 }
 
@@ -95,10 +96,10 @@ static int release(struct jsraft_io *g, raft_time now)
         g->votes_from = 0;
     int n = 0;
     for (size_t i = 0; i < JSRAFT_IO_HELD && g->recv; i++) {
-        struct jsraft_io_held *h = &g->held[i];
+        struct jsraft_io_kept *h = &g->held[i];
         if (!h->used)
             continue;
-        if (g->raft && now > h->arrived + 2 * (raft_time)g->raft->election_timeout) {
+        if (g->raft && now > h->at + 2 * (raft_time)g->raft->election_timeout) {
             h->used = false; /* stale: its candidate asked again or gave up */
             continue;
         }
@@ -124,24 +125,8 @@ int jsraft_io_release_votes(struct jsraft_io *g)
 /* Keep m if it is this member's vote request (the newest per voter). */
 static void remember_asked(struct jsraft_io *g, const struct raft_message *m)
 {
-    if (m->type != RAFT_IO_REQUEST_VOTE || m->request_vote.pre_vote)
-        return;
-    struct jsraft_io_asked *slot = NULL;
-    for (size_t i = 0; i < JSRAFT_IO_HELD && !slot; i++)
-        if (g->asked[i].used && g->asked[i].msg.server_id == m->server_id)
-            slot = &g->asked[i];
-    for (size_t i = 0; i < JSRAFT_IO_HELD && !slot; i++)
-        if (!g->asked[i].used)
-            slot = &g->asked[i];
-    size_t alen = m->server_address ? strlen(m->server_address) : 0;
-    if (!slot || alen >= sizeof slot->address)
-        return;
-    slot->msg = *m;
-    memcpy(slot->address, m->server_address ? m->server_address : "", alen + 1);
-    slot->msg.server_address = slot->address;
-    slot->sent = g->uv->time(g->uv);
-    slot->answered = false;
-    slot->used = true;
+    if (m->type == RAFT_IO_REQUEST_VOTE && !m->request_vote.pre_vote)
+        keep(g->asked, m, g->uv->time(g->uv));
 }
 
 static void note_answer(struct jsraft_io *g, const struct raft_message *m)
@@ -164,14 +149,14 @@ static void resend(struct jsraft_io *g, raft_time now)
     const struct raft *raft = g->raft;
     bool standing = raft && raft->state == RAFT_CANDIDATE;
     for (size_t i = 0; i < JSRAFT_IO_HELD; i++) {
-        struct jsraft_io_asked *a = &g->asked[i];
+        struct jsraft_io_kept *a = &g->asked[i];
         if (!a->used)
             continue;
         if (!standing || a->answered || a->msg.request_vote.term != raft->current_term) {
             a->used = false;
             continue;
         }
-        if (now < a->sent + JSRAFT_IO_RESEND_MS)
+        if (now < a->at + JSRAFT_IO_RESEND_MS)
             continue;
         struct raft_io_send *req = malloc(sizeof *req); /* owned by libuv until resent_cb */
         if (!req)
@@ -181,7 +166,7 @@ static void resend(struct jsraft_io *g, raft_time now)
             free(req);
             continue;
         }
-        a->sent = now;
+        a->at = now;
         g->votes_resent++;
     }
 }
@@ -212,7 +197,7 @@ static void on_recv(struct raft_io *uv, struct raft_message *msg)
     if (g->votes_from && now < g->votes_from && g->votes_held++ == 0)
         LOG_INFO("JetStream cluster: vote requests held back for an election timeout "
                  "after start (a lease may count on this member's earlier promise)");
-    hold(g, msg, now);
+    keep(g->held, msg, now);
 }
 
 static void on_closed(struct raft_io *uv)

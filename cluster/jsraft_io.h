@@ -56,21 +56,15 @@
 #define JSRAFT_IO_ADDR_MAX 256
 #define JSRAFT_IO_RESEND_MS 100   /* an unanswered vote request goes again */
 
-/* A vote request held back, with its own copy of the sender's address. */
-struct jsraft_io_held {
+/* A vote request kept: one held back (from a candidate) or one this
+ * member sent as a candidate, until answered or its term is over. The
+ * message's server_address points at address, its own copy. */
+struct jsraft_io_kept {
     struct raft_message msg;
     char address[JSRAFT_IO_ADDR_MAX];
-    raft_time arrived;          /* in uv's clock */
+    raft_time at;               /* arrived or last sent, in uv's clock */
     bool used;
-};
-
-/* A vote request this member sent as a candidate, until it is answered or
- * the term is over; server_address points at address. */
-struct jsraft_io_asked {
-    struct raft_message msg;
-    char address[JSRAFT_IO_ADDR_MAX];
-    raft_time sent;             /* in uv's clock */
-    bool used, answered;
+    bool answered;              /* sent ones: a result came back */
 };
 
 /* Embedded in struct jsraft; lives from jsraft_io_init to after raft and
@@ -85,8 +79,8 @@ struct jsraft_io {
     raft_time votes_from;       /* in uv's clock: RequestVote held before */
     uint64_t votes_held;        /* held after a restart (logged once) */
     uint64_t votes_passed_leader; /* handed over marked "disrupt leader" */
-    struct jsraft_io_held held[JSRAFT_IO_HELD]; /* the newest from each candidate */
-    struct jsraft_io_asked asked[JSRAFT_IO_HELD]; /* ours, one per voter */
+    struct jsraft_io_kept held[JSRAFT_IO_HELD];  /* the newest from each candidate */
+    struct jsraft_io_kept asked[JSRAFT_IO_HELD]; /* ours, the newest to each voter */
     uint64_t votes_resent;
 };
 
