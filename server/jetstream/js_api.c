@@ -241,6 +241,14 @@ static void stream_create_or_update(struct js *js, const struct js_inmsg *m, con
         js_reply_error(js, m, type, &e);
         return;
     }
+    if (js_stream_config_has_origin(&cfg)) {
+        /* Past nats-server's own checks of them (above), but a mirror or
+         * sourcing stream would stay empty: refused, not kept. */
+        js_stream_config_free(&cfg);
+        js_err_set(&e, 10052, "stream mirrors and sources are not supported yet");
+        js_reply_error(js, m, type, &e);
+        return;
+    }
     char *json = js_stream_config_to_json(&cfg);
     int64_t limit = cfg.storage == JS_STORAGE_MEMORY ? js->max_memory : js->max_store;
     js_stream_config_free(&cfg);

@@ -107,6 +107,9 @@ bool js_stream_config_equal(const struct js_stream_config *a, const struct js_st
 /* The config as nats-server echoes it: a malloc'd JSON object text (free
  * it with free()), compact, '>' not escaped; NULL on ENOMEM. */
 char *js_stream_config_to_json(const struct js_stream_config *c);
+/* Does c mirror a stream or source from any? (Tern keeps and checks such a
+ * config but does not perform it yet: the API refuses it.) */
+bool js_stream_config_has_origin(const struct js_stream_config *c);
 /* c's republish, when it has one: its src (">" when it was left empty),
  * dest and headers_only; *src and *dest are malloc'd (free both). 0,
  * -ENOENT (none), -ENOMEM. */

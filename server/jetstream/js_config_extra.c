@@ -1,8 +1,10 @@
 /*
  * server/jetstream/js_config_extra.c — the parts of a StreamConfig kept as
- * JSON: placement, mirror and sources (accepted and echoed, not acted on
- * yet: spec/jetstream.md §5.1 "echo back if accepted"), and republish,
- * which the engine acts on (js_republish.c).
+ * JSON: placement (accepted and echoed: spec/jetstream.md §5.1 "echo back
+ * if accepted"), mirror and sources (checked here as nats-server checks
+ * them, so its error codes come first; not performed yet, so the API
+ * refuses a config that has them: js_api.c), and republish, which the
+ * engine acts on (js_republish.c).
  *
  * Each is decoded with Go's rules, re-encoded the way Go re-encodes it
  * (known fields only, in struct order, omitempty honoured, republish src
@@ -207,6 +209,16 @@ json_t *js_extra_member(const char *extra_json, const char *key)
     json_t *v = json_incref(json_object_get(o, key));
     json_decref(o);
     return v;
+}
+
+bool js_stream_config_has_origin(const struct js_stream_config *c)
+{
+    json_t *mirror = js_extra_member(c->extra_json, "mirror");
+    json_t *sources = js_extra_member(c->extra_json, "sources");
+    bool has = mirror || json_array_size(sources) > 0;
+    json_decref(mirror);
+    json_decref(sources);
+    return has;
 }
 
 int js_stream_config_republish(const struct js_stream_config *c, char **src, char **dest,

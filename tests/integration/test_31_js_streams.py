@@ -183,6 +183,35 @@ async def test_create_errors_exactly(nc, name, body, expected):
     assert r["total"] == 0
 
 
+@pytest.mark.skipif(REFERENCE, reason="nats-server performs mirrors and sources; "
+                    "Tern refuses them until it does")
+async def test_mirror_and_sources_are_refused_not_kept_empty(nc, js):
+    await js.add_stream(name="ORIG", subjects=["orig.>"])
+    refused = error(500, 10052, "stream mirrors and sources are not supported yet")
+    r = await api(nc, "$JS.API.STREAM.CREATE.MIR", {"name": "MIR", "mirror": {"name": "ORIG"}})
+    assert r == {"type": T + "stream_create_response", "error": refused}
+    r = await api(nc, "$JS.API.STREAM.CREATE.SRC",
+                  {"name": "SRC", "subjects": ["src"], "sources": [{"name": "ORIG"}]})
+    assert r == {"type": T + "stream_create_response", "error": refused}
+    # nats-server's own checks of the config still come first.
+    r = await api(nc, "$JS.API.STREAM.CREATE.MS",
+                  {"name": "MS", "subjects": ["ms"], "mirror": {"name": "ORIG"}})
+    assert r["error"]["err_code"] == 10034
+    # Adding sources to a stream that exists is refused the same way.
+    await js.add_stream(name="PLAIN", subjects=["plain"])
+    r = await api(nc, "$JS.API.STREAM.UPDATE.PLAIN",
+                  {"name": "PLAIN", "subjects": ["plain"], "sources": [{"name": "ORIG"}]})
+    assert r == {"type": T + "stream_update_response", "error": refused}
+    # An empty sources list is no source at all.
+    r = await api(nc, "$JS.API.STREAM.CREATE.NONE",
+                  {"name": "NONE", "subjects": ["none"], "sources": []})
+    assert "error" not in r
+    names = (await api(nc, "$JS.API.STREAM.NAMES"))["streams"]
+    assert sorted(names) == ["NONE", "ORIG", "PLAIN"]
+    info = await js.stream_info("PLAIN")
+    assert not info.config.sources
+
+
 @pytest.mark.parametrize("cfg,description", [
     ({"max_age": 50_000_000}, "max age needs to be >= 100ms"),
     ({"duplicate_window": 50_000_000}, "duplicates window needs to be >= 100ms"),
