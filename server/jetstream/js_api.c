@@ -241,11 +241,16 @@ static void stream_create_or_update(struct js *js, const struct js_inmsg *m, con
         js_reply_error(js, m, type, &e);
         return;
     }
-    if (js_stream_config_has_origin(&cfg)) {
-        /* Past nats-server's own checks of them (above), but a mirror or
-         * sourcing stream would stay empty: refused, not kept. */
+    /* Past nats-server's own checks (above), but not performed: a mirror
+     * or sourcing stream would stay empty, a first_seq or a subject
+     * transform be ignored. Refused, not kept. */
+    const char *unsupported = js_config_unsupported_field(m->data, m->data_len, false);
+    if (js_stream_config_has_origin(&cfg) || unsupported) {
         js_stream_config_free(&cfg);
-        js_err_set(&e, 10052, "stream mirrors and sources are not supported yet");
+        if (unsupported)
+            js_err_set(&e, 10052, "stream %s is not supported yet", unsupported);
+        else
+            js_err_set(&e, 10052, "stream mirrors and sources are not supported yet");
         js_reply_error(js, m, type, &e);
         return;
     }

@@ -110,6 +110,15 @@ char *js_stream_config_to_json(const struct js_stream_config *c);
 /* Does c mirror a stream or source from any? (Tern keeps and checks such a
  * config but does not perform it yet: the API refuses it.) */
 bool js_stream_config_has_origin(const struct js_stream_config *c);
+/* The first field of nats-server 2.10's that the stream config (or, with
+ * consumer, the consumer create request's "config") in json sets, or NULL:
+ * stream first_seq and subject_transform, consumer filter_subjects. Tern
+ * does not perform them yet, and 2.9.10's way of ignoring unknown fields
+ * would silently change what is stored or delivered (a consumer of several
+ * filters would get every message); the API refuses them instead. Fields
+ * whose absence changes no message (metadata, compression) stay ignored,
+ * as 2.9.10 ignores them. */
+const char *js_config_unsupported_field(const char *json, size_t len, bool consumer);
 /* c's republish, when it has one: its src (">" when it was left empty),
  * dest and headers_only; *src and *dest are malloc'd (free both). 0,
  * -ENOENT (none), -ENOMEM. */

@@ -221,6 +221,37 @@ bool js_stream_config_has_origin(const struct js_stream_config *c)
     return has;
 }
 
+/* Is v set to something else than what leaving it out means? */
+static bool set_beyond_default(const json_t *v)
+{
+    if (!v || json_is_null(v) || json_is_false(v))
+        return false;
+    if (json_is_integer(v))
+        return json_integer_value(v) != 0;
+    if (json_is_string(v))
+        return json_string_length(v) > 0;
+    if (json_is_array(v))
+        return json_array_size(v) > 0;
+    if (json_is_object(v))
+        return json_object_size(v) > 0;
+    return true;
+}
+
+const char *js_config_unsupported_field(const char *json, size_t len, bool consumer)
+{
+    static const char *const stream_fields[] = { "first_seq", "subject_transform", NULL };
+    static const char *const consumer_fields[] = { "filter_subjects", NULL };
+    json_t *root = json_loadb(json, len, 0, NULL);
+    const json_t *cfg = consumer ? json_object_get(root, "config") : root;
+    const char *found = NULL;
+    const char *const *fields = consumer ? consumer_fields : stream_fields;
+    for (size_t i = 0; json_is_object(cfg) && fields[i] && !found; i++)
+        if (set_beyond_default(json_object_get(cfg, fields[i])))
+            found = fields[i];
+    json_decref(root);
+    return found;
+}
+
 int js_stream_config_republish(const struct js_stream_config *c, char **src, char **dest,
                                bool *headers_only)
 {

@@ -212,6 +212,27 @@ async def test_mirror_and_sources_are_refused_not_kept_empty(nc, js):
     assert not info.config.sources
 
 
+@pytest.mark.skipif(REFERENCE, reason="nats-server 2.9.10 ignores these 2.10 fields; "
+                    "Tern refuses what it would silently not do")
+@pytest.mark.parametrize("field,value", [
+    ("first_seq", 100),
+    ("subject_transform", {"src": "tr.>", "dest": "moved.>"}),
+])
+async def test_2_10_fields_that_change_messages_are_refused(nc, field, value):
+    r = await api(nc, "$JS.API.STREAM.CREATE.TEN", {"name": "TEN", "subjects": ["tr.>"],
+                                                   field: value})
+    assert r == {"type": T + "stream_create_response",
+                 "error": error(500, 10052, f"stream {field} is not supported yet")}
+    # Their defaults are no change, and an update is judged the same way.
+    r = await api(nc, "$JS.API.STREAM.CREATE.TEN", {"name": "TEN", "subjects": ["tr.>"],
+                                                   "first_seq": 0, "subject_transform": None})
+    assert "error" not in r, r
+    r = await api(nc, "$JS.API.STREAM.UPDATE.TEN", {"name": "TEN", "subjects": ["tr.>"],
+                                                   field: value})
+    assert r == {"type": T + "stream_update_response",
+                 "error": error(500, 10052, f"stream {field} is not supported yet")}
+
+
 @pytest.mark.parametrize("cfg,description", [
     ({"max_age": 50_000_000}, "max age needs to be >= 100ms"),
     ({"duplicate_window": 50_000_000}, "duplicates window needs to be >= 100ms"),
