@@ -8,7 +8,9 @@
  * with several faults gets the same first error as from the real server.
  * Mirror, sources, placement and republish are kept as JSON (extra_json),
  * validated as far as the request alone allows and echoed back in Go's
- * normalised form; of them only republish is acted on (js_republish.c). What needs other streams (overlaps,
+ * normalised form; republish is acted on (js_republish.c), placement only
+ * echoed, and a config with a mirror or sources is refused by the API
+ * (js_api.c) until Tern performs them. What needs other streams (overlaps,
  * origin streams, source cycles through other streams) is the caller's.
  * Pure: no server state, never blocks.
  */
