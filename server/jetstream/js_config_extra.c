@@ -4,7 +4,9 @@
  * if accepted"), mirror and sources (checked here as nats-server checks
  * them, so its error codes come first; not performed yet, so the API
  * refuses a config that has them: js_api.c), and republish, which the
- * engine acts on (js_republish.c).
+ * engine acts on (js_republish.c). Also the look at a raw request for the
+ * 2.10 fields the API refuses (js_config_unsupported_field), which reads
+ * fields the decoder ignores.
  *
  * Each is decoded with Go's rules, re-encoded the way Go re-encodes it
  * (known fields only, in struct order, omitempty honoured, republish src
@@ -213,11 +215,10 @@ json_t *js_extra_member(const char *extra_json, const char *key)
 
 bool js_stream_config_has_origin(const struct js_stream_config *c)
 {
-    json_t *mirror = js_extra_member(c->extra_json, "mirror");
-    json_t *sources = js_extra_member(c->extra_json, "sources");
-    bool has = mirror || json_array_size(sources) > 0;
-    json_decref(mirror);
-    json_decref(sources);
+    json_t *o = c->extra_json ? json_loads(c->extra_json, 0, NULL) : NULL;
+    bool has = json_object_get(o, "mirror") ||
+               json_array_size(json_object_get(o, "sources")) > 0;
+    json_decref(o);
     return has;
 }
 
