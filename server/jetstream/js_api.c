@@ -244,7 +244,7 @@ static void stream_create_or_update(struct js *js, const struct js_inmsg *m, con
     /* Past nats-server's own checks (above), but not performed: a mirror
      * or sourcing stream would stay empty, a first_seq or a subject
      * transform be ignored. Refused, not kept. */
-    const char *unsupported = js_config_unsupported_field(m->data, m->data_len, false);
+    const char *unsupported = js_stream_config_unsupported_field(m->data, m->data_len);
     if (js_stream_config_has_origin(&cfg) || unsupported) {
         js_stream_config_free(&cfg);
         if (unsupported)

@@ -170,6 +170,11 @@ static const struct errdef {
     { 10131, 400, true, "Consumer create request did not match filtered subject from create subject" },
     { 10132, 400, true, "Consumer Durable and Name have to be equal if both are provided" },
     { 10133, 400, true, "replicas count cannot be negative" },
+    /* nats-server 2.10's, for several consumer filters */
+    { 10136, 400, true, "consumer cannot have both FilterSubject and FilterSubjects specified" },
+    { 10137, 400, true, "consumer with multiple subject filters cannot use subject based API" },
+    { 10138, 400, true, "consumer subject filters cannot overlap" },
+    { 10139, 400, true, "consumer filter in FilterSubjects cannot be empty" },
 };
 
 static const struct errdef *errdef(int err_code)

@@ -110,15 +110,13 @@ char *js_stream_config_to_json(const struct js_stream_config *c);
 /* Does c mirror a stream or source from any? (Tern keeps and checks such a
  * config but does not perform it yet: the API refuses it.) */
 bool js_stream_config_has_origin(const struct js_stream_config *c);
-/* The first field of nats-server 2.10's that the stream config (or, with
- * consumer, the consumer create request's "config") in json sets, or NULL:
- * stream first_seq and subject_transform, consumer filter_subjects. Tern
- * does not perform them yet, and 2.9.10's way of ignoring unknown fields
- * would silently change what is stored or delivered (a consumer of several
- * filters would get every message); the API refuses them instead. Fields
- * whose absence changes no message (metadata, compression) stay ignored,
- * as 2.9.10 ignores them. */
-const char *js_config_unsupported_field(const char *json, size_t len, bool consumer);
+/* The first field of nats-server 2.10's that the stream config in json
+ * sets, or NULL: first_seq and subject_transform. Tern does not perform
+ * them yet, and 2.9.10's way of ignoring unknown fields would silently
+ * change what is stored; the API refuses them instead. Fields whose
+ * absence changes no message (metadata, compression) stay ignored, as
+ * 2.9.10 ignores them. */
+const char *js_stream_config_unsupported_field(const char *json, size_t len);
 /* c's republish, when it has one: its src (">" when it was left empty),
  * dest and headers_only; *src and *dest are malloc'd (free both). 0,
  * -ENOENT (none), -ENOMEM. */
@@ -149,6 +147,10 @@ struct js_consumer_config {
     int64_t *backoff;             /* ns each; NULL when absent */
     size_t nbackoff;
     char *filter_subject;         /* NULL = whole stream */
+    char **filter_subjects;       /* 2.10's several filters: none of them
+                                     empty, no two overlapping; never set
+                                     together with filter_subject */
+    size_t nfilter_subjects;
     enum js_replay_policy replay_policy;
     uint64_t rate_limit_bps;
     char *sample_freq;

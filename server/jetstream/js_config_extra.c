@@ -4,9 +4,9 @@
  * if accepted"), mirror and sources (checked here as nats-server checks
  * them, so its error codes come first; not performed yet, so the API
  * refuses a config that has them: js_api.c), and republish, which the
- * engine acts on (js_republish.c). Also the look at a raw request for the
- * 2.10 fields the API refuses (js_config_unsupported_field), which reads
- * fields the decoder ignores.
+ * engine acts on (js_republish.c). Also the look at a raw stream request
+ * for the 2.10 fields the API refuses (js_stream_config_unsupported_field),
+ * which reads fields the decoder ignores.
  *
  * Each is decoded with Go's rules, re-encoded the way Go re-encodes it
  * (known fields only, in struct order, omitempty honoured, republish src
@@ -238,16 +238,13 @@ static bool set_beyond_default(const json_t *v)
     return true;
 }
 
-const char *js_config_unsupported_field(const char *json, size_t len, bool consumer)
+const char *js_stream_config_unsupported_field(const char *json, size_t len)
 {
-    static const char *const stream_fields[] = { "first_seq", "subject_transform", NULL };
-    static const char *const consumer_fields[] = { "filter_subjects", NULL };
+    static const char *const fields[] = { "first_seq", "subject_transform", NULL };
     json_t *root = json_loadb(json, len, 0, NULL);
-    const json_t *cfg = consumer ? json_object_get(root, "config") : root;
     const char *found = NULL;
-    const char *const *fields = consumer ? consumer_fields : stream_fields;
-    for (size_t i = 0; json_is_object(cfg) && fields[i] && !found; i++)
-        if (set_beyond_default(json_object_get(cfg, fields[i])))
+    for (size_t i = 0; json_is_object(root) && fields[i] && !found; i++)
+        if (set_beyond_default(json_object_get(root, fields[i])))
             found = fields[i];
     json_decref(root);
     return found;

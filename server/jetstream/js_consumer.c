@@ -35,29 +35,9 @@ static struct timeval tv_from_ns(int64_t ns)
     return tv;
 }
 
-/* The store is asked with no filter when the consumer's filter takes all
- * the stream's subjects anyway (every KV watchall): counting and scanning
- * unfiltered is O(1) per step in the store. */
-static void set_filter(struct js_consumer *c)
-{
-    const char *f = c->cfg.filter_subject;
-    c->filter = NULL;
-    c->filter_len = 0;
-    if (!f || !*f)
-        return;
-    const struct js_stream_config *sc = &c->st->cfg;
-    bool all = sc->nsubjects > 0;
-    for (size_t i = 0; all && i < sc->nsubjects; i++)
-        all = subject_covers(f, strlen(f), sc->subjects[i], strlen(sc->subjects[i]));
-    if (!all) {
-        c->filter = f;
-        c->filter_len = strlen(f);
-    }
-}
-
 static uint64_t count_from(struct js_consumer *c, uint64_t start)
 {
-    return store_count_from(c->st->store, start, c->filter, c->filter_len);
+    return js_filter_count_from(c->st->store, start, &c->filter);
 }
 
 /* ---- start position (§8.4) ---- */
@@ -117,9 +97,9 @@ static int select_start(struct js_consumer *c)
         break;
     case JS_DELIVER_LAST:
         seq = s.last_seq;
-        if (c->filter) {
+        if (c->filter.n) {
             struct lps_acc a = { 0 };
-            store_each_subject(store, c->filter, c->filter_len, lps_add, &a);
+            js_filter_each_subject(store, &c->filter, lps_add, &a);
             seq = 0;
             for (size_t i = 0; i < a.n; i++)
                 if (a.seqs[i] > seq)
@@ -140,7 +120,7 @@ static int select_start(struct js_consumer *c)
         break;
     case JS_DELIVER_LAST_PER_SUBJECT: {
         struct lps_acc a = { 0 };
-        store_each_subject(store, c->filter, c->filter_len, lps_add, &a);
+        js_filter_each_subject(store, &c->filter, lps_add, &a);
         if (a.err) {
             free(a.seqs);
             return a.err;
@@ -273,7 +253,7 @@ int js_consumer_peek(struct js_consumer *c, struct js_cnext *n)
     }
     if (c->rt.lps && !found)
         lps_finish(c);
-    if (!found && store_load_next(store, c->rt.sseq, c->filter, c->filter_len, &c->scratch) < 0) {
+    if (!found && js_filter_load_next(store, c->rt.sseq, &c->filter, &c->scratch) < 0) {
         /* Nothing more: like nats-server, the read position moves past
          * what was scanned (delivered.stream_seq shows the stream's end). */
         struct store_state s;
@@ -398,12 +378,20 @@ void js_consumer_heartbeat(struct js_consumer *c, const char *to, size_t tolen)
     c->rt.last_emit = js_clock(c->st->js);
 }
 
+int js_consumer_refilter_all(struct js_stream *st)
+{
+    for (struct js_consumer *c = st->consumers; c; c = c->next) {
+        int rc = js_filter_set(&c->filter, &c->cfg, &st->cfg);
+        if (rc < 0)
+            return rc;
+        c->rt.np_valid = false;
+    }
+    return 0;
+}
+
 bool js_consumer_wants(const struct js_consumer *c, const char *subject, size_t len)
 {
-    const char *f = c->cfg.filter_subject;
-    if (!f || !*f)
-        return true;
-    return subject_match(f, strlen(f), subject, len);
+    return js_filter_takes(&c->filter, subject, len);
 }
 
 /* ---- scheduling ---- */
@@ -578,6 +566,7 @@ void js_consumer_free(struct js_consumer *c)
     free(c->rt.pend);
     free(c->rt.rdq);
     free(c->rt.lps);
+    js_filter_clear(&c->filter);
     free(c->meta);
     free(c->name);
     free(c->rep.acked);
@@ -603,8 +592,7 @@ int js_consumer_apply_create(struct js_stream *st, const char *name,
         goto err_free;
     c->durable = js_consumer_is_durable(&c->cfg);
     c->push = c->cfg.deliver_subject && *c->cfg.deliver_subject;
-    set_filter(c);
-    if ((rc = select_start(c)) < 0)
+    if ((rc = js_filter_set(&c->filter, &c->cfg, &st->cfg)) < 0 || (rc = select_start(c)) < 0)
         goto err_free;
     c->rt.live_valid = true;
     c->rep.start_sseq = c->rt.start_sseq;
@@ -637,9 +625,9 @@ int js_consumer_apply_update(struct js_consumer *c, const struct js_consumer_con
     c->cfg = n;
     free(c->meta); /* re-encoded with the new config on the next save */
     c->meta = NULL;
-    set_filter(c);
     c->rt.np_valid = false;
-    return js_consumer_save(c);
+    int rc = js_filter_set(&c->filter, &c->cfg, &c->st->cfg);
+    return rc < 0 ? rc : js_consumer_save(c);
 }
 
 /* ---- runtime ---- */

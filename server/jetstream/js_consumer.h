@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/jetstream/js_filter.h"
 #include "server/jetstream/js_internal.h"
 
 struct event;
@@ -191,9 +192,7 @@ struct js_consumer {
     int64_t created;               /* wall ns */
     bool durable;                  /* state persisted in the stream's store */
     bool push;                     /* deliver_subject set */
-    const char *filter;            /* borrowed from cfg; NULL when the filter
-                                      takes everything the stream holds */
-    size_t filter_len;
+    struct js_filter filter;       /* cfg's filters as the store is asked */
     struct js_cprog rep;           /* replicated progress */
 
     /* Persistence of the replicated half (js_consumer_store.c). */

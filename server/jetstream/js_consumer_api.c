@@ -130,13 +130,6 @@ static void api_create(struct js *js, const struct js_inmsg *m, const struct pro
     }
     if (js_consumer_config_check(&cfg, direct, &e) < 0)
         goto err;
-    /* 2.10's fields are not performed yet (several filters would give the
-     * consumer every message): refused, not ignored. */
-    const char *unsupported = js_config_unsupported_field(m->data, m->data_len, true);
-    if (unsupported) {
-        js_err_set(&e, 10012, "consumer %s is not supported yet", unsupported);
-        goto err;
-    }
     /* The remaining admission (existing consumer, 10026, the work-queue
      * rules) is apply's, against the state where the command lands. */
     char gen[9];

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/subject.h"
 #include "server/jetstream/js_config_impl.h"
 
 /* "undefined" decodes as all (DeliverPolicy.UnmarshalJSON). */
@@ -85,6 +86,8 @@ static int decode(const json_t *cfg, struct js_consumer_config *c, bool *direct)
         rc = decode_backoff(cfg, c);
     if (!rc)
         rc = jf_str(cfg, "filter_subject", &c->filter_subject);
+    if (!rc)
+        rc = jf_strarr(cfg, "filter_subjects", &c->filter_subjects, &c->nfilter_subjects);
     if (!rc)
         rc = jf_enum(cfg, "replay_policy", replay_names, false, &rp);
     if (!rc)
@@ -186,7 +189,8 @@ static int check_policy(const struct js_consumer_config *c, struct js_err *err)
             return ALSO("sequence");
         if (c->has_opt_start_time)
             return ALSO("time");
-        if (c->deliver_policy == JS_DELIVER_LAST_PER_SUBJECT && !c->filter_subject)
+        if (c->deliver_policy == JS_DELIVER_LAST_PER_SUBJECT && !c->filter_subject &&
+            !c->nfilter_subjects)
             return NOTSET("filter subject");
         return 0;
     case JS_DELIVER_BY_START_SEQ:
@@ -217,6 +221,32 @@ static void set_defaults(struct js_consumer_config *c)
         c->ack_wait = c->backoff[0];
     if (acks && c->max_ack_pending == 0)
         c->max_ack_pending = JS_DEFAULT_MAX_ACK_PENDING;
+}
+
+/* nats-server 2.10's rules for several filters: not beside filter_subject
+ * (10136), none empty (10139), each a valid subject (10052), no two that
+ * one subject could match (10138) — so a message is taken by at most one
+ * filter, which is what lets the runtime add up per-filter counts. */
+static int check_filters(const struct js_consumer_config *c, struct js_err *err)
+{
+    if (!c->nfilter_subjects)
+        return 0;
+    if (c->filter_subject && *c->filter_subject)
+        return js_err_set(err, 10136, NULL);
+    for (size_t i = 0; i < c->nfilter_subjects; i++)
+        if (!*c->filter_subjects[i])
+            return js_err_set(err, 10139, NULL);
+    for (size_t i = 0; i < c->nfilter_subjects; i++) {
+        const char *a = c->filter_subjects[i];
+        if (!js_subj_valid(a))
+            return js_err_set(err, 10052, "invalid subject");
+        for (size_t j = 0; j < c->nfilter_subjects; j++) {
+            const char *b = c->filter_subjects[j];
+            if (i != j && subject_overlap(a, strlen(a), b, strlen(b)))
+                return js_err_set(err, 10138, NULL);
+        }
+    }
+    return 0;
 }
 
 /* checkConsumerCfg, the parts that need no stream, in its order. */
@@ -261,6 +291,8 @@ static int check_cfg(const struct js_consumer_config *c, bool direct, struct js_
         return js_err_set(err, 10090, NULL);
     if (direct && js_consumer_is_durable(c))
         return js_err_set(err, 10091, NULL);
+    if ((rc = check_filters(c, err)) < 0)
+        return rc;
     /* filter subject within the stream's subjects (10093) needs the stream */
     if ((rc = check_policy(c, err)) < 0)
         return rc;
@@ -300,6 +332,8 @@ static int check_form(struct js_consumer_config *c, enum js_consumer_form form, 
             return js_err_set(err, 10020, NULL);
         break;
     }
+    if (form == JS_CFORM_CREATE_FILTERED && filter && *filter && c->nfilter_subjects)
+        return js_err_set(err, 10137, NULL);
     if (form == JS_CFORM_CREATE_FILTERED && filter && *filter &&
         !js_streq(c->filter_subject, filter))
         return js_err_set(err, 10131, NULL);
@@ -388,6 +422,15 @@ int js_consumer_config_parse(const char *json, size_t len, const char *stream,
     return rc;
 }
 
+/* validFilteredSubject: can f take a subject the stream holds? */
+static bool filter_in_stream(const char *f, const struct js_stream_config *s)
+{
+    bool ok = false, wc = !js_subj_literal(f);
+    for (size_t i = 0; js_subj_valid(f) && !ok && i < s->nsubjects; i++)
+        ok = js_subj_subset(f, s->subjects[i]) || (wc && js_subj_subset(s->subjects[i], f));
+    return ok;
+}
+
 int js_consumer_config_check_stream(const struct js_consumer_config *c,
                                     const struct js_stream_config *s, struct js_err *err)
 {
@@ -407,14 +450,14 @@ int js_consumer_config_check_stream(const struct js_consumer_config *c,
     bool external = mirror || sources;
     json_decref(mirror);
     json_decref(sources);
-    if (c->filter_subject && !external) {
-        const char *f = c->filter_subject;
-        bool ok = false, wc = !js_subj_literal(f);
-        for (size_t i = 0; js_subj_valid(f) && !ok && i < s->nsubjects; i++)
-            ok = js_subj_subset(f, s->subjects[i]) || (wc && js_subj_subset(s->subjects[i], f));
-        if (!ok)
+    if (c->filter_subject && !external && !filter_in_stream(c->filter_subject, s))
+        return js_err_set(err, 10093, NULL);
+    /* 2.10 dropped this check; Tern keeps it for each of several filters
+     * as for one: a filter outside the stream is a mistake that would
+     * deliver nothing */
+    for (size_t i = 0; !external && i < c->nfilter_subjects; i++)
+        if (!filter_in_stream(c->filter_subjects[i], s))
             return js_err_set(err, 10093, NULL);
-    }
     /* The single-consumer work-queue rules. 2.9.10 checks them after the
      * existing-consumer and max-consumers steps, and 10099/10100 (the
      * caller's) between these two. */
@@ -425,6 +468,16 @@ int js_consumer_config_check_stream(const struct js_consumer_config *c,
             return js_err_set(err, 10101, NULL);
     }
     return 0;
+}
+
+static bool strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    return true;
 }
 
 static bool backoff_equal(const struct js_consumer_config *a, const struct js_consumer_config *b)
@@ -443,7 +496,10 @@ static bool config_equal(const struct js_consumer_config *a, const struct js_con
            a->opt_start_time == b->opt_start_time &&
            a->opt_start_time_tz == b->opt_start_time_tz && a->ack_policy == b->ack_policy &&
            a->ack_wait == b->ack_wait && a->max_deliver == b->max_deliver && backoff_equal(a, b) &&
-           js_streq(a->filter_subject, b->filter_subject) && a->replay_policy == b->replay_policy &&
+           js_streq(a->filter_subject, b->filter_subject) &&
+           strv_equal(a->filter_subjects, a->nfilter_subjects, b->filter_subjects,
+                      b->nfilter_subjects) &&
+           a->replay_policy == b->replay_policy &&
            a->rate_limit_bps == b->rate_limit_bps && js_streq(a->sample_freq, b->sample_freq) &&
            a->max_waiting == b->max_waiting && a->max_ack_pending == b->max_ack_pending &&
            a->idle_heartbeat == b->idle_heartbeat && a->flow_control == b->flow_control &&
@@ -532,6 +588,11 @@ char *js_consumer_config_to_json(const struct js_consumer_config *c)
             oom |= json_array_append_new(a, json_integer(c->backoff[i])) != 0;
     }
     STR("filter_subject", c->filter_subject);
+    if (c->nfilter_subjects) {
+        js_put(o, "filter_subjects", a = json_array(), &oom);
+        for (size_t i = 0; a && i < c->nfilter_subjects; i++)
+            oom |= json_array_append_new(a, json_string(c->filter_subjects[i])) != 0;
+    }
     js_put(o, "replay_policy", json_string(replay_names[c->replay_policy]), &oom);
     INT("rate_limit_bps", c->rate_limit_bps);
     STR("sample_freq", c->sample_freq);
@@ -564,6 +625,8 @@ int js_consumer_config_copy(struct js_consumer_config *dst, const struct js_cons
     dst->sample_freq = dst->deliver_subject = dst->deliver_group = NULL;
     dst->backoff = NULL;
     dst->nbackoff = 0;
+    dst->filter_subjects = NULL;
+    dst->nfilter_subjects = 0;
     if (js_strdup_opt(&dst->durable_name, src->durable_name) < 0 ||
         js_strdup_opt(&dst->name, src->name) < 0 ||
         js_strdup_opt(&dst->description, src->description) < 0 ||
@@ -572,6 +635,11 @@ int js_consumer_config_copy(struct js_consumer_config *dst, const struct js_cons
         js_strdup_opt(&dst->deliver_subject, src->deliver_subject) < 0 ||
         js_strdup_opt(&dst->deliver_group, src->deliver_group) < 0)
         goto err_after_copy;
+    if (src->nfilter_subjects) {
+        if (js_strv_copy(&dst->filter_subjects, src->filter_subjects, src->nfilter_subjects) < 0)
+            goto err_after_copy;
+        dst->nfilter_subjects = src->nfilter_subjects;
+    }
     if (src->nbackoff) {
         if (!(dst->backoff = malloc(src->nbackoff * sizeof *dst->backoff)))
             goto err_after_copy;
@@ -594,6 +662,7 @@ void js_consumer_config_free(struct js_consumer_config *c)
     free(c->description);
     free(c->backoff);
     free(c->filter_subject);
+    js_strv_free(c->filter_subjects, c->nfilter_subjects);
     free(c->sample_freq);
     free(c->deliver_subject);
     free(c->deliver_group);

@@ -140,7 +140,7 @@ static void retire(struct js_consumer *c, const struct js_cprog *old)
     struct store_msg m = { 0 };
     bool any = false;
     for (uint64_t seq = old->floor_sseq + 1;
-         seq <= upto && store_load_next(st->store, seq, c->filter, c->filter_len, &m) == 0 &&
+         seq <= upto && js_filter_load_next(st->store, seq, &c->filter, &m) == 0 &&
          m.seq <= upto;
          seq = m.seq + 1) {
         if (!js_consumer_rep_acked(c, m.seq) || prog_acked(old, c->cfg.ack_policy, m.seq))
@@ -163,7 +163,7 @@ static void retire_on_delete(struct js_consumer *c)
     struct store_msg m = { 0 };
     bool any = false;
     for (uint64_t seq = c->rep.floor_sseq + 1;
-         store_load_next(st->store, seq, c->filter, c->filter_len, &m) == 0; seq = m.seq + 1) {
+         js_filter_load_next(st->store, seq, &c->filter, &m) == 0; seq = m.seq + 1) {
         if (!still_needed(st, c, &m) && store_remove(st->store, m.seq) == 0)
             any = true;
     }
@@ -261,6 +261,26 @@ static int parse_config(struct js_stream *st, const struct jscmd *cmd, const cha
     return js_consumer_config_from_json(st, cmd->config.ptr, cmd->config.len, name, cfg, e);
 }
 
+/* Would f and one of o's filters (or o's lack of one) share a partition
+ * of a work queue: one a subset of the other, either way (2.9.10's
+ * partitionUnique)? */
+static bool nested(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    return subject_covers(a, la, b, lb) || subject_covers(b, lb, a, la);
+}
+
+static bool shares_partition(const struct js_consumer_config *o, const char *f)
+{
+    for (size_t i = 0; i < o->nfilter_subjects; i++)
+        if (nested(o->filter_subjects[i], f))
+            return true;
+    if (o->nfilter_subjects)
+        return false;
+    const char *of = o->filter_subject;
+    return !of || !*of || nested(of, f);
+}
+
 /* Work-queue rules that need the other consumers (nats-server's
  * partitionUnique); the single-consumer ones are js_config's. */
 static int check_workqueue(struct js_stream *st, const struct js_consumer_config *cfg,
@@ -268,14 +288,16 @@ static int check_workqueue(struct js_stream *st, const struct js_consumer_config
 {
     if (st->cfg.retention != JS_RETAIN_WORKQUEUE || !st->consumers)
         return 0;
-    const char *f = cfg->filter_subject;
-    if (!f || !*f)
+    char *one[1] = { cfg->filter_subject };
+    char *const *fs = cfg->nfilter_subjects ? cfg->filter_subjects : one;
+    size_t nfs = cfg->nfilter_subjects ? cfg->nfilter_subjects
+                                       : (cfg->filter_subject && *cfg->filter_subject);
+    if (!nfs)
         return js_err_set(e, 10099, NULL);
-    for (struct js_consumer *o = st->consumers; o; o = o->next) {
-        const char *of = o->cfg.filter_subject;
-        if (!of || !*of || subject_covers(of, strlen(of), f, strlen(f)))
-            return js_err_set(e, 10100, NULL);
-    }
+    for (struct js_consumer *o = st->consumers; o; o = o->next)
+        for (size_t i = 0; i < nfs; i++)
+            if (shares_partition(&o->cfg, fs[i]))
+                return js_err_set(e, 10100, NULL);
     return 0;
 }
 

@@ -284,7 +284,7 @@ int js_consumer_live_from_rep(struct js_consumer *c)
         seq = a->start_sseq;
     int rc = 0;
     while (seq <= a->delivered_sseq &&
-           store_load_next(c->st->store, seq, c->filter, c->filter_len, &c->scratch) == 0 &&
+           js_filter_load_next(c->st->store, seq, &c->filter, &c->scratch) == 0 &&
            c->scratch.seq <= a->delivered_sseq) {
         uint64_t s = c->scratch.seq;
         if (cseq < c->rt.dseq)

@@ -423,6 +423,9 @@ void js_consumer_detach_all(struct js_stream *st, const char *status);
 void js_consumer_release_all(struct js_stream *st);
 /* The next consumer in its stream's list (st->consumers), or NULL. */
 struct js_consumer *js_consumer_next(const struct js_consumer *c);
+/* The stream's subjects changed: rebuild every consumer's filter set
+ * (js_filter.h). 0 or -ENOMEM. */
+int js_consumer_refilter_all(struct js_stream *st);
 /* Does c's filter take this subject? */
 bool js_consumer_wants(const struct js_consumer *c, const char *subject, size_t len);
 /* Persist consumers' changed state (once per loop batch). */

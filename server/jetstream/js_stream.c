@@ -387,6 +387,13 @@ int js_apply_stream_update(struct js *js, struct js_stream *st, struct js_stream
     bool trim_per_subject = old.max_msgs_per_subject > 0 && st->cfg.max_msgs_per_subject > 0 &&
                             st->cfg.max_msgs_per_subject < old.max_msgs_per_subject;
     js_stream_config_free(&old);
+    /* Whether a filter takes the whole stream depends on the stream's
+     * subjects: every replica decides it again here, at the same point of
+     * the log, and so the same way. */
+    if (resub && js_consumer_refilter_all(st) < 0) {
+        js_err_set(&res->err, 10023, NULL);
+        return -ENOMEM;
+    }
     bool any = js_stream_enforce_limits(st, NULL, 0);
     if (trim_per_subject)
         store_each_subject(st->store, NULL, 0, per_subject_trim, st);

@@ -256,20 +256,24 @@ static uint64_t next_match(const struct store *st, uint64_t start, const char *f
     return best;
 }
 
+uint64_t store_next_seq(const struct store *st, uint64_t start, const char *filter,
+                        size_t filter_len)
+{
+    if (match_all(filter, filter_len))
+        return store__ix_next(&st->ix, start);
+    if (!subject_has_wildcard(filter, filter_len)) {
+        struct store_subj *sj = store__ix_subject(&st->ix, filter, filter_len);
+        return sj ? store__subj_next(sj, start) : 0;
+    }
+    return next_match(st, start, filter, filter_len);
+}
+
 int store_load_next(struct store *st, uint64_t start, const char *filter, size_t filter_len,
                     struct store_msg *m)
 {
     if (!st || !m)
         return -EINVAL;
-    uint64_t seq;
-    if (match_all(filter, filter_len)) {
-        seq = store__ix_next(&st->ix, start);
-    } else if (!subject_has_wildcard(filter, filter_len)) {
-        struct store_subj *sj = store__ix_subject(&st->ix, filter, filter_len);
-        seq = sj ? store__subj_next(sj, start) : 0;
-    } else {
-        seq = next_match(st, start, filter, filter_len);
-    }
+    uint64_t seq = store_next_seq(st, start, filter, filter_len);
     return seq ? store_load(st, seq, m) : -ENOENT;
 }
 

@@ -161,6 +161,10 @@ int store_load(struct store *st, uint64_t seq, struct store_msg *m);
  * 0, -ENOENT when there is none. */
 int store_load_next(struct store *st, uint64_t start, const char *filter, size_t filter_len,
                     struct store_msg *m);
+/* The sequence store_load_next would load, without loading it; 0 when
+ * there is none. */
+uint64_t store_next_seq(const struct store *st, uint64_t start, const char *filter,
+                        size_t filter_len);
 /* Newest message on this subject; with wildcards ('*', '>'), the newest
  * whose subject matches it (a pass over the stored subjects). 0 or
  * -ENOENT. */

@@ -148,25 +148,6 @@ async def test_create_ignores_unknown_config_fields(nc):
     assert "some_future_field" not in r["config"]
 
 
-@pytest.mark.skipif(REFERENCE, reason="nats-server 2.9.10 ignores filter_subjects and "
-                    "delivers every message; Tern refuses it until it filters by them")
-async def test_several_filter_subjects_are_refused_not_ignored(nc, js):
-    body = {"stream_name": "EV", "config": {"durable_name": "MF", "ack_policy": "explicit",
-                                            "filter_subjects": ["ev.a", "ev.b"]}}
-    r = await api(nc, "$JS.API.CONSUMER.DURABLE.CREATE.EV.MF", body)
-    assert r == {"type": T + "consumer_create_response",
-                 "error": error(500, 10012, "consumer filter_subjects is not supported yet")}
-    with pytest.raises(nats.js.errors.APIError) as e:
-        await js.add_consumer("EV", ConsumerConfig(durable_name="MF2",
-                                                   filter_subjects=["ev.a"]))
-    assert e.value.err_code == 10012
-    assert (await api(nc, "$JS.API.CONSUMER.NAMES.EV"))["consumers"] == []
-    # An empty list is no filter at all.
-    body["config"]["filter_subjects"] = []
-    r = await api(nc, "$JS.API.CONSUMER.DURABLE.CREATE.EV.MF", body)
-    assert "error" not in r, r
-
-
 # ---------------------------------------------------------------- create errors
 
 CREATE_ERRORS = [

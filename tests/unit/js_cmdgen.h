@@ -76,9 +76,19 @@ static inline void gen_consumer(struct gen *g, struct jscmd *c)
     unsigned k = pick(g->durable_only ? 2 : 3);
     snprintf(g->cname, sizeof g->cname, "%s", consumers[k]);
     c->consumer = B(g->cname);
-    char filter[48] = "";
-    if (pick(2))
+    /* several filters: pairs that a stream holds together, and one that
+     * spans two streams (refused with 10093 wherever it is created) */
+    static const char *const pairs[][2] = { { "a.1", "a.3" }, { "a.2", "a.3" },
+                                            { "b.x", "b.y" }, { "a.1", "c" } };
+    char filter[64] = "";
+    unsigned f = pick(3);
+    if (f == 1)
         snprintf(filter, sizeof filter, ",\"filter_subject\":\"%s\"", subjects[pick(6)]);
+    else if (f == 2) {
+        unsigned p = pick(4);
+        snprintf(filter, sizeof filter, ",\"filter_subjects\":[\"%s\",\"%s\"]", pairs[p][0],
+                 pairs[p][1]);
+    }
     unsigned d = pick(4);
     char start[40] = "";
     if (d == 3)
