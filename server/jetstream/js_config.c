@@ -170,7 +170,8 @@ static const struct errdef {
     { 10131, 400, true, "Consumer create request did not match filtered subject from create subject" },
     { 10132, 400, true, "Consumer Durable and Name have to be equal if both are provided" },
     { 10133, 400, true, "replicas count cannot be negative" },
-    /* nats-server 2.10's, for several consumer filters */
+    /* nats-server 2.10's: consumer metadata, several consumer filters */
+    { 10135, 400, false, "consumer metadata exceeds maximum size of {limit}" },
     { 10136, 400, true, "consumer cannot have both FilterSubject and FilterSubjects specified" },
     { 10137, 400, true, "consumer with multiple subject filters cannot use subject based API" },
     { 10138, 400, true, "consumer subject filters cannot overlap" },
@@ -355,6 +356,8 @@ static int decode(const json_t *root, struct js_stream_config *c, struct js_cfg_
     if (!rc)
         rc = jf_bool(root, "allow_rollup_hdrs", &c->allow_rollup_hdrs);
     if (!rc)
+        rc = jf_strmap(root, "metadata", &c->metadata, &x->metadata_size);
+    if (!rc)
         rc = js_extra_decode(root, x);
     c->retention = (enum js_retention)r;
     c->discard = (enum js_discard)d;
@@ -377,6 +380,8 @@ static int check_cfg(struct js_stream_config *c, const struct js_cfg_extra *x, s
     if (c->description && strlen(c->description) > JS_MAX_DESCRIPTION_LEN)
         return BAD("stream description is too long, maximum allowed is %d",
                    JS_MAX_DESCRIPTION_LEN);
+    if (x->metadata_size > JS_MAX_METADATA_LEN)
+        return BAD("stream metadata exceeds maximum size of %d bytes", JS_MAX_METADATA_LEN);
     if (c->num_replicas == 0)
         c->num_replicas = 1;
     if (c->num_replicas > 5)
@@ -579,7 +584,8 @@ int js_stream_config_check_update(const struct js_stream_config *old,
 bool js_stream_config_equal(const struct js_stream_config *a, const struct js_stream_config *b)
 {
     if (!js_streq(a->name, b->name) || !js_streq(a->description, b->description) ||
-        a->nsubjects != b->nsubjects || !js_streq(a->extra_json, b->extra_json))
+        a->nsubjects != b->nsubjects || !js_streq(a->extra_json, b->extra_json) ||
+        !js_streq(a->metadata, b->metadata))
         return false;
     for (size_t i = 0; i < a->nsubjects; i++) /* order matters, as in DeepEqual */
         if (strcmp(a->subjects[i], b->subjects[i]) != 0)
@@ -644,6 +650,7 @@ char *js_stream_config_to_json(const struct js_stream_config *c)
     js_put(o, "deny_delete", json_boolean(c->deny_delete), &oom);
     js_put(o, "deny_purge", json_boolean(c->deny_purge), &oom);
     js_put(o, "allow_rollup_hdrs", json_boolean(c->allow_rollup_hdrs), &oom);
+    js_put_metadata(o, c->metadata, &oom);
     if (!oom)
         text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
     json_decref(x);
@@ -654,11 +661,12 @@ char *js_stream_config_to_json(const struct js_stream_config *c)
 int js_stream_config_copy(struct js_stream_config *dst, const struct js_stream_config *src)
 {
     *dst = *src;
-    dst->name = dst->description = dst->extra_json = NULL;
+    dst->name = dst->description = dst->extra_json = dst->metadata = NULL;
     dst->subjects = NULL;
     if (js_strdup_opt(&dst->name, src->name) < 0 ||
         js_strdup_opt(&dst->description, src->description) < 0 ||
         js_strdup_opt(&dst->extra_json, src->extra_json) < 0 ||
+        js_strdup_opt(&dst->metadata, src->metadata) < 0 ||
         js_strv_copy(&dst->subjects, src->subjects, src->nsubjects) < 0) {
         dst->nsubjects = 0;
         js_stream_config_free(dst);
@@ -675,5 +683,6 @@ void js_stream_config_free(struct js_stream_config *c)
     free(c->description);
     js_strv_free(c->subjects, c->nsubjects);
     free(c->extra_json);
+    free(c->metadata);
     memset(c, 0, sizeof *c);
 }

@@ -73,6 +73,8 @@ struct js_stream_config {
     char *extra_json;             /* accepted optional objects we echo back
                                      untouched (placement, republish...), as
                                      a JSON object text, or NULL */
+    char *metadata;               /* 2.10's metadata: a JSON object of
+                                     strings, keys sorted; NULL when none */
 };
 
 /* Parse a STREAM.CREATE / STREAM.UPDATE body. subject_name is the stream
@@ -113,9 +115,7 @@ bool js_stream_config_has_origin(const struct js_stream_config *c);
 /* The first field of nats-server 2.10's that the stream config in json
  * sets, or NULL: first_seq and subject_transform. Tern does not perform
  * them yet, and 2.9.10's way of ignoring unknown fields would silently
- * change what is stored; the API refuses them instead. Fields whose
- * absence changes no message (metadata, compression) stay ignored, as
- * 2.9.10 ignores them. */
+ * change what is stored; the API refuses them instead. */
 const char *js_stream_config_unsupported_field(const char *json, size_t len);
 /* c's republish, when it has one: its src (">" when it was left empty),
  * dest and headers_only; *src and *dest are malloc'd (free both). 0,
@@ -165,6 +165,9 @@ struct js_consumer_config {
     int64_t inactive_threshold;   /* ns; 0 = none (ephemerals get 5 s) */
     int64_t num_replicas;
     bool mem_storage;
+    char *metadata;               /* 2.10's metadata, as the stream's */
+    size_t metadata_size;         /* its keys' and values' bytes (the
+                                     10135 limit) */
     int opt_start_time_tz;        /* added: the UTC offset (s east) the
                                      client wrote opt_start_time with; 2.9.10
                                      echoes the time in that offset */

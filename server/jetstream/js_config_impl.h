@@ -38,6 +38,17 @@ int jf_bool(const json_t *obj, const char *key, bool *out);
  * an error too: Go calls the type's UnmarshalJSON with "null". */
 int jf_enum(const json_t *obj, const char *key, const char *const *names, bool icase,
             int *out);
+/* A map[string]string (metadata): *out the object with its keys sorted,
+ * as Go encodes a map, compact (NULL when absent, null or empty); *size
+ * the sum of its keys' and values' lengths (nats-server's measure). A
+ * null value becomes "" as in Go; any other non-string is -EINVAL. */
+int jf_strmap(const json_t *obj, const char *key, char **out, size_t *size);
+/* Put a metadata text (jf_strmap's) into o as "metadata"; nothing when
+ * NULL. A text that does not parse counts as out of memory: it was made
+ * by jf_strmap. */
+void js_put_metadata(json_t *o, const char *metadata, bool *oom);
+/* nats-server 2.10's cap on that size (JSMaxMetadataLen). */
+#define JS_MAX_METADATA_LEN (128 * 1024)
 /* An array of strings; a null element becomes "" as in Go. */
 int jf_strarr(const json_t *obj, const char *key, char ***out, size_t *n);
 /* An RFC 3339 time string (Go's time.Time UnmarshalJSON); *tz: the
@@ -78,6 +89,7 @@ struct js_cfg_extra {
     char *template_owner;                             /* owned */
     bool storage_any;                                 /* "storage":"any" */
     json_t *placement, *mirror, *sources, *republish; /* Go-normalised, owned */
+    size_t metadata_size;                             /* see jf_strmap */
 };
 int js_extra_decode(const json_t *root, struct js_cfg_extra *x);
 void js_extra_free(struct js_cfg_extra *x);

@@ -125,6 +125,49 @@ int jf_enum(const json_t *obj, const char *key, const char *const *names, bool i
     return -EINVAL;
 }
 
+int jf_strmap(const json_t *obj, const char *key, char **out, size_t *size)
+{
+    json_t *v = lookup(obj, key, false, NULL);
+    const char *k;
+    json_t *e;
+    if (!v)
+        return 0;
+    free(*out);
+    *out = NULL;
+    *size = 0;
+    if (json_is_null(v))
+        return 0; /* null resets a map */
+    if (!json_is_object(v))
+        return -EINVAL;
+    json_object_foreach(v, k, e)
+        if (!json_is_string(e) && !json_is_null(e))
+            return -EINVAL;
+    if (json_object_size(v) == 0)
+        return 0;
+    json_t *m = json_object();
+    bool oom = !m;
+    json_object_foreach(v, k, e) {
+        const char *val = json_is_string(e) ? json_string_value(e) : "";
+        js_put(m, k, json_string(val), &oom);
+        *size += strlen(k) + strlen(val);
+    }
+    if (!oom)
+        *out = json_dumps(m, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(m);
+    return *out ? 0 : -ENOMEM;
+}
+
+void js_put_metadata(json_t *o, const char *metadata, bool *oom)
+{
+    if (!metadata)
+        return;
+    json_t *m = json_loads(metadata, 0, NULL);
+    if (!m)
+        *oom = true;
+    else
+        js_put(o, "metadata", m, oom);
+}
+
 int jf_strarr(const json_t *obj, const char *key, char ***out, size_t *n)
 {
     json_t *v = lookup(obj, key, false, NULL);

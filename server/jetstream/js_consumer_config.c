@@ -122,6 +122,8 @@ static int decode(const json_t *cfg, struct js_consumer_config *c, bool *direct)
         rc = jf_bool(cfg, "mem_storage", &c->mem_storage);
     if (!rc)
         rc = jf_bool(cfg, "direct", direct);
+    if (!rc)
+        rc = jf_strmap(cfg, "metadata", &c->metadata, &c->metadata_size);
     c->deliver_policy = (enum js_deliver_policy)(dp == 6 ? 0 : dp);
     c->ack_policy = (enum js_ack_policy)ap;
     c->replay_policy = (enum js_replay_policy)rp;
@@ -302,6 +304,9 @@ static int check_cfg(const struct js_consumer_config *c, bool direct, struct js_
         return js_err_set(err, 10108, NULL);
     if (c->durable_name && c->name && strcmp(c->durable_name, c->name) != 0)
         return js_err_set(err, 10132, NULL);
+    if (c->metadata_size > JS_MAX_METADATA_LEN)
+        return js_err_set(err, 10135, "consumer metadata exceeds maximum size of %dKB",
+                          JS_MAX_METADATA_LEN / 1024);
     return 0;
 }
 
@@ -508,7 +513,7 @@ static bool config_equal(const struct js_consumer_config *a, const struct js_con
            js_streq(a->deliver_subject, b->deliver_subject) &&
            js_streq(a->deliver_group, b->deliver_group) &&
            a->inactive_threshold == b->inactive_threshold && a->num_replicas == b->num_replicas &&
-           a->mem_storage == b->mem_storage;
+           a->mem_storage == b->mem_storage && js_streq(a->metadata, b->metadata);
 }
 
 /* checkNewConsumerConfig. Its start-time test compares Go pointers, so any
@@ -609,6 +614,7 @@ char *js_consumer_config_to_json(const struct js_consumer_config *c)
     INT("inactive_threshold", c->inactive_threshold);
     js_put(o, "num_replicas", json_integer(c->num_replicas), &oom);
     BOOL("mem_storage", c->mem_storage);
+    js_put_metadata(o, c->metadata, &oom);
 #undef STR
 #undef INT
 #undef BOOL
@@ -622,7 +628,7 @@ int js_consumer_config_copy(struct js_consumer_config *dst, const struct js_cons
 {
     *dst = *src;
     dst->durable_name = dst->name = dst->description = dst->filter_subject = NULL;
-    dst->sample_freq = dst->deliver_subject = dst->deliver_group = NULL;
+    dst->sample_freq = dst->deliver_subject = dst->deliver_group = dst->metadata = NULL;
     dst->backoff = NULL;
     dst->nbackoff = 0;
     dst->filter_subjects = NULL;
@@ -633,7 +639,8 @@ int js_consumer_config_copy(struct js_consumer_config *dst, const struct js_cons
         js_strdup_opt(&dst->filter_subject, src->filter_subject) < 0 ||
         js_strdup_opt(&dst->sample_freq, src->sample_freq) < 0 ||
         js_strdup_opt(&dst->deliver_subject, src->deliver_subject) < 0 ||
-        js_strdup_opt(&dst->deliver_group, src->deliver_group) < 0)
+        js_strdup_opt(&dst->deliver_group, src->deliver_group) < 0 ||
+        js_strdup_opt(&dst->metadata, src->metadata) < 0)
         goto err_after_copy;
     if (src->nfilter_subjects) {
         if (js_strv_copy(&dst->filter_subjects, src->filter_subjects, src->nfilter_subjects) < 0)
@@ -666,5 +673,6 @@ void js_consumer_config_free(struct js_consumer_config *c)
     free(c->sample_freq);
     free(c->deliver_subject);
     free(c->deliver_group);
+    free(c->metadata);
     memset(c, 0, sizeof *c);
 }
