@@ -170,12 +170,14 @@ static const struct errdef {
     { 10131, 400, true, "Consumer create request did not match filtered subject from create subject" },
     { 10132, 400, true, "Consumer Durable and Name have to be equal if both are provided" },
     { 10133, 400, true, "replicas count cannot be negative" },
-    /* nats-server 2.10's: consumer metadata, several consumer filters */
+    /* nats-server 2.10's: consumer metadata, several consumer filters,
+     * a mirror's first sequence */
     { 10135, 400, false, "consumer metadata exceeds maximum size of {limit}" },
     { 10136, 400, true, "consumer cannot have both FilterSubject and FilterSubjects specified" },
     { 10137, 400, true, "consumer with multiple subject filters cannot use subject based API" },
     { 10138, 400, true, "consumer subject filters cannot overlap" },
     { 10139, 400, true, "consumer filter in FilterSubjects cannot be empty" },
+    { 10143, 400, true, "stream mirrors can not have first sequence configured" },
 };
 
 static const struct errdef *errdef(int err_code)
@@ -355,6 +357,8 @@ static int decode(const json_t *root, struct js_stream_config *c, struct js_cfg_
         rc = jf_bool(root, "deny_purge", &c->deny_purge);
     if (!rc)
         rc = jf_bool(root, "allow_rollup_hdrs", &c->allow_rollup_hdrs);
+    if (!rc)
+        rc = jf_uint(root, "first_seq", &c->first_seq);
     if (!rc)
         rc = jf_strmap(root, "metadata", &c->metadata, &x->metadata_size);
     if (!rc)
@@ -555,6 +559,10 @@ int js_stream_config_check_update(const struct js_stream_config *old,
         return BAD("stream configuration update can not cancel deny message deletes");
     if (!upd->deny_purge && old->deny_purge)
         return BAD("stream configuration update can not cancel deny purge");
+    /* 2.10 takes a new first_seq and does nothing with it (it acts only
+     * when a store is made); Tern says so instead */
+    if (upd->first_seq != old->first_seq)
+        return BAD("stream configuration update can not change first sequence");
     const char *keys[] = { "mirror", "republish" };
     for (int i = 0; i < 2 && rc == 0; i++) {
         json_t *a = js_extra_member(old->extra_json, keys[i]);
@@ -585,7 +593,7 @@ bool js_stream_config_equal(const struct js_stream_config *a, const struct js_st
 {
     if (!js_streq(a->name, b->name) || !js_streq(a->description, b->description) ||
         a->nsubjects != b->nsubjects || !js_streq(a->extra_json, b->extra_json) ||
-        !js_streq(a->metadata, b->metadata))
+        !js_streq(a->metadata, b->metadata) || a->first_seq != b->first_seq)
         return false;
     for (size_t i = 0; i < a->nsubjects; i++) /* order matters, as in DeepEqual */
         if (strcmp(a->subjects[i], b->subjects[i]) != 0)
@@ -639,6 +647,8 @@ char *js_stream_config_to_json(const struct js_stream_config *c)
         js_put(o, "duplicate_window", json_integer(c->duplicate_window), &oom);
     for (int i = 0; i < 4; i++) {
         json_t *v = json_object_get(x, extras[i]);
+        if (i == 3 && c->first_seq) /* Go's place: after sources */
+            js_put(o, "first_seq", json_integer((json_int_t)c->first_seq), &oom);
         if (v)
             js_put(o, extras[i], json_incref(v), &oom);
     }

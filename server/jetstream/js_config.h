@@ -70,6 +70,8 @@ struct js_stream_config {
     bool deny_delete;
     bool deny_purge;
     bool allow_rollup_hdrs;
+    uint64_t first_seq;           /* 2.10's: the sequence a new stream
+                                     starts at; 0 = 1 */
     char *extra_json;             /* accepted optional objects we echo back
                                      untouched (placement, republish...), as
                                      a JSON object text, or NULL */
@@ -113,7 +115,7 @@ char *js_stream_config_to_json(const struct js_stream_config *c);
  * config but does not perform it yet: the API refuses it.) */
 bool js_stream_config_has_origin(const struct js_stream_config *c);
 /* The first field of nats-server 2.10's that the stream config in json
- * sets, or NULL: first_seq and subject_transform. Tern does not perform
+ * sets, or NULL: subject_transform. Tern does not perform
  * them yet, and 2.9.10's way of ignoring unknown fields would silently
  * change what is stored; the API refuses them instead. */
 const char *js_stream_config_unsupported_field(const char *json, size_t len);

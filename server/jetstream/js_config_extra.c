@@ -240,7 +240,7 @@ static bool set_beyond_default(const json_t *v)
 
 const char *js_stream_config_unsupported_field(const char *json, size_t len)
 {
-    static const char *const fields[] = { "first_seq", "subject_transform", NULL };
+    static const char *const fields[] = { "subject_transform", NULL };
     json_t *root = json_loadb(json, len, 0, NULL);
     const char *found = NULL;
     for (size_t i = 0; json_is_object(root) && fields[i] && !found; i++)
@@ -357,6 +357,8 @@ int js_extra_check_sources(const struct js_stream_config *c, const struct js_cfg
 {
     size_t nsources = x->sources ? json_array_size(x->sources) : 0;
     int rc;
+    if (x->mirror && c->first_seq > 0)
+        return js_err_set(err, 10143, NULL);
     if (x->mirror && c->nsubjects > 0)
         return js_err_set(err, 10034, NULL);
     if (x->mirror && nsources > 0)

@@ -319,6 +319,17 @@ err_after_alloc:
     return rc;
 }
 
+/* A new stream with a first_seq starts empty just below it; a store
+ * taken over with messages already past it is left as it is. */
+static int start_at_first_seq(struct js_stream *st)
+{
+    struct store_state s;
+    store_get_state(st->store, &s);
+    if (st->cfg.first_seq <= 1 || s.last_seq >= st->cfg.first_seq - 1)
+        return 0;
+    return store_set_last(st->store, st->cfg.first_seq - 1, 0);
+}
+
 int js_apply_stream_create(struct js *js, struct js_stream_config *cfg, int64_t created,
                            uint64_t acct_max, struct js_result *res)
 {
@@ -341,7 +352,12 @@ int js_apply_stream_create(struct js *js, struct js_stream_config *cfg, int64_t 
     bool had_dir = cfg->storage == JS_STORAGE_FILE && stat(dir, &sb) == 0;
     struct js_stream *st;
     int rc = open_stream(js, cfg, created, NULL, &st);
-    if (rc == 0 && st->cfg.storage == JS_STORAGE_FILE && (rc = save_meta(st)) < 0) {
+    bool opened = rc == 0;
+    if (rc == 0)
+        rc = start_at_first_seq(st);
+    if (rc == 0 && st->cfg.storage == JS_STORAGE_FILE)
+        rc = save_meta(st);
+    if (rc < 0 && opened) {
         if (had_dir) {
             js->streams = st->next; /* open_stream put it first */
             js->nstreams--;

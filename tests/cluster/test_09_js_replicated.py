@@ -25,7 +25,7 @@ import urllib.request
 
 import nats
 import pytest
-from nats.js.api import ConsumerConfig
+from nats.js.api import ConsumerConfig, StreamConfig
 from nats.js.errors import APIError, ServiceUnavailableError
 
 from conftest import REFERENCE, async_wait_for, report, wait_for
@@ -308,6 +308,28 @@ async def test_consumer_with_several_filters_through_leader_kill(nodes):
             except Exception:
                 pass  # not confirmed: it may come again
     assert set(seen) == set([i for i in range(60) if i % 3 != 1][10:]), seen
+    await nc.close()
+
+
+@pytest.mark.skipif(REFERENCE, reason="first_seq and metadata are nats-server 2.10's")
+async def test_first_seq_and_metadata_through_leader_kill(nodes):
+    wait_leader(nodes)
+    nc = await connect_all(nodes)
+    js = nc.jetstream()
+    await ready(js)
+    cfg = StreamConfig(name="FS", subjects=["fs.>"], num_replicas=3, first_seq=500,
+                       metadata={"owner": "ops"})
+    await retry(lambda: js.add_stream(cfg))
+    await retry(lambda: js.add_consumer("FS", ConsumerConfig(durable_name="c",
+                                                             metadata={"k": "v"})))
+    assert (await publish_until_acked(js, "fs.a", b"1", "fs1")).seq == 500
+    wait_leader(nodes).kill9()
+    await ready(js)
+    info = await retry(lambda: js.stream_info("FS"))
+    assert (info.config.first_seq, info.config.metadata) == (500, {"owner": "ops"})
+    assert (info.state.first_seq, info.state.last_seq) == (500, 500)
+    assert (await retry(lambda: js.consumer_info("FS", "c"))).config.metadata == {"k": "v"}
+    assert (await publish_until_acked(js, "fs.a", b"2", "fs2")).seq == 501
     await nc.close()
 
 

@@ -212,10 +212,9 @@ async def test_mirror_and_sources_are_refused_not_kept_empty(nc, js):
     assert not info.config.sources
 
 
-@pytest.mark.skipif(REFERENCE, reason="nats-server 2.9.10 ignores these 2.10 fields; "
+@pytest.mark.skipif(REFERENCE, reason="nats-server 2.9.10 ignores this 2.10 field; "
                     "Tern refuses what it would silently not do")
 @pytest.mark.parametrize("field,value", [
-    ("first_seq", 100),
     ("subject_transform", {"src": "tr.>", "dest": "moved.>"}),
 ])
 async def test_2_10_fields_that_change_messages_are_refused(nc, field, value):

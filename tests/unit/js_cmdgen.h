@@ -143,6 +143,8 @@ static inline void gen_config(struct gen *g, int s)
                      pick(3) ? -1 : 1 + (int)pick(4), (100 + (long long)pick(50000)) * MS,
                      pick(2) ? "true" : "false",
                      pick(3) ? 0LL : (2000 + (long long)pick(40000)) * MS);
+    if (s == 1) /* 2.10's first_seq, the same in every create and update */
+        n += snprintf(g->cfg + n, sizeof g->cfg - (size_t)n, ",\"first_seq\":7");
     snprintf(g->cfg + n, sizeof g->cfg - (size_t)n, "}");
 }
 
