@@ -99,6 +99,9 @@ static const struct field stream_expire[] = {
     F(1, K_STR, REQUIRED, C, stream), F(8, K_U64, REQUIRED, C, cutoff_ns),
     F(9, K_U64, OPTIONAL, C, now_ns),
 };
+static const struct field stream_sync[] = {
+    F(1, K_STR, REQUIRED, C, stream), FH(5, HAS_FLAG, C, seq, has_seq),
+};
 static const struct field consumer_create[] = {
     F(1, K_STR, REQUIRED, C, stream), F(2, K_STR, REQUIRED, C, consumer),
     F(3, K_BIN, REQUIRED, C, config), F(4, K_U64, REQUIRED, C, created_ns),
@@ -159,6 +162,7 @@ static struct table op_table(enum jscmd_op op)
     case JSCMD_STREAM_PURGE: return (struct table)TABLE(stream_purge);
     case JSCMD_MSG_DELETE: return (struct table)TABLE(msg_delete);
     case JSCMD_STREAM_EXPIRE: return (struct table)TABLE(stream_expire);
+    case JSCMD_STREAM_SYNC: return (struct table)TABLE(stream_sync);
     case JSCMD_CONSUMER_CREATE: return (struct table)TABLE(consumer_create);
     case JSCMD_CONSUMER_UPDATE: return (struct table)TABLE(consumer_update);
     case JSCMD_CONSUMER_DELETE: return (struct table)TABLE(consumer_delete);
@@ -184,6 +188,7 @@ const char *jscmd_op_name(enum jscmd_op op)
     case JSCMD_STREAM_PURGE: return "STREAM_PURGE";
     case JSCMD_MSG_DELETE: return "MSG_DELETE";
     case JSCMD_STREAM_EXPIRE: return "STREAM_EXPIRE";
+    case JSCMD_STREAM_SYNC: return "STREAM_SYNC";
     case JSCMD_CONSUMER_CREATE: return "CONSUMER_CREATE";
     case JSCMD_CONSUMER_UPDATE: return "CONSUMER_UPDATE";
     case JSCMD_CONSUMER_DELETE: return "CONSUMER_DELETE";

@@ -41,6 +41,7 @@ enum jscmd_op {
     JSCMD_STREAM_PURGE = 0x04,
     JSCMD_MSG_DELETE = 0x05,
     JSCMD_STREAM_EXPIRE = 0x06,
+    JSCMD_STREAM_SYNC = 0x07,     /* a mirror copies what it lacks */
     JSCMD_CONSUMER_CREATE = 0x10,
     JSCMD_CONSUMER_UPDATE = 0x11,
     JSCMD_CONSUMER_DELETE = 0x12,
@@ -98,6 +99,8 @@ struct jscmd_acks {
  *   STREAM_PURGE     stream, filter?, seq? (has_seq), keep? (has_keep), req
  *   MSG_DELETE       stream, seq (has_seq must be set), no_erase?, req
  *   STREAM_EXPIRE    stream, cutoff_ns, now_ns? (no req)
+ *   STREAM_SYNC      stream, seq (has_seq must be set: the most messages
+ *                    to copy) (no req)
  *   CONSUMER_CREATE  stream, consumer, config, created_ns, deliver_seen?,
  *                    deliver_bound?, req
  *   CONSUMER_UPDATE  stream, consumer, config, req

@@ -18,6 +18,7 @@
 
 #include "proto/subject.h"
 #include "server/jetstream/js_internal.h"
+#include "server/jetstream/js_mirror.h"
 #include "server/jetstream/js_propose.h"
 #include "server/jetstream/jtext.h"
 #include "server/log.h"
@@ -112,6 +113,16 @@ static void append_stream_body(struct jtext *b, struct js_stream *st, const char
     free(cfg);
     free(state);
     js_cluster_append_info(st->js, b);
+    if (st->mirror) {
+        json_t *mi = js_mirror_info(st->js, st);
+        char *text = mi ? json_dumps(mi, JSON_COMPACT) : NULL;
+        if (text)
+            jtext_printf(b, ",\"mirror\":%s", text);
+        else
+            b->failed = true;
+        free(text);
+        json_decref(mi);
+    }
 }
 
 /* The subjects of a stream info's subjects_filter, sorted by subject so
@@ -241,16 +252,16 @@ static void stream_create_or_update(struct js *js, const struct js_inmsg *m, con
         js_reply_error(js, m, type, &e);
         return;
     }
-    /* Past nats-server's own checks (above), but not performed: a mirror
-     * or sourcing stream would stay empty, a first_seq or a subject
-     * transform be ignored. Refused, not kept. */
+    /* Past nats-server's own checks (above), but not performed: a
+     * sourcing stream would stay empty, a mirror of another domain or
+     * account never fill, a subject transform be ignored. Refused, not
+     * kept. */
     const char *unsupported = js_stream_config_unsupported_field(m->data, m->data_len);
-    if (js_stream_config_has_origin(&cfg) || unsupported) {
+    if (!unsupported)
+        unsupported = js_stream_config_unsupported_origin(&cfg);
+    if (unsupported) {
         js_stream_config_free(&cfg);
-        if (unsupported)
-            js_err_set(&e, 10052, "stream %s is not supported yet", unsupported);
-        else
-            js_err_set(&e, 10052, "stream mirrors and sources are not supported yet");
+        js_err_set(&e, 10052, "stream %s is not supported yet", unsupported);
         js_reply_error(js, m, type, &e);
         return;
     }

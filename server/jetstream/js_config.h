@@ -111,9 +111,10 @@ bool js_stream_config_equal(const struct js_stream_config *a, const struct js_st
 /* The config as nats-server echoes it: a malloc'd JSON object text (free
  * it with free()), compact, '>' not escaped; NULL on ENOMEM. */
 char *js_stream_config_to_json(const struct js_stream_config *c);
-/* Does c mirror a stream or source from any? (Tern keeps and checks such a
- * config but does not perform it yet: the API refuses it.) */
-bool js_stream_config_has_origin(const struct js_stream_config *c);
+/* What of c's mirror and sources Tern does not perform yet, as the words
+ * of "stream %s is not supported yet" ("sources", "mirror external"), or
+ * NULL: a mirror of a stream of this server is performed (js_mirror.h). */
+const char *js_stream_config_unsupported_origin(const struct js_stream_config *c);
 /* The first field of nats-server 2.10's that the stream config in json
  * sets, or NULL: subject_transform. Tern does not perform
  * them yet, and 2.9.10's way of ignoring unknown fields would silently

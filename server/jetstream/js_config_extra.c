@@ -2,9 +2,10 @@
  * server/jetstream/js_config_extra.c — the parts of a StreamConfig kept as
  * JSON: placement (accepted and echoed: spec/jetstream.md §5.1 "echo back
  * if accepted"), mirror and sources (checked here as nats-server checks
- * them, so its error codes come first; not performed yet, so the API
- * refuses a config that has them: js_api.c), and republish, which the
- * engine acts on (js_republish.c). Also the look at a raw stream request
+ * them, so its error codes come first; a mirror of a stream of this server
+ * is performed (js_mirror.c), sources and external mirrors are refused by
+ * the API: js_api.c), and republish, which the engine acts on
+ * (js_republish.c). Also the look at a raw stream request
  * for the 2.10 fields the API refuses (js_stream_config_unsupported_field),
  * which reads fields the decoder ignores.
  *
@@ -213,13 +214,16 @@ json_t *js_extra_member(const char *extra_json, const char *key)
     return v;
 }
 
-bool js_stream_config_has_origin(const struct js_stream_config *c)
+const char *js_stream_config_unsupported_origin(const struct js_stream_config *c)
 {
     json_t *o = c->extra_json ? json_loads(c->extra_json, 0, NULL) : NULL;
-    bool has = json_object_get(o, "mirror") ||
-               json_array_size(json_object_get(o, "sources")) > 0;
+    const char *what = NULL;
+    if (json_array_size(json_object_get(o, "sources")) > 0)
+        what = "sources";
+    else if (json_object_get(json_object_get(o, "mirror"), "external"))
+        what = "mirror external";
     json_decref(o);
-    return has;
+    return what;
 }
 
 /* Is v set to something else than what leaving it out means? */

@@ -21,6 +21,7 @@
 
 #include "server/jetstream/js_consumer.h"
 #include "server/jetstream/js_internal.h"
+#include "server/jetstream/js_mirror.h"
 #include "server/jetstream/js_propose.h"
 #include "server/kmap.h"
 
@@ -58,6 +59,11 @@ static int apply_create_or_update(struct js *js, const struct jscmd *cmd, struct
     if (parse_config(js, cmd, create, &cfg, res) == 0) {
         if (create) {
             rc = js_apply_stream_create(js, &cfg, (int64_t)cmd->created_ns, cmd->acct_max, res);
+            /* Where a new stream starts (first_seq, a mirror's start) is
+             * decided here only, from the state at this point of the log: a
+             * snapshot restore re-creates streams with their sequences. */
+            if (rc == 0 && res->created)
+                rc = js_apply_stream_start(js, js_stream_by_id(js, res->stream_id), res);
         } else {
             struct js_stream *st = named(js, cmd->stream, res);
             if (st)
@@ -106,6 +112,11 @@ int js_fsm_apply(struct js *js, const struct jscmd *cmd, struct js_result *res)
         if (!(st = named(js, cmd->stream, res)))
             return 0;
         return js_apply_stream_expire(st, (int64_t)cmd->cutoff_ns, (int64_t)cmd->now_ns, res);
+    case JSCMD_STREAM_SYNC:
+        if (!(st = named(js, cmd->stream, res)))
+            return 0;
+        res->stream_id = st->id;
+        return js_mirror_sync(js, st, cmd->seq);
     case JSCMD_PUBLISH:
         return apply_publish(js, &cmd->pub, res);
     case JSCMD_CONSUMER_CREATE:

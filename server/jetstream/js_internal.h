@@ -24,6 +24,8 @@
 #include "server/kmap.h"
 #include "server/store/store.h"
 
+struct js_mirror;
+
 struct server;
 struct worker;
 struct client;
@@ -125,6 +127,8 @@ struct js_stream_rt {
     struct sub **subs;             /* owned array */
     size_t nsubs;
     struct event *expire_ev;       /* owned: proposes STREAM_EXPIRE */
+    struct event *mirror_ev;       /* owned: proposes STREAM_SYNC (mirrors) */
+    int64_t mirror_checked;        /* when that timer last saw the origin */
 };
 
 /* One stream. Owned by struct js (its list); freed by js_stream_free.
@@ -146,6 +150,11 @@ struct js_stream {
                                       it, 10052); NULL when it has none */
     bool repub_headers_only;
     bool repub_warned;             /* a copy could not be made: logged once */
+    struct js_mirror *mirror;      /* owned: cfg's mirror parsed when the
+                                      stream opens (an update cannot change
+                                      it, 10055); NULL when not a mirror */
+    size_t nmirrors;               /* streams mirroring this one (apply
+                                      recounts on stream create/delete) */
     int64_t created;               /* ns */
     int64_t clock;                 /* ns: the latest time apply has seen for
                                       this stream; never goes backwards */
@@ -308,6 +317,10 @@ int js_apply_publish(struct js *js, struct js_stream *st, const struct jscmd_pub
 /* Discard-old limits after an append (subject: the one appended to) or
  * an update (subject NULL). True when something was removed. */
 bool js_stream_enforce_limits(struct js_stream *st, const char *subject, size_t slen);
+/* Apply, after a new stream was created (not when a snapshot restores
+ * one): where its sequences start (first_seq, a mirror's start). 0 or a
+ * store error (res says 10023). */
+int js_apply_stream_start(struct js *js, struct js_stream *st, struct js_result *res);
 /* Dedupe table (js_publish.c): forget ids older than now - window; the
  * stored message with this id, or NULL; remember one (0, -EEXIST when the
  * id is there already, -ENOMEM; publish ignores both). */

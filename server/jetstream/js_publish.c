@@ -21,6 +21,7 @@
 
 #include "server/jetstream/js_consumer.h"
 #include "server/jetstream/js_internal.h"
+#include "server/jetstream/js_mirror.h"
 #include "server/log.h"
 
 /* ---- the dedupe window (Nats-Msg-Id → sequence) ---- */
@@ -165,7 +166,6 @@ static bool interest_kept(struct js_stream *st, const char *subject, size_t len)
 int js_apply_publish(struct js *js, struct js_stream *st, const struct jscmd_publish *p,
                      struct js_result *res)
 {
-    (void)js;
     /* Per stream, time never goes backwards: a new leader's clock may be
      * behind the old one's, and max_age, the dedupe window and
      * by_start_time all assume order. */
@@ -214,5 +214,7 @@ int js_apply_publish(struct js *js, struct js_stream *st, const struct jscmd_pub
     any |= js_stream_enforce_limits(st, p->subject.ptr, p->subject.len);
     if (any)
         st->removed = true;
-    return 0;
+    /* mirrors copy it in the same apply (limits may have removed it
+     * already: then there is nothing to copy, as for a consumer) */
+    return kept ? js_mirror_follow(js, st, seq) : 0;
 }

@@ -27,6 +27,7 @@
 #include "proto/header.h"
 #include "proto/subject.h"
 #include "server/jetstream/js_internal.h"
+#include "server/jetstream/js_mirror.h"
 #include "server/jetstream/js_propose.h"
 #include "server/log.h"
 #include "server/worker.h"
@@ -193,6 +194,7 @@ int js_stream_attach(struct js_stream *st)
 {
     js_stream_detach(st);
     arm_expiry(st);
+    js_mirror_attach(st);
     int rc = subscribe_all(st);
     if (rc < 0)
         LOG_ERROR("JetStream: stream '%s': subscribing to its subjects failed", st->cfg.name);
@@ -202,6 +204,7 @@ int js_stream_attach(struct js_stream *st)
 void js_stream_detach(struct js_stream *st)
 {
     unsubscribe_all(st);
+    js_mirror_detach(st);
     if (st->rt.expire_ev) {
         event_free(st->rt.expire_ev);
         st->rt.expire_ev = NULL;
@@ -297,6 +300,8 @@ static int open_stream(struct js *js, struct js_stream_config *cfg, int64_t crea
     st->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg); /* taken over */
     int rc = js_republish_open(st);
+    if (rc == 0)
+        rc = js_mirror_open(st);
     if (rc < 0) {
         store_close(store);
         goto err_after_alloc;
@@ -311,6 +316,7 @@ static int open_stream(struct js *js, struct js_stream_config *cfg, int64_t crea
     st->next = js->streams;
     js->streams = st;
     js->nstreams++;
+    js_mirror_recount(js);
     *out = st;
     return 0;
 
@@ -320,14 +326,20 @@ err_after_alloc:
 }
 
 /* A new stream with a first_seq starts empty just below it; a store
- * taken over with messages already past it is left as it is. */
-static int start_at_first_seq(struct js_stream *st)
+ * taken over with messages already past it is left as it is. A mirror
+ * starts where its origin stands (js_mirror_start). */
+int js_apply_stream_start(struct js *js, struct js_stream *st, struct js_result *res)
 {
     struct store_state s;
     store_get_state(st->store, &s);
-    if (st->cfg.first_seq <= 1 || s.last_seq >= st->cfg.first_seq - 1)
-        return 0;
-    return store_set_last(st->store, st->cfg.first_seq - 1, 0);
+    int rc = 0;
+    if (st->cfg.first_seq > 1 && s.last_seq < st->cfg.first_seq - 1)
+        rc = store_set_last(st->store, st->cfg.first_seq - 1, 0);
+    if (rc == 0 && st->mirror)
+        rc = js_mirror_start(js, st);
+    if (rc < 0)
+        js_err_set(&res->err, 10023, NULL);
+    return rc;
 }
 
 int js_apply_stream_create(struct js *js, struct js_stream_config *cfg, int64_t created,
@@ -353,8 +365,6 @@ int js_apply_stream_create(struct js *js, struct js_stream_config *cfg, int64_t 
     struct js_stream *st;
     int rc = open_stream(js, cfg, created, NULL, &st);
     bool opened = rc == 0;
-    if (rc == 0)
-        rc = start_at_first_seq(st);
     if (rc == 0 && st->cfg.storage == JS_STORAGE_FILE)
         rc = save_meta(st);
     if (rc < 0 && opened) {
@@ -438,6 +448,7 @@ int js_apply_stream_delete(struct js *js, struct js_stream *st)
     int rc = store_destroy(st->store);
     st->store = NULL;
     js_stream_free(st);
+    js_mirror_recount(js);
     return rc;
 }
 
@@ -520,6 +531,7 @@ void js_stream_free(struct js_stream *st)
     kmap_clear(&st->msgids);
     free(st->last_msg_id);
     js_republish_close(st);
+    js_mirror_close(st);
     js_stream_config_free(&st->cfg);
     free(st);
 }

@@ -25,7 +25,7 @@ import urllib.request
 
 import nats
 import pytest
-from nats.js.api import ConsumerConfig, StreamConfig
+from nats.js.api import ConsumerConfig, StreamConfig, StreamSource
 from nats.js.errors import APIError, ServiceUnavailableError
 
 from conftest import REFERENCE, async_wait_for, report, wait_for
@@ -330,6 +330,32 @@ async def test_first_seq_and_metadata_through_leader_kill(nodes):
     assert (info.state.first_seq, info.state.last_seq) == (500, 500)
     assert (await retry(lambda: js.consumer_info("FS", "c"))).config.metadata == {"k": "v"}
     assert (await publish_until_acked(js, "fs.a", b"2", "fs2")).seq == 501
+    await nc.close()
+
+
+async def test_mirror_through_leader_kill(nodes):
+    nc, js = await stream_on(nodes, "MO", "mo.>")
+    for i in range(300):
+        await publish_until_acked(js, f"mo.{i % 3}", f"{i}".encode(), f"mo{i}")
+    await retry(lambda: js.add_stream(StreamConfig(name="MM", num_replicas=3,
+                                                   mirror=StreamSource(name="MO"))))
+    # kill the leader while the mirror may still be catching up, publish on
+    wait_leader(nodes).kill9()
+    await ready(js)
+    for i in range(300, 400):
+        await publish_until_acked(js, f"mo.{i % 3}", f"{i}".encode(), f"mo{i}")
+
+    async def mirrored():
+        try:
+            info = await js.stream_info("MM")
+        except Exception:
+            return False
+        return info.state.messages == 400 and info.state.last_seq == 400
+    await async_wait_for(mirrored, 30, 0.1, what="the mirror to hold all 400")
+    want = await read_all(js, "MO", 400)
+    assert await read_all(js, "MM", 400) == want
+    assert [int(d) for _, d in want] == list(range(400))
+    wait_same_state(nodes, "MM", 400)
     await nc.close()
 
 

@@ -183,13 +183,11 @@ async def test_create_errors_exactly(nc, name, body, expected):
     assert r["total"] == 0
 
 
-@pytest.mark.skipif(REFERENCE, reason="nats-server performs mirrors and sources; "
+@pytest.mark.skipif(REFERENCE, reason="nats-server performs sources; "
                     "Tern refuses them until it does")
-async def test_mirror_and_sources_are_refused_not_kept_empty(nc, js):
+async def test_sources_are_refused_not_kept_empty(nc, js):
     await js.add_stream(name="ORIG", subjects=["orig.>"])
-    refused = error(500, 10052, "stream mirrors and sources are not supported yet")
-    r = await api(nc, "$JS.API.STREAM.CREATE.MIR", {"name": "MIR", "mirror": {"name": "ORIG"}})
-    assert r == {"type": T + "stream_create_response", "error": refused}
+    refused = error(500, 10052, "stream sources is not supported yet")
     r = await api(nc, "$JS.API.STREAM.CREATE.SRC",
                   {"name": "SRC", "subjects": ["src"], "sources": [{"name": "ORIG"}]})
     assert r == {"type": T + "stream_create_response", "error": refused}

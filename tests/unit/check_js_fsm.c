@@ -171,7 +171,8 @@ START_TEST(memory_logs_converge)
                                          JSCMD_STREAM_DELETE, JSCMD_STREAM_PURGE,
                                          JSCMD_MSG_DELETE, JSCMD_STREAM_EXPIRE,
                                          JSCMD_CONSUMER_CREATE, JSCMD_CONSUMER_DELETE,
-                                         JSCMD_CONSUMER_ACKS, JSCMD_PUBLISH };
+                                         JSCMD_CONSUMER_ACKS, JSCMD_PUBLISH,
+                                         JSCMD_STREAM_SYNC };
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         ck_assert_msg(op_ok[ops[i]] > 100, "%s succeeded only %u times", jscmd_op_name(ops[i]),
                       op_ok[ops[i]]);

@@ -51,6 +51,7 @@ static const struct opspec {
       { { 1, 's', 0 }, { 4, 's', 1 }, { 5, 'u', 1 }, { 6, 'u', 1 }, { 15, 'u', 1 } } },
     { JSCMD_MSG_DELETE, { { 1, 's', 0 }, { 5, 'u', 0 }, { 7, 't', 1 }, { 15, 'u', 1 } } },
     { JSCMD_STREAM_EXPIRE, { { 1, 's', 0 }, { 8, 'u', 0 }, { 9, 'u', 1 } } },
+    { JSCMD_STREAM_SYNC, { { 1, 's', 0 }, { 5, 'u', 0 } } },
     { JSCMD_CONSUMER_CREATE,
       { { 1, 's', 0 }, { 2, 's', 0 }, { 3, 'b', 0 }, { 4, 'u', 0 }, { 5, 's', 1 },
         { 6, 't', 1 }, { 15, 'u', 1 } } },
@@ -152,6 +153,11 @@ static struct jscmd make_cmd(enum jscmd_op op, bool full)
         c.req = 0; /* not carried */
         c.cutoff_ns = 1699999999000000000ULL;
         c.now_ns = full ? 1700000000000000000ULL : 0;
+        break;
+    case JSCMD_STREAM_SYNC:
+        c.req = 0; /* not carried */
+        c.has_seq = true;
+        c.seq = 512;
         break;
     case JSCMD_CONSUMER_CREATE:
         c.consumer = B("dur");
@@ -686,7 +692,7 @@ START_TEST(bad_envelope)
     expect_eproto(m, len, "version 2");
     m[1] = 0;
     expect_eproto(m, len, "version 0");
-    static const int bad_ops[] = { 0x00, 0x07, 0x13, 0x22, 0x32, 0xff };
+    static const int bad_ops[] = { 0x00, 0x08, 0x13, 0x22, 0x32, 0xff };
     for (size_t i = 0; i < sizeof bad_ops / sizeof bad_ops[0]; i++) {
         memcpy(m, e, len);
         m[2] = (char)bad_ops[i];
@@ -1178,6 +1184,9 @@ START_TEST(random_roundtrip)
             break;
         case JSCMD_STREAM_EXPIRE:
             c.cutoff_ns = rnd_u64();
+            break;
+        case JSCMD_STREAM_SYNC:
+            c.seq = rnd_u64();
             break;
         case JSCMD_PUBLISH:
             rnd_pub(&c.pub);

@@ -81,7 +81,8 @@ static inline void gen_consumer(struct gen *g, struct jscmd *c)
     static const char *const pairs[][2] = { { "a.1", "a.3" }, { "a.2", "a.3" },
                                             { "b.x", "b.y" }, { "a.1", "c" } };
     char filter[64] = "";
-    unsigned f = pick(3);
+    unsigned f = pick(6);
+    f = f < 3 ? 0 : f < 5 ? 1 : 2; /* none, one, several */
     if (f == 1)
         snprintf(filter, sizeof filter, ",\"filter_subject\":\"%s\"", subjects[pick(6)]);
     else if (f == 2) {
@@ -148,10 +149,44 @@ static inline void gen_config(struct gen *g, int s)
     snprintf(g->cfg + n, sizeof g->cfg - (size_t)n, "}");
 }
 
+/* Mirrors: MIR follows ORDERS (sometimes filtered, sometimes from a start
+ * sequence), MIR2 follows MIR; created, deleted and synced now and then. */
+static inline void gen_mirror(struct gen *g, struct jscmd *c)
+{
+    bool second = pick(3) == 0;
+    c->stream = B(second ? "MIR2" : "MIR");
+    unsigned r = pick(20);
+    if (r < 8) {
+        char extra[64] = "";
+        if (pick(3) == 0)
+            snprintf(extra, sizeof extra, ",\"filter_subject\":\"a.%u\"", 1 + pick(3));
+        else if (pick(3) == 0)
+            snprintf(extra, sizeof extra, ",\"opt_start_seq\":%u", 1 + pick(30));
+        c->op = JSCMD_STREAM_CREATE;
+        snprintf(g->cfg, sizeof g->cfg,
+                 "{\"name\":\"%s\",\"storage\":\"%s\",\"max_msgs\":%d,"
+                 "\"mirror\":{\"name\":\"%s\"%s}}",
+                 second ? "MIR2" : "MIR", g->file ? "file" : "memory",
+                 pick(3) ? -1 : 2 + (int)pick(10), second ? "MIR" : "ORDERS", extra);
+        c->config = B(g->cfg);
+        c->created_ns = (uint64_t)g->clock;
+    } else if (r < 11) {
+        c->op = JSCMD_STREAM_DELETE;
+    } else {
+        c->op = JSCMD_STREAM_SYNC;
+        c->has_seq = true;
+        c->seq = 1 + pick(6);
+    }
+}
+
 /* The next command of the log into *c (pointing into g). */
 static inline void gen_command(struct gen *g, struct jscmd *c)
 {
     memset(c, 0, sizeof *c);
+    if (pick(40) == 0) {
+        gen_mirror(g, c);
+        return;
+    }
     int s = (int)pick(3);
     c->stream = B(streams[s]);
     g->clock += (pick(10) == 0 ? -(int64_t)pick(3000) : (int64_t)pick(4000)) * MS;
