@@ -140,7 +140,7 @@ static json_t *ws_varz(struct server *s)
     return o;
 }
 
-static json_t *varz(struct monitor *m)
+json_t *monitor__varz(struct monitor *m)
 {
     struct server *s = m->srv;
     struct server_counters ctr;
@@ -229,7 +229,7 @@ static void on_varz(struct monitor *m, struct evhttp_request *req,
                     const struct monitor_url_query *q)
 {
     m->req_varz++;
-    serve_json(req, m, false, q, varz);
+    serve_json(req, m, false, q, monitor__varz);
 }
 
 /* ---- subscription lists (/connz, /routez) ---- */
@@ -563,6 +563,7 @@ const struct monitor__endpoint monitor__endpoints[] = {
     { "varz", on_varz },       { "connz", monitor__on_connz }, { "healthz", on_healthz },
     { "subsz", on_subsz },     { "subscriptionsz", on_subsz }, { "routez", on_routez },
     { "accountz", on_accountz }, { "jsz", on_jsz }, { "metrics", monitor__on_metrics },
+    { "clusterz", monitor__on_clusterz },
 };
 const size_t monitor__nendpoints = sizeof monitor__endpoints / sizeof monitor__endpoints[0];
 
@@ -648,6 +649,7 @@ void monitor_stop(struct monitor *m)
     if (!m)
         return;
     monitor__cpu_stop(m);
+    monitor__clusterz_stop(m);
     evhttp_free(m->http);
     free(m);
 }
