@@ -513,11 +513,11 @@ static void on_jsz(struct monitor *m, struct evhttp_request *req,
         return;
     }
     /* consumers implies streams, which implies accounts (nats-server's
-     * Jsz); the consumer and config details themselves are not built. */
+     * Jsz); the config details are not built. */
     streams |= consumers;
     accounts |= streams;
     json_t *o = monitor__header_object(m);
-    monitor_js_jsz(m->srv, o, accounts, streams);
+    monitor_js_jsz(m->srv, o, accounts, streams, consumers);
     monitor__reply_json(req, 200, o, false, q);
 }
 

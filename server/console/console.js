@@ -34,7 +34,8 @@ function human(v) {
   const units = ["", "k", "M", "G", "T"];
   let i = 0;
   while (Math.abs(v) >= 1000 && i < units.length - 1) { v /= 1000; i++; }
-  return (i ? v.toFixed(1) : String(Math.round(v))) + units[i];
+  const small = Math.abs(v) < 10 && v !== Math.round(v);
+  return (i || small ? v.toFixed(1) : String(Math.round(v))) + units[i];
 }
 
 function row(cells, numeric) {
