@@ -203,3 +203,53 @@ async def test_console_in_browser(nodes, browser, client):
     drv.save_screenshot(str(shots / "node-down.png"))
     from conftest import report
     report(f"console: a killed node was shown down after {took:.2f}s")
+
+
+# --------------------------------------------------------------------------
+# /clusterz without a browser
+# --------------------------------------------------------------------------
+
+def test_route_info_announces_monitor(cluster, raw):
+    """A ternd node's route INFO says where its /varz is (tern_monitor)."""
+    (a,) = cluster.start(1)
+    info = raw(a.cluster_port).read_info()
+    assert info["tern_monitor"] == {"port": a.http_port, "base_path": ""}
+
+
+def test_clusterz_with_nats_server_peers(cluster):
+    """nats-server peers announce no monitoring port: /clusterz shows them
+    by their routes (up while routed, no figures), and one that is killed
+    as down at once; the ternd node's own figures are there."""
+    from conftest import NATS_KIND, TERND_KIND
+    a, b, c = cluster.start(3, kinds=[TERND_KIND, NATS_KIND, NATS_KIND], quiet=False)
+
+    def nodes():
+        return {n["name"]: n for n in a.http_json("/clusterz")["nodes"]}
+    ns = nodes()
+    assert set(ns) == {"A", "B", "C"}
+    assert ns["A"]["self"] and ns["A"]["health"] == "up" and "varz" in ns["A"]
+    for name in "BC":
+        assert ns[name]["health"] == "up" and ns[name]["route"] is True
+        assert "varz" not in ns[name] and ns[name]["error"] == "its figures are not announced"
+    c.kill9()
+    wait_for(lambda: nodes()["C"]["health"] == "down", DOWN_WITHIN, 0.05,
+             what=lambda: f"C down in /clusterz: {nodes()['C']}")
+    assert nodes()["C"]["route"] is False and nodes()["B"]["health"] == "up"
+
+
+def test_clusterz_stopped_peer_times_out(cluster):
+    """A peer that stops answering (SIGSTOP: its socket stays open) is shown
+    down after the one-second fetch timeout, and /clusterz still answers."""
+    import signal
+    a, b = cluster.start(2)
+    assert {n["name"]: n["health"] for n in a.http_json("/clusterz")["nodes"]} == \
+        {"A": "up", "B": "up"}
+    b.proc.send_signal(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        ns = {n["name"]: n for n in a.http_json("/clusterz")["nodes"]}
+        took = time.monotonic() - t0
+        assert ns["B"]["health"] == "down" and ns["B"]["error"] == "no answer", ns["B"]
+        assert 0.5 < took < 3, took
+    finally:
+        b.proc.send_signal(signal.SIGCONT)
