@@ -294,7 +294,7 @@ function parseHeaders(bytes) {
 
 class NatsWs {
   constructor(url, creds, on) {
-    this.on = on;                    /* {status, msg, error, authNeeded, ready} */
+    this.on = on;                    /* {status, error, authNeeded, ready, closed} */
     this.creds = creds;              /* {user, pass} or {token} or null */
     this.buf = new Uint8Array(0);
     this.sid = 0;
@@ -303,7 +303,7 @@ class NatsWs {
     this.ws = new WebSocket(url);
     this.ws.binaryType = "arraybuffer";
     this.ws.onmessage = (e) => this.data(e.data);
-    this.ws.onclose = () => { this.ready = false; this.on.status("closed"); };
+    this.ws.onclose = () => { this.ready = false; this.on.closed(); };
     this.ws.onerror = () => this.on.status("WebSocket error: cannot reach " + url);
   }
 
@@ -467,6 +467,8 @@ const live = {
   connect(url) {
     this.status("connecting to " + url + " …");
     $("auth-form").hidden = true;
+    $("live-forms").hidden = true;
+    clearTimeout(this.retry);
     this.nc = new NatsWs(url, this.creds, {
       status: (t) => this.status(t),
       error: (t) => logLine("err", [["error: " + t]]),
@@ -477,7 +479,15 @@ const live = {
         $("auth-error").textContent = why;
         $("auth-form").hidden = false;
       },
+      closed: () => {
+        /* The node went away or restarted: try again every two seconds,
+         * with the same credentials and subscriptions. */
+        $("live-forms").hidden = true;
+        this.status("connection closed; reconnecting…");
+        this.retry = setTimeout(() => this.connect(url), 2000);
+      },
       ready: () => {
+        $("live-forms").hidden = false;
         const again = this.wanted;
         this.wanted = [];
         $("subs").replaceChildren();

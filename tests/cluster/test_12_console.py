@@ -253,3 +253,32 @@ def test_clusterz_stopped_peer_times_out(cluster):
         assert 0.5 < took < 3, took
     finally:
         b.proc.send_signal(signal.SIGCONT)
+
+
+def test_live_tab_asks_for_credentials(cluster, browser):
+    """With authorization on, the Live tab asks for credentials, says so
+    when they are refused and asks again, and connects with the right ones
+    (the monitoring pages themselves need none, as the monitoring port)."""
+    ws = free_port()
+    (a,) = cluster.start(1, conf=[[
+        "authorization { user: alice, password: s3cret }",
+        f"websocket {{\n  listen: \"127.0.0.1:{ws}\"\n  no_tls: true\n}}"]])
+    drv = browser
+    drv.get(f"http://127.0.0.1:{a.http_port}/#live")
+    form = drv.find_element("id", "auth-form")
+    wait_for(form.is_displayed, UI_TIMEOUT, 0.05, what="the credentials form")
+    fill_and_submit(drv, "auth-form", {"auth-user": "alice", "auth-pass": "wrong"})
+
+    def refused():
+        return form.is_displayed() and "Authorization Violation" in \
+            drv.find_element("id", "auth-error").text
+    wait_for(refused, UI_TIMEOUT, 0.05,
+             what=lambda: "the refusal: " + drv.find_element("id", "auth-error").text)
+    # The password field was emptied; nothing was stored by the page.
+    assert drv.find_element("id", "auth-pass").get_attribute("value") == ""
+    assert js(drv, "return window.localStorage.length + window.sessionStorage.length;") == 0
+    drv.save_screenshot(str(shots_dir() / "live-auth.png"))
+    fill_and_submit(drv, "auth-form", {"auth-user": "alice", "auth-pass": "s3cret"})
+    wait_for(lambda: "over WebSocket" in drv.find_element("id", "live-status").text, UI_TIMEOUT,
+             0.05, what=lambda: drv.find_element("id", "live-status").text)
+    assert not form.is_displayed()
