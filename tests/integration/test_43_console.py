@@ -101,6 +101,17 @@ def test_turned_off(server_factory):
     assert srv.http_json("/clusterz")["nodes"]
 
 
+def test_reload_turns_it_off(server_factory):
+    import signal
+    cfg = server_factory.write_config("console: true\n")
+    srv = server_factory.start(monitor=True, config=cfg)
+    assert b"console.js" in srv.http_get("/")[2]
+    cfg.write_text("console: false\n")
+    srv.send_signal(signal.SIGHUP)
+    wait_for(lambda: b"<h1>ternd" in srv.http_get("/")[2], what="the endpoint list after SIGHUP")
+    assert srv.http_get("/console/console.js")[0] == 404
+
+
 def test_config_value_checked(tmp_path):
     conf = tmp_path / "c.conf"
     conf.write_text("port: 4222\nconsole: \"off\"\n")
