@@ -172,6 +172,15 @@ async def test_console_in_browser(nodes, browser, client):
                          what=lambda: f"no responders; log: {log_texts(drv, 'err')}")
     drv.save_screenshot(str(shots / "live.png"))
 
+    # -- joining a queue group from the page: the page's member gets it
+    fill_and_submit(drv, "sub-form", {"sub-subject": "work.*", "sub-queue": "workers"})
+    wait_interest(b, a, ("work.*", "workers"))
+    await nb.publish("work.1", b"job one")
+    await nb.flush()
+    await async_wait_for(lambda: any("work.1 [work.* / workers]" in t and "job one" in t
+                                     for t in log_texts(drv, "msg")), UI_TIMEOUT,
+                         what=lambda: f"the queued message; log: {log_texts(drv, 'msg')}")
+
     # -- a stream made by nats-py shows with its message count
     jsctx = nb.jetstream()
     await jsctx.add_stream(name="ORDERS", subjects=["orders.>"])
@@ -186,6 +195,17 @@ async def test_console_in_browser(nodes, browser, client):
     wait_for(lambda: stream_row() == "5", UI_TIMEOUT, 0.1,
              what=lambda: f"ORDERS with 5 messages; row shows {stream_row()}")
     drv.save_screenshot(str(shots / "streams.png"))
+
+    # -- consumers' live figures, on the console of the node serving them
+    ln = next(n for n in nodes if n.name == leader)
+    drv.get(f"http://127.0.0.1:{ln.http_port}/#streams")
+
+    def consumer_row():
+        return js(drv, "return [...document.querySelectorAll('#consumers tbody tr')]"
+                       ".map(r => [...r.cells].map(c => c.textContent));")
+    wait_for(lambda: consumer_row() == [["ORDERS", "shipper", "5", "0", "0", "0", "0", "0"]],
+             UI_TIMEOUT, 0.1, what=lambda: f"shipper's figures; table {consumer_row()}")
+    drv.get(f"http://127.0.0.1:{a.http_port}/")
 
     # -- a node killed with SIGKILL shows down within seconds
     click_tab(drv, "cluster")
@@ -251,6 +271,13 @@ def test_clusterz_stopped_peer_times_out(cluster):
         took = time.monotonic() - t0
         assert ns["B"]["health"] == "down" and ns["B"]["error"] == "no answer", ns["B"]
         assert 0.5 < took < 3, took
+        # A browser that goes away while its answer is gathered: the
+        # node carries on and answers the next request.
+        import socket
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", a.http_port)) as sk:
+                sk.sendall(b"GET /clusterz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert a.http_json("/clusterz")["nodes"][0]["name"] == "A"
     finally:
         b.proc.send_signal(signal.SIGCONT)
 
