@@ -14,7 +14,9 @@
  * waits on the loop. Peers are remembered from their routes (and the raft
  * group's member names), so a node that died stays listed, as down.
  * Addresses are the routes' numeric peer IPs: no name is resolved here.
- * Main thread only.
+ * A finished GET's connection is freed from a zero-delay event after its
+ * callback, never inside it (libevent 2.1 still uses it on return, and
+ * its free-on-completion misses a refused connect). Main thread only.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -44,11 +46,19 @@ struct known_peer {
     char mbase[128];
 };
 
+/* A finished GET's connection, waiting for the reaper. */
+struct spent {
+    struct evhttp_connection *conn; /* owned */
+    struct spent *next;
+};
+
 /* Owned by struct monitor (m->cz); main thread only. */
 struct monitor__clusterz {
     struct known_peer known[MAX_NODES];
     size_t nknown;
     struct answer *answers;    /* owned list: requests still gathering */
+    struct spent *spent;       /* owned list: connections to free */
+    struct event *reaper;      /* owned: frees them, run once when armed */
 };
 
 struct node {
@@ -65,8 +75,10 @@ struct node {
 /* One GET of a peer's /varz. */
 struct fetch {
     struct answer *a;          /* borrowed: the answer it is part of */
-    struct evhttp_connection *conn; /* freed by libevent once its request
-                                       is done; NULL from then on */
+    struct evhttp_connection *conn; /* owned until done, then handed to
+                                       the reaper with slot; NULL after */
+    struct spent *slot;        /* owned: allocated up front so that the
+                                  hand-over cannot fail */
     size_t node;
 };
 
@@ -196,12 +208,29 @@ static void finish(struct answer *a)
     free(a);
 }
 
+static void reap(evutil_socket_t fd, short what, void *arg)
+{
+    struct monitor__clusterz *cz = arg;
+    while (cz->spent) {
+        struct spent *s = cz->spent;
+        cz->spent = s->next;
+        evhttp_connection_free(s->conn);
+        free(s);
+    }
+}
+
 static void fetched(struct evhttp_request *r, void *arg)
 {
     struct fetch *f = arg;
     struct answer *a = f->a;
     struct node *n = &a->nodes[f->node];
-    f->conn = NULL; /* libevent frees it (free_on_completion) */
+    struct monitor__clusterz *cz = a->m->cz;
+    f->slot->conn = f->conn;
+    f->slot->next = cz->spent;
+    cz->spent = f->slot;
+    event_active(cz->reaper, EV_TIMEOUT, 0);
+    f->conn = NULL;
+    f->slot = NULL;
     int code = r ? evhttp_request_get_response_code(r) : 0;
     struct evbuffer *body = r ? evhttp_request_get_input_buffer(r) : NULL;
     size_t len = body ? evbuffer_get_length(body) : 0;
@@ -233,10 +262,13 @@ static int fetch_start(struct answer *a, size_t idx, const struct known_peer *k)
     snprintf(host, sizeof host, strchr(k->ip, ':') ? "[%s]:%d" : "%s:%d", k->ip, k->mport);
     f->a = a;
     f->node = idx;
+    f->slot = malloc(sizeof *f->slot);
+    if (!f->slot)
+        return -ENOMEM;
     f->conn = evhttp_connection_base_new(a->m->srv->main_base, NULL, k->ip,
                                          (ev_uint16_t)k->mport);
     if (!f->conn)
-        return -ENOMEM;
+        goto err_after_slot;
     struct timeval tv = { FETCH_TIMEOUT_S, 0 };
     evhttp_connection_set_timeout_tv(f->conn, &tv);
     evhttp_connection_set_retries(f->conn, 0);
@@ -244,17 +276,21 @@ static int fetch_start(struct answer *a, size_t idx, const struct known_peer *k)
     struct evhttp_request *r = evhttp_request_new(fetched, f);
     if (!r)
         goto err_after_conn;
+    /* One request per connection: the peer need not keep it open. */
     evhttp_add_header(evhttp_request_get_output_headers(r), "Host", host);
+    evhttp_add_header(evhttp_request_get_output_headers(r), "Connection", "close");
     /* On failure evhttp_make_request has freed r. */
     if (evhttp_make_request(f->conn, r, EVHTTP_REQ_GET, path) < 0)
         goto err_after_conn;
-    evhttp_connection_free_on_completion(f->conn);
     a->pending++;
     return 0;
 
 err_after_conn:
     evhttp_connection_free(f->conn);
     f->conn = NULL;
+err_after_slot:
+    free(f->slot);
+    f->slot = NULL;
     return -EIO;
 }
 
@@ -289,10 +325,24 @@ static void add_routes(struct answer *a)
     }
 }
 
+static int clusterz_new(struct monitor *m)
+{
+    struct monitor__clusterz *cz = calloc(1, sizeof *cz);
+    if (!cz)
+        return -ENOMEM;
+    cz->reaper = event_new(m->srv->main_base, -1, 0, reap, cz);
+    if (!cz->reaper) {
+        free(cz);
+        return -ENOMEM;
+    }
+    m->cz = cz;
+    return 0;
+}
+
 void monitor__on_clusterz(struct monitor *m, struct evhttp_request *req,
                           const struct monitor_url_query *q)
 {
-    if (!m->cz && !(m->cz = calloc(1, sizeof *m->cz))) {
+    if (!m->cz && clusterz_new(m) < 0) {
         evhttp_send_error(req, 500, NULL);
         return;
     }
@@ -338,14 +388,18 @@ void monitor__clusterz_stop(struct monitor *m)
         struct answer *a = m->cz->answers;
         /* The requests still out go with their connections, without their
          * callbacks; the browser's request goes with evhttp_free. */
-        for (size_t i = 0; i < a->nnodes; i++)
+        for (size_t i = 0; i < a->nnodes; i++) {
             if (a->fetches[i].conn)
                 evhttp_connection_free(a->fetches[i].conn);
+            free(a->fetches[i].slot);
+        }
         if (a->req)
             evhttp_connection_set_closecb(evhttp_request_get_connection(a->req), NULL, NULL);
         m->cz->answers = a->next;
         free(a);
     }
+    reap(-1, 0, m->cz);
+    event_free(m->cz->reaper);
     free(m->cz);
     m->cz = NULL;
 }

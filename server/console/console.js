@@ -54,7 +54,15 @@ function fill(tbody, rows) {
 }
 
 async function getJSON(path) {
-  const r = await fetch(path, { cache: "no-store" });
+  /* A node that stops answering must not stall the page: give up after 5 s. */
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), 5000);
+  let r;
+  try {
+    r = await fetch(path, { cache: "no-store", signal: ctl.signal });
+  } finally {
+    clearTimeout(timer);
+  }
   if (!r.ok) throw new Error(path + ": HTTP " + r.status);
   return r.json();
 }
@@ -328,6 +336,12 @@ class NatsWs {
       if (op === "MSG" || op === "HMSG") {
         const hdr = op === "HMSG" ? Number(args[args.length - 2]) : 0;
         const total = Number(args[args.length - 1]);
+        if (!Number.isInteger(total) || !Number.isInteger(hdr) || hdr < 0 || total < hdr) {
+          this.on.error("cannot read the server's line: " + line);
+          this.close();
+          this.on.closed();
+          return;
+        }
         if (this.buf.length < eol + 2 + total + 2) return;       /* wait for the rest */
         const body = this.buf.subarray(eol + 2, eol + 2 + total);
         const reply = args.length === (op === "HMSG" ? 6 : 5) ? args[3] : "";
@@ -343,7 +357,13 @@ class NatsWs {
 
   control(op, line) {
     if (op === "INFO") {
-      const info = JSON.parse(line.slice(5));
+      let info;
+      try {
+        info = JSON.parse(line.slice(5));
+      } catch (e) {
+        this.on.error("cannot read the server's INFO");
+        return;
+      }
       if (this.ready) return;                                     /* a later INFO */
       if (info.auth_required && !this.creds) {
         this.close();

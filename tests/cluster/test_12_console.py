@@ -278,6 +278,12 @@ def test_clusterz_stopped_peer_times_out(cluster):
             with socket.create_connection(("127.0.0.1", a.http_port)) as sk:
                 sk.sendall(b"GET /clusterz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert a.http_json("/clusterz")["nodes"][0]["name"] == "A"
+        # Stopping while an answer is still gathered (B cannot answer)
+        # frees it and its request to B: a clean exit.
+        with socket.create_connection(("127.0.0.1", a.http_port)) as sk:
+            sk.sendall(b"GET /clusterz HTTP/1.1\r\nHost: x\r\n\r\n")
+            a.varz()  # answered after the loop has read the request above
+            assert a.stop() is None
     finally:
         b.proc.send_signal(signal.SIGCONT)
 
