@@ -10,7 +10,7 @@
  * port in its route INFO ("tern_monitor", cluster/route.h), and a request
  * here sends one GET <base>/varz to each known peer with evhttp's client
  * on the main loop, answering when all have answered or failed, within
- * FETCH_TIMEOUT. A peer that does not answer is shown down; nothing ever
+ * FETCH_TIMEOUT_S. A peer that does not answer is shown down; nothing ever
  * waits on the loop. Peers are remembered from their routes (and the raft
  * group's member names), so a node that died stays listed, as down.
  * Addresses are the routes' numeric peer IPs: no name is resolved here.
