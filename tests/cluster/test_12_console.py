@@ -181,6 +181,16 @@ async def test_console_in_browser(nodes, browser, client):
                                      for t in log_texts(drv, "msg")), UI_TIMEOUT,
                          what=lambda: f"the queued message; log: {log_texts(drv, 'msg')}")
 
+    # -- connections: the page's own WebSocket client is listed on A
+    click_tab(drv, "connections")
+
+    def conn_names():
+        return js(drv, "return [...document.querySelectorAll('#connections tbody tr')]"
+                       ".map(r => r.cells[1].textContent);") or []
+    wait_for(lambda: "tern-console" in conn_names(), UI_TIMEOUT, 0.1,
+             what=lambda: f"the page's connection; names {conn_names()}")
+    drv.save_screenshot(str(shots / "connections.png"))
+
     # -- a stream made by nats-py shows with its message count
     jsctx = nb.jetstream()
     await jsctx.add_stream(name="ORDERS", subjects=["orders.>"])
