@@ -429,6 +429,20 @@ const char *cluster_name(const struct cluster *cl)
     return cl->name;
 }
 
+void cluster_set_monitor(struct cluster *cl, int port, const char *base_path)
+{
+    /* A base path too long to announce announces no port either: a peer
+     * would read the wrong URL. */
+    if (port <= 0 || atomic_load(&cl->monitor_port) > 0 ||
+        !info_json_string(cl->monitor_base, sizeof cl->monitor_base, base_path ? base_path : ""))
+        return;
+    atomic_store_explicit(&cl->monitor_port, port, memory_order_release);
+    /* Routes dialled at cluster_start may have sent their INFO already:
+     * each loop sends its routes the INFO again (route_send_info). */
+    for (int i = 0; i < cl->srv->nworkers; i++)
+        worker_announce_route_info(cl->srv->workers[i]);
+}
+
 /* A configured route resolved to node id: a route to it counts as one we
  * dialled, whichever connection survived (nats-server's survivor inherits
  * that from the duplicate it replaced, spec/cluster-protocol.md §8).
@@ -466,6 +480,8 @@ size_t cluster_routes_snapshot(struct cluster *cl, struct route_snapshot *out, s
         r->subs = atomic_load_explicit(&c->nsubs_pub, memory_order_relaxed);
         r->start = c->start;
         r->last_activity_ns = atomic_load_explicit(&c->last_activity_ns, memory_order_relaxed);
+        r->monitor_port = c->route->remote_monitor_port;
+        snprintf(r->monitor_base, sizeof r->monitor_base, "%s", c->route->remote_monitor_base);
     }
     pthread_rwlock_unlock(&cl->lock);
     return n;
@@ -652,6 +668,11 @@ size_t route_info(struct client *c, char *out, size_t cap, bool ldm)
     char name[300], host[160], cname[300];
     const char *ahost = cl->advertise_host[0] ? cl->advertise_host : cl->host;
     int aport = cl->advertise_port > 0 ? cl->advertise_port : cl->port;
+    char monitor[320] = "";
+    int mport = atomic_load_explicit(&cl->monitor_port, memory_order_acquire);
+    if (mport > 0)
+        snprintf(monitor, sizeof monitor, ",\"tern_monitor\":{\"port\":%d,\"base_path\":%s}",
+                 mport, cl->monitor_base);
     if (!info_json_string(name, sizeof name, s->server_name) ||
         !info_json_string(host, sizeof host, ahost) ||
         !info_json_string(cname, sizeof cname, cl->name))
@@ -659,14 +680,14 @@ size_t route_info(struct client *c, char *out, size_t cap, bool ldm)
     int n = snprintf(out, cap,
                      "INFO {\"server_id\":\"%s\",\"server_name\":%s,\"version\":\"%s\","
                      "\"proto\":2,\"go\":\"%s\",\"host\":%s,\"port\":%d,\"headers\":true,"
-                     "%s\"max_payload\":%lld,\"cluster\":%s%s%s%s%s,\"tern_raft\":%d} \r\n",
+                     "%s\"max_payload\":%lld,\"cluster\":%s%s%s%s%s,\"tern_raft\":%d%s} \r\n",
                      s->server_id, name, TERN_PROTO_VERSION, TERN_GO_FIELD, host, aport,
                      cl->user ? "\"auth_required\":true," : "",
                      (long long)atomic_load(&s->max_payload), cname,
                      s->own_client_urls[0] ? ",\"connect_urls\":[" : "", s->own_client_urls,
                      s->own_client_urls[0] ? "]" : "",
                      ldm || atomic_load(&cl->ldm) ? ",\"ldm\":true" : "",
-                     atomic_load(&cl->raft_state));
+                     atomic_load(&cl->raft_state), monitor);
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 

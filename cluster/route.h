@@ -50,9 +50,14 @@ struct route_snapshot {
     unsigned long long in_msgs, out_msgs, in_bytes, out_bytes, subs;
     struct timespec start;      /* wall clock: the connection was made */
     long long last_activity_ns; /* wall clock of the last read */
+    int monitor_port;
+    char monitor_base[128];
 };
 
 /* Copy up to max registered routes; returns how many. Any thread. */
+/* (monitor_port/monitor_base: the peer's plain-HTTP monitoring port and
+ * base path as its route INFO's "tern_monitor" gives them; 0 and "" when
+ * it gives none, as nats-server peers do not.) */
 size_t cluster_routes_snapshot(struct cluster *cl, struct route_snapshot *out, size_t max);
 /* Call fn for each interest the peer of route rid announced (its RS+ as
  * route-owned subscriptions), for /routez?subs. Any thread; fn runs under
@@ -61,6 +66,11 @@ size_t cluster_routes_snapshot(struct cluster *cl, struct route_snapshot *out, s
 bool cluster_route_each_sub(struct cluster *cl, unsigned long long rid,
                             void (*fn)(void *arg, const struct sub *s), void *arg);
 const char *cluster_name(const struct cluster *cl);
+/* Main thread, once, while the loops run: announce this node's plain-HTTP
+ * monitoring port and base path (NULL: none) in every route INFO from now
+ * on as "tern_monitor" (and again to the routes it has), so peers' web
+ * consoles can read its /varz. nats-server peers ignore the field. */
+void cluster_set_monitor(struct cluster *cl, int port, const char *base_path);
 
 /* A local client's subscription appeared or went away: tell every route
  * (RS+/RS-). No-op when cl is NULL or for route-owned subscriptions.

@@ -77,6 +77,13 @@ struct cluster {
     struct client **routes;           /* registered routes (borrowed) */
     size_t nroutes, cap;
     atomic_int raft_state;            /* our "tern_raft" (CLUSTER_RAFT_*) */
+    /* Where this node's plain-HTTP monitoring answers, for peers' web
+     * consoles (route INFO "tern_monitor"), set once by the main thread
+     * (cluster_set_monitor): monitor_base first, then monitor_port with
+     * release order, so a loop that reads the port non-zero (acquire)
+     * reads the base whole. Port 0: not announced (off, or HTTPS only). */
+    atomic_int monitor_port;
+    char monitor_base[256];           /* JSON-encoded string, quotes included */
     atomic_bool ldm;                  /* lame duck announced: every later
                                          route INFO carries "ldm" too */
     pthread_mutex_t raft_lock;        /* guards raft_transport; held across
@@ -109,6 +116,8 @@ struct route_conn {
     bool remote_tern;         /* its INFO carries "tern_raft" */
     int remote_raft;          /* that value: CLUSTER_RAFT_* */
     int remote_port;          /* the cluster port its INFO gives */
+    int remote_monitor_port;  /* its "tern_monitor" port; 0: none */
+    char remote_monitor_base[128]; /* and base path ("" when none) */
     /* An accepted connection's first bytes, until they show whether it is
      * a route or raft's (route_sniff). Loop of the connection only. */
     bool sniffing;

@@ -136,6 +136,19 @@ static bool gossip_address(json_t *o, char *host, size_t cap, int *port)
     return true;
 }
 
+/* A Tern peer's "tern_monitor": {"port":N,"base_path":"..."} (set with
+ * cluster_set_monitor); anything else leaves none. */
+static void monitor_from_info(struct route_conn *r, json_t *m)
+{
+    json_t *port = json_object_get(m, "port");
+    const char *base = json_string_value(json_object_get(m, "base_path"));
+    json_int_t p = json_is_integer(port) ? json_integer_value(port) : 0;
+    if (p <= 0 || p > 65535 || (base && strlen(base) >= sizeof r->remote_monitor_base))
+        return;
+    r->remote_monitor_port = (int)p;
+    snprintf(r->remote_monitor_base, sizeof r->remote_monitor_base, "%s", base ? base : "");
+}
+
 /* A later INFO on a registered route: an update from the peer itself, or
  * gossip about another node (§7.2). */
 static void later_info(struct client *c, json_t *o)
@@ -148,6 +161,7 @@ static void later_info(struct client *c, json_t *o)
         pthread_rwlock_wrlock(&cl->lock);
         c->route->remote_tern = true;
         c->route->remote_raft = (int)json_integer_value(raft);
+        monitor_from_info(c->route, json_object_get(o, "tern_monitor"));
         pthread_rwlock_unlock(&cl->lock);
     }
     if (id && !strcmp(id, c->route->remote_id) && json_is_true(json_object_get(o, "ldm"))) {
@@ -194,6 +208,7 @@ static int first_info(struct client *c, json_t *o)
     r->remote_tern = json_is_integer(raft);
     r->remote_raft = r->remote_tern ? (int)json_integer_value(raft) : 0;
     r->remote_port = (int)json_integer_value(json_object_get(o, "port"));
+    monitor_from_info(r, json_object_get(o, "tern_monitor"));
     r->got_info = true;
     r->info_json = gossip_form(c, o);
     json_t *urls = json_object_get(o, "connect_urls");

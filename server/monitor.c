@@ -140,7 +140,7 @@ static json_t *ws_varz(struct server *s)
     return o;
 }
 
-static json_t *varz(struct monitor *m)
+json_t *monitor__varz(struct monitor *m)
 {
     struct server *s = m->srv;
     struct server_counters ctr;
@@ -229,7 +229,7 @@ static void on_varz(struct monitor *m, struct evhttp_request *req,
                     const struct monitor_url_query *q)
 {
     m->req_varz++;
-    serve_json(req, m, false, q, varz);
+    serve_json(req, m, false, q, monitor__varz);
 }
 
 /* ---- subscription lists (/connz, /routez) ---- */
@@ -513,11 +513,11 @@ static void on_jsz(struct monitor *m, struct evhttp_request *req,
         return;
     }
     /* consumers implies streams, which implies accounts (nats-server's
-     * Jsz); the consumer and config details themselves are not built. */
+     * Jsz); the config details are not built. */
     streams |= consumers;
     accounts |= streams;
     json_t *o = monitor__header_object(m);
-    monitor_js_jsz(m->srv, o, accounts, streams);
+    monitor_js_jsz(m->srv, o, accounts, streams, consumers);
     monitor__reply_json(req, 200, o, false, q);
 }
 
@@ -563,6 +563,7 @@ const struct monitor__endpoint monitor__endpoints[] = {
     { "varz", on_varz },       { "connz", monitor__on_connz }, { "healthz", on_healthz },
     { "subsz", on_subsz },     { "subscriptionsz", on_subsz }, { "routez", on_routez },
     { "accountz", on_accountz }, { "jsz", on_jsz }, { "metrics", monitor__on_metrics },
+    { "clusterz", monitor__on_clusterz },
 };
 const size_t monitor__nendpoints = sizeof monitor__endpoints / sizeof monitor__endpoints[0];
 
@@ -648,6 +649,7 @@ void monitor_stop(struct monitor *m)
     if (!m)
         return;
     monitor__cpu_stop(m);
+    monitor__clusterz_stop(m);
     evhttp_free(m->http);
     free(m);
 }

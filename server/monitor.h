@@ -1,8 +1,9 @@
 /*
  * server/monitor.h — HTTP (or HTTPS) monitoring: /varz, /connz, /healthz, /subsz,
  * /routez, /accountz, /jsz (spec/server-cli-config.md §4; JetStream's part
- * in server/monitor_js.c) and /metrics for Prometheus
- * (server/monitor_metrics.c).
+ * in server/monitor_js.c), /metrics for Prometheus
+ * (server/monitor_metrics.c), and Tern's own /clusterz and web console
+ * (server/monitor_clusterz.c, server/console.h).
  *
  * Runs on the main thread's event_base; reads the server through atomics
  * and registry_lock only. Owned by struct server.

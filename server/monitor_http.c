@@ -4,7 +4,9 @@
  * ServeMux matches it (server/monitor_url.h: decoded, compared with its
  * length, unclean paths redirected, the rest Go's 404), query parameters
  * decoded with nats-server's 400 texts, and the replies every endpoint
- * sends. The endpoints themselves are monitor.c's and monitor_connz.c's.
+ * sends. The endpoints themselves are monitor.c's and monitor_connz.c's;
+ * the base path and "<base>/console/" serve the web console (console.h)
+ * unless "console: false".
  * Main thread only.
  */
 #include <event2/buffer.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "server/console.h"
 #include "server/monitor_impl.h"
 #include "server/monitor_url.h"
 #include "server/server.h"
@@ -235,11 +238,21 @@ void monitor__dispatch(struct evhttp_request *req, void *arg)
         }
     }
     const char *base = m->srv->opts.http_base_path ? m->srv->opts.http_base_path : "/";
+    bool console = !m->srv->opts.console_off;
+    full_path(m, "console/", want, sizeof want);
+    size_t wlen = strlen(want);
     if ((strlen(base) == clen && memcmp(base, clean, clen) == 0) ||
-        (clen == 1 && clean[0] == '/'))
-        monitor__on_root(m, req);
-    else
+        (clen == 1 && clean[0] == '/')) {
+        if (console) {
+            m->req_root++;
+            console_serve_index(req, base);
+        } else {
+            monitor__on_root(m, req);
+        }
+    } else if (!(console && clen > wlen && memcmp(want, clean, wlen) == 0 &&
+                 console_serve_asset(req, clean + wlen, clen - wlen))) {
         not_found(req);
+    }
 out_free:
     monitor_url_query_free(&params);
     free(decoded);

@@ -33,6 +33,8 @@ struct monitor {
     double cpu_pct;            /* percent of one core, as /varz "cpu" */
     uint64_t cpu_ticks;        /* user + system at the last sample */
     double cpu_at;             /* CLOCK_MONOTONIC seconds of it; 0 = none */
+    /* /clusterz: peers seen and answers in progress (monitor_clusterz.c). */
+    struct monitor__clusterz *cz; /* owned; NULL until the first request */
 };
 
 /* Formatting: RFC 3339 with nanoseconds, Go-style uptime ("1d2h3m4s"). */
@@ -86,6 +88,15 @@ void monitor__dispatch(struct evhttp_request *req, void *arg);
 /* monitor_connz.c */
 void monitor__on_connz(struct monitor *m, struct evhttp_request *req,
                        const struct monitor_url_query *q);
+
+/* /varz's object (monitor.c; new reference). */
+json_t *monitor__varz(struct monitor *m);
+
+/* monitor_clusterz.c: /clusterz, the web console's cluster view, and the
+ * end of its answers in progress (at monitor_stop, before evhttp_free). */
+void monitor__on_clusterz(struct monitor *m, struct evhttp_request *req,
+                          const struct monitor_url_query *q);
+void monitor__clusterz_stop(struct monitor *m);
 
 /* /healthz's verdict (monitor.c): 200, or 503 with *err the reason. */
 int monitor__health(struct monitor *m, bool enabled_only, const char **err);

@@ -1,9 +1,10 @@
 /*
  * server/monitor_js.c — /jsz, /varz "jetstream" and the JetStream and raft
  * families of /metrics (see monitor_js.h). Field names and order follow
- * nats-server 2.9's. Of the details /jsz gives on request, the account's
- * and each stream's (name, created, state) are built; consumer and config
- * details (?consumers, ?config) not yet. Metric and label names follow the
+ * nats-server 2.9's. Of the details /jsz gives on request, the account's,
+ * each stream's (name, created, state) and, with ?consumers, each
+ * consumer's live figures (on the node that serves JetStream: the only one
+ * that has them) are built; config details (?config) not yet. Metric and label names follow the
  * NATS Prometheus exporter's jsz collector; the raft ones are Tern's own.
  */
 #include "server/monitor_js.h"
@@ -57,8 +58,39 @@ static void usage_fields(json_t *o, const struct jetstream_stats *st, bool enabl
 struct jsz_build {
     struct server *s;
     json_t *o;
-    bool accounts, streams;
+    bool accounts, streams, consumers;
 };
+
+static json_t *seq_pair(uint64_t cseq, uint64_t sseq)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "consumer_seq", jint(cseq));
+    json_object_set_new(o, "stream_seq", jint(sseq));
+    return o;
+}
+
+/* ?consumers=true: the stream's consumers as nats-server's consumer_detail
+ * lists them (their figures; the config is left out without ?config). */
+static json_t *consumer_details(const struct jetstream_view *v, const char *stream)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < v->nconsumers; i++) {
+        const struct jetstream_consumer_stats *c = &v->consumers[i];
+        if (strcmp(c->stream, stream) != 0)
+            continue;
+        json_t *e = json_object();
+        json_object_set_new(e, "stream_name", json_string(c->stream));
+        json_object_set_new(e, "name", json_string(c->name));
+        json_object_set_new(e, "delivered", seq_pair(c->delivered_cseq, c->delivered_sseq));
+        json_object_set_new(e, "ack_floor", seq_pair(c->ack_floor_cseq, c->ack_floor_sseq));
+        json_object_set_new(e, "num_ack_pending", jint(c->num_ack_pending));
+        json_object_set_new(e, "num_redelivered", jint(c->num_redelivered));
+        json_object_set_new(e, "num_waiting", jint(c->num_waiting));
+        json_object_set_new(e, "num_pending", jint(c->num_pending));
+        json_array_append_new(arr, e);
+    }
+    return arr;
+}
 
 /* One stream of ?streams=true: nats-server's stream_detail entry. */
 static json_t *stream_detail(struct server *s, const struct jetstream_stats *st,
@@ -96,8 +128,12 @@ static json_t *account_detail(struct jsz_build *b, const struct jetstream_view *
     usage_fields(a, st, false);
     if (b->streams) {
         json_t *arr = json_array();
-        for (size_t i = 0; i < v->nstreams; i++)
-            json_array_append_new(arr, stream_detail(b->s, st, &v->streams[i]));
+        for (size_t i = 0; i < v->nstreams; i++) {
+            json_t *e = stream_detail(b->s, st, &v->streams[i]);
+            if (b->consumers)
+                json_object_set_new(e, "consumer_detail", consumer_details(v, v->streams[i].name));
+            json_array_append_new(arr, e);
+        }
         json_object_set_new(a, "stream_detail", arr);
     }
     return a;
@@ -133,9 +169,9 @@ static void jsz_fields(void *arg, const struct jetstream_view *v)
     }
 }
 
-void monitor_js_jsz(struct server *s, json_t *o, bool accounts, bool streams)
+void monitor_js_jsz(struct server *s, json_t *o, bool accounts, bool streams, bool consumers)
 {
-    struct jsz_build b = { s, o, accounts, streams };
+    struct jsz_build b = { s, o, accounts, streams, consumers };
     if (s->jetstream) {
         jetstream_with_stats(s->jetstream, jsz_fields, &b);
     } else {

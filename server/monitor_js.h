@@ -15,8 +15,10 @@ struct server;
 
 /* Add /jsz's fields to o (which already holds server_id and now); with
  * accounts (?accounts=true) the account's own figures too, and with
- * streams (?streams=true, which implies accounts) each stream's. */
-void monitor_js_jsz(struct server *s, json_t *o, bool accounts, bool streams);
+ * streams (?streams=true, which implies accounts) each stream's, and
+ * with consumers (?consumers=true, which implies streams) each stream's
+ * "consumer_detail" (empty but on the node that serves JetStream). */
+void monitor_js_jsz(struct server *s, json_t *o, bool accounts, bool streams, bool consumers);
 /* /varz "jetstream": {} without JetStream, else its config and stats. */
 json_t *monitor_js_varz(struct server *s);
 

@@ -60,6 +60,8 @@ struct tern_opts {
     int http_port;               /* 0 = off; -1 = random */
     int https_port;              /* the same over TLS (the tls block's); not with http_port */
     char *http_base_path;
+    bool console_off;            /* Tern's own "console: false": / serves the
+                                    plain endpoint list, no web console */
 
     /* Limits and timers (durations in milliseconds). */
     int64_t max_connections;     /* 65536 */

@@ -489,6 +489,15 @@ static const char ignored_keys[] =
     "default_sentinel disable_sublist_cache no_sublist_cache trace_headers write_timeout "
     "feature_flags no_fast_producer_stall proxies";
 
+/* Tern's own "console: <bool>" (server/console.h): on unless false. */
+static int apply_console(struct cfg *c, const struct conf_entry *e)
+{
+    bool on = true;
+    int rc = as_bool(c, e, &on);
+    c->o->console_off = !on;
+    return rc;
+}
+
 static int apply_key(struct cfg *c, const struct conf_entry *e)
 {
     struct tern_opts *o = c->o;
@@ -510,6 +519,8 @@ static int apply_key(struct cfg *c, const struct conf_entry *e)
         return as_int32(c, e, &o->http_port);
     if (opts__key_is(e, "http_base_path"))
         return opts__set_str(c, e, &o->http_base_path);
+    if (opts__key_is(e, "console"))
+        return apply_console(c, e);
     if (opts__key_is(e, "max_connections max_conn"))
         return apply_max_conn(c, e);
     if (opts__key_is(e, "max_payload"))

@@ -505,6 +505,8 @@ int server_init(struct server *s, struct tern_opts *opts, int argc, char **argv)
         int rc = start_monitor(s);
         if (rc < 0)
             return rc;
+        if (s->cluster && !monitor_https(s->monitor))
+            cluster_set_monitor(s->cluster, monitor_port(s->monitor), s->opts.http_base_path);
     }
     if (add_signals(s) < 0)
         return -ENOMEM;

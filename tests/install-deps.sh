@@ -20,6 +20,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-pip
   curl
   iptables iproute2 faketime fuse3
+  chromium chromium-driver
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

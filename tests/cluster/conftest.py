@@ -483,7 +483,7 @@ class ClusterFactory:
         return node
 
     def start(self, n=3, kinds=None, topology="earlier", names=None,
-              quiet=True, route_auth=None, mesh=True, args=None, env=None):
+              quiet=True, route_auth=None, mesh=True, args=None, env=None, conf=None):
         """Start n nodes and (by default) wait for the full mesh.
 
         kinds      per-node binary kind list; default DEFAULT_KIND for all
@@ -498,6 +498,8 @@ class ClusterFactory:
                    route URLs carry those credentials
         args       per-node lists of extra command-line arguments
         env        extra environment variables for every node
+        conf       per-node lists of extra config-file lines (e.g. a
+                   websocket block)
         """
         names = names or "ABCDEFGH"[:n]
         kinds = kinds or [None] * n
@@ -516,6 +518,8 @@ class ClusterFactory:
             node.quiet = quiet
             if args and args[i]:
                 node.extra_args = list(args[i])
+            if conf and conf[i]:
+                node.extra_conf = list(conf[i])
             node.env = dict(env or {})
         for attempt in range(3):
             for node in nodes:

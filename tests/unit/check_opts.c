@@ -299,6 +299,20 @@ START_TEST(top_level_keys)
 }
 END_TEST
 
+/* Tern's own "console": on by default, a bool only. */
+START_TEST(console_key)
+{
+    ck_assert_int_eq(run_conf("port: 1\n"), 0);
+    ck_assert(!o.console_off);
+    ck_assert_int_eq(run_conf("console: false\n"), 0);
+    ck_assert(o.console_off);
+    ck_assert_int_eq(run_conf("console: true\n"), 0);
+    ck_assert(!o.console_off);
+    ck_assert_str_eq(conf_err("console: \"off\"\n"),
+                     "f:1:1: interface conversion: interface {} is string, not bool");
+}
+END_TEST
+
 START_TEST(size_units)
 {
     /* The verified examples of §2.1. */
@@ -743,6 +757,7 @@ static Suite *opts_suite(void)
     tcase_add_test(tc, cluster_flags);
     tcase_add_test(tc, flags_beat_file);
     tcase_add_test(tc, top_level_keys);
+    tcase_add_test(tc, console_key);
     tcase_add_test(tc, size_units);
     tcase_add_test(tc, durations);
     tcase_add_test(tc, unknown_and_ignored_keys);
