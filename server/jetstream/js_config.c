@@ -307,13 +307,15 @@ static const char *const retention_names[] = { "limits", "interest", "workqueue"
 /* DiscardPolicy is the one enum 2.9.10 matches ignoring case. */
 static const char *const discard_names[] = { "old", "new", NULL };
 static const char *const storage_names[] = { "file", "memory", NULL };
+/* 2.10's StoreCompression: another value is a decode error (10025). */
+static const char *const compression_names[] = { "none", "s2", NULL };
 /* 2.9.10's decoder also takes "any", then crashes creating the store (seen
  * on the real server): decoded, checked like the rest, refused at the end. */
 static const char *const storage_decode[] = { "file", "memory", "any", NULL };
 
 static int decode(const json_t *root, struct js_stream_config *c, struct js_cfg_extra *x)
 {
-    int r = 0, d = 0, s = 0;
+    int r = 0, d = 0, s = 0, z = 0;
     int rc = jf_str(root, "name", &c->name);
     if (!rc)
         rc = jf_str(root, "description", &c->description);
@@ -359,10 +361,13 @@ static int decode(const json_t *root, struct js_stream_config *c, struct js_cfg_
         rc = jf_bool(root, "allow_rollup_hdrs", &c->allow_rollup_hdrs);
     if (!rc)
         rc = jf_uint(root, "first_seq", &c->first_seq);
+    if (!rc) /* checked only: "s2" is refused by the API (not performed) */
+        rc = jf_enum(root, "compression", compression_names, false, &z);
     if (!rc)
         rc = jf_strmap(root, "metadata", &c->metadata, &x->metadata_size);
     if (!rc)
         rc = js_extra_decode(root, x);
+    (void)z;
     c->retention = (enum js_retention)r;
     c->discard = (enum js_discard)d;
     x->storage_any = s == 2;

@@ -116,7 +116,8 @@ char *js_stream_config_to_json(const struct js_stream_config *c);
  * NULL: a mirror of a stream of this server is performed (js_mirror.h). */
 const char *js_stream_config_unsupported_origin(const struct js_stream_config *c);
 /* The first field of nats-server 2.10's that the stream config in json
- * sets, or NULL: subject_transform. Tern does not perform
+ * sets, or NULL: subject_transform, or compression s2 (given as
+ * "compression s2"; "none" is what Tern does). Tern does not perform
  * them yet, and 2.9.10's way of ignoring unknown fields would silently
  * change what is stored; the API refuses them instead. */
 const char *js_stream_config_unsupported_field(const char *json, size_t len);

@@ -247,6 +247,9 @@ const char *js_stream_config_unsupported_field(const char *json, size_t len)
     static const char *const fields[] = { "subject_transform", NULL };
     json_t *root = json_loadb(json, len, 0, NULL);
     const char *found = NULL;
+    const char *z = json_string_value(json_object_get(root, "compression"));
+    if (z && !strcmp(z, "s2"))
+        found = "compression s2";
     for (size_t i = 0; json_is_object(root) && fields[i] && !found; i++)
         if (set_beyond_default(json_object_get(root, fields[i])))
             found = fields[i];

@@ -212,22 +212,31 @@ async def test_sources_are_refused_not_kept_empty(nc, js):
 
 @pytest.mark.skipif(REFERENCE, reason="nats-server 2.9.10 ignores this 2.10 field; "
                     "Tern refuses what it would silently not do")
-@pytest.mark.parametrize("field,value", [
-    ("subject_transform", {"src": "tr.>", "dest": "moved.>"}),
+@pytest.mark.parametrize("field,value,what", [
+    ("subject_transform", {"src": "tr.>", "dest": "moved.>"}, "subject_transform"),
+    ("compression", "s2", "compression s2"),
 ])
-async def test_2_10_fields_that_change_messages_are_refused(nc, field, value):
+async def test_2_10_fields_that_change_messages_are_refused(nc, field, value, what):
     r = await api(nc, "$JS.API.STREAM.CREATE.TEN", {"name": "TEN", "subjects": ["tr.>"],
                                                    field: value})
     assert r == {"type": T + "stream_create_response",
-                 "error": error(500, 10052, f"stream {field} is not supported yet")}
+                 "error": error(500, 10052, f"stream {what} is not supported yet")}
     # Their defaults are no change, and an update is judged the same way.
     r = await api(nc, "$JS.API.STREAM.CREATE.TEN", {"name": "TEN", "subjects": ["tr.>"],
-                                                   "first_seq": 0, "subject_transform": None})
+                                                   "compression": "none",
+                                                   "subject_transform": None})
     assert "error" not in r, r
     r = await api(nc, "$JS.API.STREAM.UPDATE.TEN", {"name": "TEN", "subjects": ["tr.>"],
                                                    field: value})
     assert r == {"type": T + "stream_update_response",
-                 "error": error(500, 10052, f"stream {field} is not supported yet")}
+                 "error": error(500, 10052, f"stream {what} is not supported yet")}
+
+
+@pytest.mark.skipif(REFERENCE, reason="nats-server 2.9.10 ignores compression")
+@pytest.mark.parametrize("value", ["S2", "zstd", None, 1])
+async def test_unknown_compression_is_invalid_json(nc, value):
+    r = await api(nc, "$JS.API.STREAM.CREATE.Z", {"name": "Z", "compression": value})
+    assert r["error"] == error(400, 10025, "invalid JSON")
 
 
 @pytest.mark.parametrize("cfg,description", [
