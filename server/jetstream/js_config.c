@@ -435,6 +435,8 @@ static int check_cfg(struct js_stream_config *c, const struct js_cfg_extra *x, s
     } else if ((rc = check_own_subjects(c, err)) < 0) {
         return rc;
     }
+    if ((rc = js_extra_check_transform(x, err)) < 0)
+        return rc;
     return js_extra_check_republish(c, x, err);
 }
 
@@ -618,7 +620,8 @@ bool js_stream_config_equal(const struct js_stream_config *a, const struct js_st
 /* Go's StreamConfig field order; omitempty fields only when set. */
 char *js_stream_config_to_json(const struct js_stream_config *c)
 {
-    static const char *const extras[] = { "placement", "mirror", "sources", "republish" };
+    static const char *const extras[] = { "placement", "mirror", "sources", "subject_transform",
+                                          "republish" };
     json_t *o = json_object(), *x = NULL, *subs;
     bool oom = !o;
     char *text = NULL;
@@ -650,7 +653,7 @@ char *js_stream_config_to_json(const struct js_stream_config *c)
         js_put(o, "no_ack", json_true(), &oom);
     if (c->duplicate_window)
         js_put(o, "duplicate_window", json_integer(c->duplicate_window), &oom);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         json_t *v = json_object_get(x, extras[i]);
         if (i == 3 && c->first_seq) /* Go's place: after sources */
             js_put(o, "first_seq", json_integer((json_int_t)c->first_seq), &oom);

@@ -115,12 +115,15 @@ char *js_stream_config_to_json(const struct js_stream_config *c);
  * of "stream %s is not supported yet" ("sources", "mirror external"), or
  * NULL: a mirror of a stream of this server is performed (js_mirror.h). */
 const char *js_stream_config_unsupported_origin(const struct js_stream_config *c);
-/* The first field of nats-server 2.10's that the stream config in json
- * sets, or NULL: subject_transform, or compression s2 (given as
- * "compression s2"; "none" is what Tern does). Tern does not perform
- * them yet, and 2.9.10's way of ignoring unknown fields would silently
- * change what is stored; the API refuses them instead. */
+/* What of nats-server 2.10's that the stream config in json asks for and
+ * Tern does not perform yet, or NULL: compression s2 (given as
+ * "compression s2"; "none" is what Tern does). 2.9.10's way of ignoring
+ * unknown fields would silently store otherwise than asked; the API
+ * refuses it instead. */
 const char *js_stream_config_unsupported_field(const char *json, size_t len);
+/* c's subject_transform, when it has one: *src and *dest malloc'd (free
+ * both). 0, -ENOENT (none), -ENOMEM. */
+int js_stream_config_transform(const struct js_stream_config *c, char **src, char **dest);
 /* c's republish, when it has one: its src (">" when it was left empty),
  * dest and headers_only; *src and *dest are malloc'd (free both). 0,
  * -ENOENT (none), -ENOMEM. */

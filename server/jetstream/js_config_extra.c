@@ -33,6 +33,7 @@ void js_extra_free(struct js_cfg_extra *x)
     json_decref(x->mirror);
     json_decref(x->sources);
     json_decref(x->republish);
+    json_decref(x->transform);
 }
 
 static int norm_placement(const json_t *in, json_t **out)
@@ -150,6 +151,34 @@ static int norm_republish(const json_t *in, json_t **out)
     return rc;
 }
 
+/* A SubjectTransformConfig: both fields always echoed, as Go has no
+ * omitempty on them; an empty src means every subject (">"). */
+static int norm_transform(const json_t *in, json_t **out)
+{
+    char *src = NULL, *dest = NULL;
+    bool oom = false;
+    json_t *o = NULL;
+    int rc = json_is_object(in) ? 0 : -EINVAL;
+    if (!rc)
+        rc = jf_str(in, "src", &src);
+    if (!rc)
+        rc = jf_str(in, "dest", &dest);
+    if (!rc && !(o = json_object()))
+        rc = -ENOMEM;
+    if (!rc) {
+        js_put(o, "src", json_string(src ? src : ">"), &oom);
+        js_put(o, "dest", json_string(dest ? dest : ""), &oom);
+        rc = oom ? -ENOMEM : 0;
+    }
+    free(src);
+    free(dest);
+    if (rc)
+        json_decref(o);
+    else
+        *out = o;
+    return rc;
+}
+
 int js_extra_decode(const json_t *root, struct js_cfg_extra *x)
 {
     json_t *v;
@@ -176,6 +205,8 @@ int js_extra_decode(const json_t *root, struct js_cfg_extra *x)
     }
     if (!rc && (v = jf_get(root, "republish")))
         rc = norm_republish(v, &x->republish);
+    if (!rc && (v = jf_get(root, "subject_transform")))
+        rc = norm_transform(v, &x->transform);
     return rc;
 }
 
@@ -184,7 +215,7 @@ int js_extra_pack(const struct js_cfg_extra *x, char **out)
 {
     bool oom = false;
     *out = NULL;
-    if (!x->placement && !x->mirror && !x->sources && !x->republish)
+    if (!x->placement && !x->mirror && !x->sources && !x->republish && !x->transform)
         return 0;
     json_t *o = json_object();
     if (!o)
@@ -195,6 +226,8 @@ int js_extra_pack(const struct js_cfg_extra *x, char **out)
         js_put(o, "mirror", json_incref(x->mirror), &oom);
     if (x->sources)
         js_put(o, "sources", json_incref(x->sources), &oom);
+    if (x->transform)
+        js_put(o, "subject_transform", json_incref(x->transform), &oom);
     if (x->republish)
         js_put(o, "republish", json_incref(x->republish), &oom);
     if (!oom)
@@ -226,35 +259,30 @@ const char *js_stream_config_unsupported_origin(const struct js_stream_config *c
     return what;
 }
 
-/* Is v set to something else than what leaving it out means? */
-static bool set_beyond_default(const json_t *v)
-{
-    if (!v || json_is_null(v) || json_is_false(v))
-        return false;
-    if (json_is_integer(v))
-        return json_integer_value(v) != 0;
-    if (json_is_string(v))
-        return json_string_length(v) > 0;
-    if (json_is_array(v))
-        return json_array_size(v) > 0;
-    if (json_is_object(v))
-        return json_object_size(v) > 0;
-    return true;
-}
-
 const char *js_stream_config_unsupported_field(const char *json, size_t len)
 {
-    static const char *const fields[] = { "subject_transform", NULL };
     json_t *root = json_loadb(json, len, 0, NULL);
-    const char *found = NULL;
     const char *z = json_string_value(json_object_get(root, "compression"));
-    if (z && !strcmp(z, "s2"))
-        found = "compression s2";
-    for (size_t i = 0; json_is_object(root) && fields[i] && !found; i++)
-        if (set_beyond_default(json_object_get(root, fields[i])))
-            found = fields[i];
+    const char *found = z && !strcmp(z, "s2") ? "compression s2" : NULL;
     json_decref(root);
     return found;
+}
+
+int js_stream_config_transform(const struct js_stream_config *c, char **src, char **dest)
+{
+    json_t *tr = js_extra_member(c->extra_json, "subject_transform");
+    if (!tr)
+        return -ENOENT;
+    const char *s = json_string_value(json_object_get(tr, "src"));
+    const char *d = json_string_value(json_object_get(tr, "dest"));
+    *src = strdup(s && *s ? s : ">");
+    *dest = strdup(d ? d : "");
+    json_decref(tr);
+    if (*src && *dest)
+        return 0;
+    free(*src);
+    free(*dest);
+    return -ENOMEM;
 }
 
 int js_stream_config_republish(const struct js_stream_config *c, char **src, char **dest,
@@ -334,6 +362,19 @@ static bool transform_ok(const char *src, const char *dest)
         return false; /* out of memory refuses too: the client may retry */
     submap_free(m);
     return true;
+}
+
+int js_extra_check_transform(const struct js_cfg_extra *x, struct js_err *err)
+{
+    if (!x->transform)
+        return 0;
+    const char *src = json_string_value(json_object_get(x->transform, "src"));
+    const char *dest = json_string_value(json_object_get(x->transform, "dest"));
+    /* 2.10 finds a bad pair only when it makes the stream: 10049 */
+    if (!transform_ok(src, dest))
+        return js_err_set(err, 10049, "stream subject transform from '%s' to '%s': %s", src,
+                          dest, "invalid subject transform");
+    return 0;
 }
 
 int js_extra_check_republish(const struct js_stream_config *c, const struct js_cfg_extra *x,

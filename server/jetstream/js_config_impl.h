@@ -89,6 +89,7 @@ struct js_cfg_extra {
     char *template_owner;                             /* owned */
     bool storage_any;                                 /* "storage":"any" */
     json_t *placement, *mirror, *sources, *republish; /* Go-normalised, owned */
+    json_t *transform;                                /* subject_transform, too */
     size_t metadata_size;                             /* see jf_strmap */
 };
 int js_extra_decode(const json_t *root, struct js_cfg_extra *x);
@@ -99,6 +100,8 @@ int js_extra_pack(const struct js_cfg_extra *x, char **out);
 json_t *js_extra_member(const char *extra_json, const char *key);
 int js_extra_check_sources(const struct js_stream_config *c, const struct js_cfg_extra *x,
                            struct js_err *err);
+/* subject_transform's pair compiles (10049 as 2.10 answers it). */
+int js_extra_check_transform(const struct js_cfg_extra *x, struct js_err *err);
 int js_extra_check_republish(const struct js_stream_config *c, const struct js_cfg_extra *x,
                              struct js_err *err);
 

@@ -449,12 +449,15 @@ int js_consumer_config_check_stream(const struct js_consumer_config *c,
         return js_err_set(err, 10084, NULL);
     }
     /* validFilteredSubject. A mirror's or sourcing stream's subjects come
-     * from streams we cannot see here, so those filters are let through. */
+     * from streams we cannot see here, and a subject transform stores
+     * subjects of its own making, so those filters are let through. */
     json_t *mirror = js_extra_member(s->extra_json, "mirror");
     json_t *sources = js_extra_member(s->extra_json, "sources");
-    bool external = mirror || sources;
+    json_t *transform = js_extra_member(s->extra_json, "subject_transform");
+    bool external = mirror || sources || transform;
     json_decref(mirror);
     json_decref(sources);
+    json_decref(transform);
     if (c->filter_subject && !external && !filter_in_stream(c->filter_subject, s))
         return js_err_set(err, 10093, NULL);
     /* 2.10 dropped this check; Tern keeps it for each of several filters

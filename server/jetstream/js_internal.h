@@ -150,6 +150,9 @@ struct js_stream {
                                       it, 10052); NULL when it has none */
     bool repub_headers_only;
     bool repub_warned;             /* a copy could not be made: logged once */
+    struct submap *itr;            /* owned: cfg's subject_transform compiled
+                                      when the stream opens or is updated;
+                                      NULL when it has none */
     struct js_mirror *mirror;      /* owned: cfg's mirror parsed when the
                                       stream opens (an update cannot change
                                       it, 10055); NULL when not a mirror */
@@ -317,6 +320,10 @@ int js_apply_publish(struct js *js, struct js_stream *st, const struct jscmd_pub
 /* Discard-old limits after an append (subject: the one appended to) or
  * an update (subject NULL). True when something was removed. */
 bool js_stream_enforce_limits(struct js_stream *st, const char *subject, size_t slen);
+/* (Re)compile st->itr from st->cfg (js_publish.c). 0 or -ENOMEM; a pair
+ * that does not compile (the API refuses it) leaves no transform. */
+int js_transform_open(struct js_stream *st);
+void js_transform_close(struct js_stream *st);
 /* Apply, after a new stream was created (not when a snapshot restores
  * one): where its sequences start (first_seq, a mirror's start). 0 or a
  * store error (res says 10023). */

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "server/jetstream/js_consumer.h"
+#include "proto/submap.h"
 #include "server/jetstream/js_internal.h"
 #include "server/jetstream/js_mirror.h"
 #include "server/log.h"
@@ -163,8 +164,48 @@ static bool interest_kept(struct js_stream *st, const char *subject, size_t len)
 
 /* ---- apply ---- */
 
+int js_transform_open(struct js_stream *st)
+{
+    js_transform_close(st);
+    char *src = NULL, *dest = NULL;
+    int rc = js_stream_config_transform(&st->cfg, &src, &dest);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc == 0 && (rc = submap_compile(src, dest, &st->itr)) == -EINVAL)
+        rc = 0;
+    free(src);
+    free(dest);
+    return rc;
+}
+
+void js_transform_close(struct js_stream *st)
+{
+    submap_free(st->itr);
+    st->itr = NULL;
+}
+
+static int apply_publish(struct js *js, struct js_stream *st, const struct jscmd_publish *p,
+                         struct js_result *res);
+
+/* 2.10's subject_transform comes before everything else: the message is
+ * checked, stored, counted and delivered under the subject it maps to (a
+ * subject the source does not take keeps its own). */
 int js_apply_publish(struct js *js, struct js_stream *st, const struct jscmd_publish *p,
                      struct js_result *res)
+{
+    char *mapped = NULL;
+    size_t mlen = 0;
+    if (!st->itr || submap_apply(st->itr, p->subject.ptr, p->subject.len, &mapped, &mlen) != 0)
+        return apply_publish(js, st, p, res);
+    struct jscmd_publish q = *p;
+    q.subject = (struct jscmd_bytes){ mapped, mlen };
+    int rc = apply_publish(js, st, &q, res);
+    free(mapped);
+    return rc;
+}
+
+static int apply_publish(struct js *js, struct js_stream *st, const struct jscmd_publish *p,
+                         struct js_result *res)
 {
     /* Per stream, time never goes backwards: a new leader's clock may be
      * behind the old one's, and max_age, the dedupe window and

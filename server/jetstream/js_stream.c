@@ -302,6 +302,8 @@ static int open_stream(struct js *js, struct js_stream_config *cfg, int64_t crea
     int rc = js_republish_open(st);
     if (rc == 0)
         rc = js_mirror_open(st);
+    if (rc == 0)
+        rc = js_transform_open(st);
     if (rc < 0) {
         store_close(store);
         goto err_after_alloc;
@@ -413,6 +415,10 @@ int js_apply_stream_update(struct js *js, struct js_stream *st, struct js_stream
     bool trim_per_subject = old.max_msgs_per_subject > 0 && st->cfg.max_msgs_per_subject > 0 &&
                             st->cfg.max_msgs_per_subject < old.max_msgs_per_subject;
     js_stream_config_free(&old);
+    if (js_transform_open(st) < 0) { /* an update may change the transform */
+        js_err_set(&res->err, 10023, NULL);
+        return -ENOMEM;
+    }
     /* Whether a filter takes the whole stream depends on the stream's
      * subjects: every replica decides it again here, at the same point of
      * the log, and so the same way. */
@@ -532,6 +538,7 @@ void js_stream_free(struct js_stream *st)
     free(st->last_msg_id);
     js_republish_close(st);
     js_mirror_close(st);
+    js_transform_close(st);
     js_stream_config_free(&st->cfg);
     free(st);
 }

@@ -213,7 +213,6 @@ async def test_sources_are_refused_not_kept_empty(nc, js):
 @pytest.mark.skipif(REFERENCE, reason="nats-server 2.9.10 ignores this 2.10 field; "
                     "Tern refuses what it would silently not do")
 @pytest.mark.parametrize("field,value,what", [
-    ("subject_transform", {"src": "tr.>", "dest": "moved.>"}, "subject_transform"),
     ("compression", "s2", "compression s2"),
 ])
 async def test_2_10_fields_that_change_messages_are_refused(nc, field, value, what):

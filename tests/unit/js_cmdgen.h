@@ -146,6 +146,9 @@ static inline void gen_config(struct gen *g, int s)
                      pick(3) ? 0LL : (2000 + (long long)pick(40000)) * MS);
     if (s == 1) /* 2.10's first_seq, the same in every create and update */
         n += snprintf(g->cfg + n, sizeof g->cfg - (size_t)n, ",\"first_seq\":7");
+    if (s == 2 && pick(2)) /* 2.10's subject transform: stored as "c.t" */
+        n += snprintf(g->cfg + n, sizeof g->cfg - (size_t)n,
+                      ",\"subject_transform\":{\"src\":\"c\",\"dest\":\"c.t\"}");
     snprintf(g->cfg + n, sizeof g->cfg - (size_t)n, "}");
 }
 
