@@ -133,7 +133,8 @@ static const struct field publish[] = {
     FH(8, OPT_FLAG, P, exp_last_seq, has_exp_last_seq),
     FH(9, OPT_FLAG, P, exp_last_subj_seq, has_exp_last_subj_seq),
     F(10, K_STR, OPTIONAL, P, exp_last_msg_id), F(11, K_U8, OPTIONAL, P, rollup),
-    F(12, K_U64, OPTIONAL, P, acct_max), F(15, K_U64, OPTIONAL, P, req),
+    F(12, K_U64, OPTIONAL, P, acct_max), F(13, K_STR, OPTIONAL, P, exp_last_subj_seq_subj),
+    F(15, K_U64, OPTIONAL, P, req),
 };
 #undef P
 

@@ -70,6 +70,10 @@ struct jscmd_publish {
                                          (max_file_store / max_memory_store,
                                          chosen by the proposer); 0 = none */
     uint64_t req;
+    struct jscmd_bytes exp_last_subj_seq_subj; /* key 13: the subject (maybe
+                                         a wildcard) the expected last
+                                         subject sequence is checked on,
+                                         instead of the message's own */
 };
 
 /* One durable consumer's coalesced progress (op 0x30). */

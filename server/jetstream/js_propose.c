@@ -666,6 +666,8 @@ void js_propose_publish(struct js *js, struct js_stream *st, const struct js_inm
             p->has_exp_last_seq = true, p->exp_last_seq = header_u64(v, vl);
         if ((v = header_get(h, hl, "Nats-Expected-Last-Subject-Sequence", &vl)))
             p->has_exp_last_subj_seq = true, p->exp_last_subj_seq = header_u64(v, vl);
+        if ((v = header_get(h, hl, "Nats-Expected-Last-Subject-Sequence-Subject", &vl)) && vl)
+            p->exp_last_subj_seq_subj = (struct jscmd_bytes){ v, vl };
         if ((v = header_get(h, hl, "Nats-Expected-Last-Msg-Id", &vl)))
             p->exp_last_msg_id = (struct jscmd_bytes){ v, vl };
         if ((v = header_get(h, hl, "Nats-Rollup", &vl)))

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "server/jetstream/js_consumer.h"
+#include "proto/subject.h"
 #include "proto/submap.h"
 #include "server/jetstream/js_internal.h"
 #include "server/jetstream/js_mirror.h"
@@ -89,6 +90,25 @@ static bool bytes_is(struct jscmd_bytes b, const char *s)
 /* The checks of §6 that may refuse the message, in 2.9's order. 0 to
  * store; 1 when settled without storing (a duplicate, with res->seq of the
  * original; or dropped: an unknown rollup value); -EINVAL with res->err. */
+/* The last sequence on the subject Nats-Expected-Last-Subject-Sequence
+ * is checked against: the message's own, or the one
+ * Nats-Expected-Last-Subject-Sequence-Subject names (nats-server 2.11; it
+ * may be a wildcard: the newest message it matches). 0 when none. */
+static uint64_t last_on_subject(struct js_stream *st, const struct jscmd_publish *p)
+{
+    const struct jscmd_bytes *on = p->exp_last_subj_seq_subj.ptr ? &p->exp_last_subj_seq_subj
+                                                                 : &p->subject;
+    if (!subject_has_wildcard(on->ptr, on->len)) {
+        struct store_subject_state ss;
+        store_subject_state(st->store, on->ptr, on->len, &ss);
+        return ss.last_seq;
+    }
+    struct store_msg m = { 0 };
+    uint64_t last = store_load_last(st->store, on->ptr, on->len, &m) == 0 ? m.seq : 0;
+    store_msg_free(&m);
+    return last;
+}
+
 static int check(struct js_stream *st, const struct jscmd_publish *p, int64_t ts,
                  struct js_result *res)
 {
@@ -108,10 +128,9 @@ static int check(struct js_stream *st, const struct jscmd_publish *p, int64_t ts
         }
     }
     if (p->has_exp_last_subj_seq) {
-        struct store_subject_state ss;
-        store_subject_state(st->store, p->subject.ptr, p->subject.len, &ss);
-        if (p->exp_last_subj_seq != ss.last_seq)
-            return js_err_set(e, 10071, "wrong last sequence: %" PRIu64, ss.last_seq);
+        uint64_t last = last_on_subject(st, p);
+        if (p->exp_last_subj_seq != last)
+            return js_err_set(e, 10071, "wrong last sequence: %" PRIu64, last);
     }
     struct store_state s;
     store_get_state(st->store, &s);

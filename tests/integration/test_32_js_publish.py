@@ -17,7 +17,7 @@ import nats.errors
 import nats.js.errors
 import pytest
 
-from conftest import js_api as api
+from conftest import REFERENCE, js_api as api
 
 
 
@@ -255,6 +255,35 @@ async def test_expected_header_checks(nc, headers, subject, expected):
         st = await stream_state(nc, "ORDERS")
         assert st["messages"] == 3 and st["last_seq"] == 3
         assert await pub(nc, "orders.new", b"next") == {"stream": "ORDERS", "seq": 4}
+
+
+SUBJ = "Nats-Expected-Last-Subject-Sequence-Subject"
+
+
+@pytest.mark.skipif(REFERENCE, reason="nats-server 2.11's header; 2.9.10 ignores it")
+@pytest.mark.parametrize("headers,subject,expected", [
+    # seq 1 orders.new, seq 2 orders.other, seq 3 orders.new
+    ({"Nats-Expected-Last-Subject-Sequence": "2", SUBJ: "orders.other"}, "orders.new", None),
+    ({"Nats-Expected-Last-Subject-Sequence": "3", SUBJ: "orders.other"}, "orders.new",
+     error(400, 10071, "wrong last sequence: 2")),
+    # a wildcard: the newest message it matches
+    ({"Nats-Expected-Last-Subject-Sequence": "3", SUBJ: "orders.*"}, "orders.x", None),
+    ({"Nats-Expected-Last-Subject-Sequence": "2", SUBJ: "orders.*"}, "orders.x",
+     error(400, 10071, "wrong last sequence: 3")),
+    ({"Nats-Expected-Last-Subject-Sequence": "0", SUBJ: "orders.none.>"}, "orders.new", None),
+    # alone it checks nothing
+    ({SUBJ: "orders.other"}, "orders.new", None),
+])
+async def test_expected_last_subject_sequence_on_another_subject(nc, headers, subject,
+                                                                 expected):
+    await pub(nc, "orders.new", b"1")
+    await pub(nc, "orders.other", b"2")
+    await pub(nc, "orders.new", b"3")
+    r = await pub(nc, subject, b"checked", headers)
+    if expected is None:
+        assert r == {"stream": "ORDERS", "seq": 4}
+    else:
+        assert r == {"error": expected, "stream": "ORDERS", "seq": 0}
 
 
 async def test_expected_last_msg_id(nc):

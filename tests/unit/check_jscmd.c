@@ -41,7 +41,7 @@ struct keyspec {
 
 static const struct opspec {
     enum jscmd_op op;
-    struct keyspec k[14];
+    struct keyspec k[15];
 } specs[] = {
     { JSCMD_STREAM_CREATE,
       { { 1, 's', 0 }, { 2, 'b', 0 }, { 3, 'u', 0 }, { 12, 'u', 1 }, { 15, 'u', 1 } } },
@@ -60,7 +60,7 @@ static const struct opspec {
     { JSCMD_PUBLISH,
       { { 1, 's', 0 }, { 2, 's', 0 }, { 3, 'b', 1 }, { 4, 'b', 0 }, { 5, 'u', 0 },
         { 6, 's', 1 }, { 7, 's', 1 }, { 8, 'u', 1 }, { 9, 'u', 1 }, { 10, 's', 1 },
-        { 11, 'u', 1 }, { 12, 'u', 1 }, { 15, 'u', 1 } } },
+        { 11, 'u', 1 }, { 12, 'u', 1 }, { 13, 's', 1 }, { 15, 'u', 1 } } },
     { JSCMD_PUBLISH_BATCH, { { 1, 'a', 0 } } },
     { JSCMD_CONSUMER_ACKS,
       { { 1, 's', 0 }, { 2, 's', 0 }, { 3, 'u', 0 }, { 4, 'u', 0 }, { 5, 'a', 0 },
@@ -84,7 +84,7 @@ static struct jscmd_publish pub_full(int i)
         .exp_stream = B("ORDERS"), .has_exp_last_seq = true, .exp_last_seq = 0,
         .has_exp_last_subj_seq = true, .exp_last_subj_seq = 41,
         .exp_last_msg_id = B("abb"), .rollup = JSCMD_ROLLUP_SUB, .acct_max = 1u << 30,
-        .req = 900 + (uint64_t)i,
+        .req = 900 + (uint64_t)i, .exp_last_subj_seq_subj = B("orders.*"),
     };
     return p;
 }
@@ -479,9 +479,9 @@ START_TEST(batches)
     REQUIRE(msgpack_unpack_next(&up, e + 8, body_len(e), &off) == MSGPACK_UNPACK_SUCCESS);
     const msgpack_object *items = &up.data.via.map.ptr[0].val;
     ck_assert_uint_eq(items->via.array.size, 3);
-    ck_assert_uint_eq(items->via.array.ptr[0].via.map.size, 13);
+    ck_assert_uint_eq(items->via.array.ptr[0].via.map.size, 14);
     ck_assert_uint_eq(items->via.array.ptr[1].via.map.size, 4);
-    ck_assert_uint_eq(items->via.array.ptr[2].via.map.size, 12);
+    ck_assert_uint_eq(items->via.array.ptr[2].via.map.size, 13);
     msgpack_unpacked_destroy(&up);
 
     struct jscmd d;
@@ -846,7 +846,7 @@ START_TEST(bad_key_types_and_missing_keys)
         msgpack_unpacked_init(&up);
         REQUIRE(msgpack_unpack_next(&up, e + 8, body_len(e), &off) == MSGPACK_UNPACK_SUCCESS);
         struct mp m;
-        for (size_t k = 0; k < 13 && specs[s].k[k].key; k++) {
+        for (size_t k = 0; k < 15 && specs[s].k[k].key; k++) {
             const struct keyspec *ks = &specs[s].k[k];
             /* every other type in this key's place */
             for (int v = 0; v < NVALS; v++) {
@@ -1112,6 +1112,7 @@ static void rnd_pub(struct jscmd_publish *p)
         .stream = rnd_bytes(false), .subject = rnd_bytes(false), .hdr = rnd_bytes(true),
         .data = rnd_bytes(false), .ts_ns = rnd_u64(), .msg_id = rnd_bytes(true),
         .exp_stream = rnd_bytes(true), .exp_last_msg_id = rnd_bytes(true),
+        .exp_last_subj_seq_subj = rnd_bytes(true),
         .rollup = (uint8_t)(rnd() % 3), .req = rnd() % 2 ? rnd_u64() : 0,
     };
     if ((p->has_exp_last_seq = rnd() % 2))

@@ -27,6 +27,7 @@ static inline bool jscmd_pub_eq(const struct jscmd_publish *a, const struct jscm
            a->ts_ns == b->ts_ns && jscmd_bytes_eq(a->msg_id, b->msg_id) &&
            jscmd_bytes_eq(a->exp_stream, b->exp_stream) &&
            jscmd_bytes_eq(a->exp_last_msg_id, b->exp_last_msg_id) &&
+           jscmd_bytes_eq(a->exp_last_subj_seq_subj, b->exp_last_subj_seq_subj) &&
            a->has_exp_last_seq == b->has_exp_last_seq &&
            a->has_exp_last_subj_seq == b->has_exp_last_subj_seq &&
            a->exp_last_seq == b->exp_last_seq && a->exp_last_subj_seq == b->exp_last_subj_seq &&
