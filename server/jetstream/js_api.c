@@ -19,6 +19,7 @@
 #include "proto/subject.h"
 #include "server/jetstream/js_internal.h"
 #include "server/jetstream/js_mirror.h"
+#include "server/jetstream/js_source.h"
 #include "server/jetstream/js_propose.h"
 #include "server/jetstream/jtext.h"
 #include "server/log.h"
@@ -113,15 +114,18 @@ static void append_stream_body(struct jtext *b, struct js_stream *st, const char
     free(cfg);
     free(state);
     js_cluster_append_info(st->js, b);
-    if (st->mirror) {
-        json_t *mi = js_mirror_info(st->js, st);
-        char *text = mi ? json_dumps(mi, JSON_COMPACT) : NULL;
+    json_t *origins[2] = { st->mirror ? js_mirror_info(st->js, st) : NULL,
+                           st->sources ? js_source_info(st->js, st) : NULL };
+    static const char *const keys[2] = { "mirror", "sources" };
+    for (int i = 0; i < 2; i++) {
+        bool want = i == 0 ? st->mirror != NULL : st->sources != NULL;
+        char *text = origins[i] ? json_dumps(origins[i], JSON_COMPACT) : NULL;
         if (text)
-            jtext_printf(b, ",\"mirror\":%s", text);
-        else
+            jtext_printf(b, ",\"%s\":%s", keys[i], text);
+        else if (want)
             b->failed = true;
         free(text);
-        json_decref(mi);
+        json_decref(origins[i]);
     }
 }
 

@@ -112,8 +112,9 @@ bool js_stream_config_equal(const struct js_stream_config *a, const struct js_st
  * it with free()), compact, '>' not escaped; NULL on ENOMEM. */
 char *js_stream_config_to_json(const struct js_stream_config *c);
 /* What of c's mirror and sources Tern does not perform yet, as the words
- * of "stream %s is not supported yet" ("sources", "mirror external"), or
- * NULL: a mirror of a stream of this server is performed (js_mirror.h). */
+ * of "stream %s is not supported yet" ("sources external", "mirror
+ * external"), or NULL: mirrors and sources of streams of this server are
+ * performed (js_mirror.h, js_source.h). */
 const char *js_stream_config_unsupported_origin(const struct js_stream_config *c);
 /* What of nats-server 2.10's that the stream config in json asks for and
  * Tern does not perform yet, or NULL: compression s2 (given as

@@ -251,9 +251,11 @@ const char *js_stream_config_unsupported_origin(const struct js_stream_config *c
 {
     json_t *o = c->extra_json ? json_loads(c->extra_json, 0, NULL) : NULL;
     const char *what = NULL;
-    if (json_array_size(json_object_get(o, "sources")) > 0)
-        what = "sources";
-    else if (json_object_get(json_object_get(o, "mirror"), "external"))
+    json_t *sources = json_object_get(o, "sources");
+    for (size_t i = 0; i < json_array_size(sources) && !what; i++)
+        if (json_object_get(json_array_get(sources, i), "external"))
+            what = "sources external";
+    if (json_object_get(json_object_get(o, "mirror"), "external"))
         what = "mirror external";
     json_decref(o);
     return what;

@@ -22,6 +22,7 @@
 #include "server/jetstream/js_consumer.h"
 #include "server/jetstream/js_internal.h"
 #include "server/jetstream/js_mirror.h"
+#include "server/jetstream/js_source.h"
 #include "server/jetstream/js_propose.h"
 #include "server/kmap.h"
 
@@ -116,7 +117,10 @@ int js_fsm_apply(struct js *js, const struct jscmd *cmd, struct js_result *res)
         if (!(st = named(js, cmd->stream, res)))
             return 0;
         res->stream_id = st->id;
-        return js_mirror_sync(js, st, cmd->seq);
+        {
+            int rc = js_mirror_sync(js, st, cmd->seq);
+            return rc ? rc : js_source_sync(js, st, cmd->seq);
+        }
     case JSCMD_PUBLISH:
         return apply_publish(js, &cmd->pub, res);
     case JSCMD_CONSUMER_CREATE:
@@ -162,6 +166,8 @@ static uint64_t stream_digest(struct js_stream *st, bool dedupe)
     h = mix_u64(h, s.first_seq);
     h = mix_u64(h, s.last_seq);
     h = mix_u64(h, (uint64_t)s.last_ts);
+    for (size_t i = 0; st->sources && i < st->sources->n; i++)
+        h = mix_u64(h, st->sources->v[i].cursor);
     struct store_msg m = { 0 };
     for (uint64_t seq = s.first_seq; s.msgs && store_load_next(st->store, seq, NULL, 0, &m) == 0;
          seq = m.seq + 1) {

@@ -25,6 +25,7 @@
 #include "server/store/store.h"
 
 struct js_mirror;
+struct js_sources;
 
 struct server;
 struct worker;
@@ -158,6 +159,11 @@ struct js_stream {
                                       it, 10055); NULL when not a mirror */
     size_t nmirrors;               /* streams mirroring this one (apply
                                       recounts on stream create/delete) */
+    struct js_sources *sources;    /* owned: cfg's sources with their
+                                      replicated cursors (js_source.h);
+                                      NULL when it has none */
+    size_t nsourced;               /* sources, of any stream, reading this
+                                      one (recounted like nmirrors) */
     int64_t created;               /* ns */
     int64_t clock;                 /* ns: the latest time apply has seen for
                                       this stream; never goes backwards */

@@ -18,6 +18,7 @@
 
 #include "server/jetstream/js_internal.h"
 #include "server/jetstream/js_propose.h"
+#include "server/jetstream/js_source.h"
 #include "server/log.h"
 
 #define SYNC_PERIOD_US 100000 /* how often a lagging mirror asks for more */
@@ -213,12 +214,12 @@ static void sync_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct js *js = st->js;
-    if (!origin_of(js, st)) {
+    if (st->mirror && !origin_of(js, st)) {
         st->rt.mirror_checked = 0; /* "active" is -1 until it is back */
         return;
     }
     st->rt.mirror_checked = js_clock(js);
-    if (!js_mirror_lag(js, st))
+    if (!js_mirror_lag(js, st) && !js_source_lag(js, st))
         return;
     struct jscmd cmd = {
         .op = JSCMD_STREAM_SYNC,
@@ -232,7 +233,7 @@ static void sync_tick(evutil_socket_t fd, short what, void *arg)
 void js_mirror_attach(struct js_stream *st)
 {
     js_mirror_detach(st);
-    if (!st->mirror)
+    if (!st->mirror && !st->sources)
         return;
     st->rt.mirror_checked = 0;
     st->rt.mirror_ev = event_new(st->js->env.base, -1, EV_PERSIST, sync_tick, st);

@@ -19,6 +19,7 @@
  */
 #include "proto/header.h"
 #include "server/jetstream/js_propose.h"
+#include "server/jetstream/js_source.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -245,6 +246,11 @@ void js_propose_commit(struct js *js)
             continue;
         js_consumer_flush_state(st); /* may remove messages: before the sync */
         sync_stream(js, st);
+        /* after the copies are on disk: a cursor never runs ahead of them
+         * (js_source.h) */
+        if (js_source_save(st) < 0)
+            LOG_WARN("JetStream: stream '%s': saving its sources' positions failed",
+                     st->cfg.name);
     }
     size_t n = p->n;
     p->n = 0;

@@ -24,6 +24,7 @@
 #include "proto/submap.h"
 #include "server/jetstream/js_internal.h"
 #include "server/jetstream/js_mirror.h"
+#include "server/jetstream/js_source.h"
 #include "server/log.h"
 
 /* ---- the dedupe window (Nats-Msg-Id → sequence) ---- */
@@ -274,7 +275,9 @@ static int apply_publish(struct js *js, struct js_stream *st, const struct jscmd
     any |= js_stream_enforce_limits(st, p->subject.ptr, p->subject.len);
     if (any)
         st->removed = true;
-    /* mirrors copy it in the same apply (limits may have removed it
-     * already: then there is nothing to copy, as for a consumer) */
-    return kept ? js_mirror_follow(js, st, seq) : 0;
+    /* mirrors and sources copy it in the same apply (limits may have
+     * removed it already: then there is nothing to copy, as for a
+     * consumer) */
+    int rc2 = kept ? js_mirror_follow(js, st, seq) : 0;
+    return rc2 == 0 && kept ? js_source_follow(js, st, seq) : rc2;
 }

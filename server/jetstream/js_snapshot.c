@@ -11,7 +11,8 @@
  * allocates nothing; every count is checked against the bytes left, every
  * type against the one the format puts there, and any doubt is -EPROTO.
  *
- * Format, version 1. msgpack throughout (big-endian lengths and integers).
+ * Format, version 2 (version 1, still read, is the same without a
+ * stream's 11th item). msgpack throughout (big-endian lengths and integers).
  * "uint" is a non-negative integer, written in the shortest form (positive
  * fixint 00-7f, cc u8, cd u16, ce u32, cf u64); "int" an int64, written as
  * uint when >= 0 and else in the shortest of negative fixint e0-ff, d0 i8,
@@ -23,9 +24,9 @@
  *   snapshot  = [3] magic version streams
  *     magic     str "tern.js.snapshot": the bytes begin 93 b0 74 65 72 6e
  *               2e 6a 73 2e 73 6e 61 70 73 68 6f 74
- *     version   uint 1 (the byte 01)
+ *     version   uint 2 (the byte 02)
  *     streams   [*] stream, in creation order
- *   stream    = [11]
+ *   stream    = [12]
  *     0 name        str, 1-255 bytes, no '/', '\\' or NUL (it names the
  *                   directory of a file stream)
  *     1 config      str: the normalised StreamConfig JSON
@@ -39,6 +40,8 @@
  *     8 msg ids     [*] msgid, in arrival order (the dedupe window)
  *     9 last msg id bin (no NUL), or nil c0 when it had none
  *    10 consumers   [*] consumer, in creation order
+ *    11 sources     [*] uint: each source's cursor (the next origin
+ *                   sequence it considers), in config order; [] when none
  *   message   = [5] seq (uint), ts (int), subject (str), header block (bin,
  *               empty when none), payload (bin)
  *   msgid     = [3] id (bin, 1 byte or more), seq (uint), ts (int)
@@ -50,7 +53,7 @@
  *               [2] sseq (uint), count (uint))
  *
  * (server/store/FORMAT.md has the same tables.) Nothing follows the
- * snapshot value; a new field or meaning needs version 2. Restore also
+ * snapshot value; a new field or meaning needs version 3. Restore also
  * checks what the state itself implies: sequences ascend and stay within
  * last_seq, first_seq matches, the last message's time is last_ts, no
  * stream, consumer or msg id twice, configs that parse, stream subjects
@@ -67,11 +70,12 @@
 
 #include "server/jetstream/js_consumer.h"
 #include "server/jetstream/js_fsm.h"
+#include "server/jetstream/js_source.h"
 #include "server/jetstream/js_internal.h"
 #include "server/log.h"
 
 #define SNAP_MAGIC "tern.js.snapshot"
-#define SNAP_VERSION 1
+#define SNAP_VERSION 2 /* written; 1 is read too (no source cursors) */
 #define NAME_MAX_LEN 255
 
 /* ---- writing ---- */
@@ -196,7 +200,7 @@ static int put_stream(msgpack_packer *pk, struct js_stream *st)
     char *cfg = js_stream_config_to_json(&st->cfg);
     if (!cfg)
         return -ENOMEM;
-    msgpack_pack_array(pk, 11);
+    msgpack_pack_array(pk, 12);
     put_str(pk, st->cfg.name, strlen(st->cfg.name));
     put_str(pk, cfg, strlen(cfg));
     free(cfg);
@@ -223,6 +227,10 @@ static int put_stream(msgpack_packer *pk, struct js_stream *st)
     for (struct js_consumer *c = st->consumers; c; c = js_consumer_next(c))
         if ((rc = put_consumer(pk, c)) < 0)
             return rc;
+    size_t nsrc = st->sources ? st->sources->n : 0;
+    msgpack_pack_array(pk, nsrc);
+    for (size_t i = 0; i < nsrc; i++)
+        msgpack_pack_uint64(pk, st->sources->v[i].cursor);
     return 0;
 }
 
@@ -654,14 +662,30 @@ static int restore_msgids(struct rd *r, struct js_stream *st)
     return st->last_msg_id ? 0 : -ENOMEM;
 }
 
-static int restore_stream(struct rd *r, struct js *js)
+/* Version 2's source cursors, in the order of the stream's sources. */
+static int restore_cursors(struct rd *r, struct js_stream *st)
+{
+    size_t n;
+    if (rd_array(r, &n, "source cursors") < 0)
+        return -EPROTO;
+    if (n != (st->sources ? st->sources->n : 0))
+        return bad(r, "stream '%s': %zu source cursors for %zu sources", st->cfg.name, n,
+                   st->sources ? st->sources->n : 0);
+    for (size_t i = 0; i < n; i++)
+        if (rd_uint(r, &st->sources->v[i].cursor, "source cursor") < 0)
+            return -EPROTO;
+    return 0;
+}
+
+static int restore_stream(struct rd *r, struct js *js, uint64_t version)
 {
     char name[NAME_MAX_LEN + 1];
     const char *json;
     size_t jlen;
     int64_t created, clock, last_ts;
     uint64_t first_seq, last_seq;
-    if (rd_tuple(r, 11, "stream") < 0 || rd_name(r, name, "stream name") < 0 ||
+    if (rd_tuple(r, version >= 2 ? 12 : 11, "stream") < 0 ||
+        rd_name(r, name, "stream name") < 0 ||
         rd_str(r, &json, &jlen, "stream config") < 0 ||
         rd_int(r, &created, "stream created") < 0 || rd_int(r, &clock, "stream clock") < 0 ||
         rd_uint(r, &first_seq, "first_seq") < 0 || rd_uint(r, &last_seq, "last_seq") < 0 ||
@@ -703,6 +727,12 @@ static int restore_stream(struct rd *r, struct js *js)
     for (size_t i = 0; i < n; i++)
         if ((rc = restore_consumer(r, st)) < 0)
             return rc;
+    if (version >= 2 && (rc = restore_cursors(r, st)) < 0)
+        return rc;
+    if (st->sources)
+        st->sources->unsaved = true;
+    if ((rc = js_source_save(st)) < 0)
+        return rc;
     /* On disk before it counts as restored: raft may drop the log entries
      * this snapshot stands for. */
     if ((rc = store_sync(st->store)) < 0)
@@ -722,13 +752,13 @@ static int restore_all(struct rd *r, struct js *js, size_t *nstreams)
         return bad(r, "not a JetStream snapshot (magic)");
     if (rd_uint(r, &version, "version") < 0)
         return -EPROTO;
-    if (version != SNAP_VERSION)
-        return bad(r, "snapshot version %" PRIu64 ", this server reads %d", version,
+    if (version < 1 || version > SNAP_VERSION)
+        return bad(r, "snapshot version %" PRIu64 ", this server reads 1 to %d", version,
                    SNAP_VERSION);
     if (rd_array(r, &n, "streams") < 0)
         return -EPROTO;
     for (size_t i = 0; i < n; i++) {
-        int rc = restore_stream(r, js);
+        int rc = restore_stream(r, js, version);
         if (rc < 0)
             return rc;
     }

@@ -28,6 +28,7 @@
 #include "proto/subject.h"
 #include "server/jetstream/js_internal.h"
 #include "server/jetstream/js_mirror.h"
+#include "server/jetstream/js_source.h"
 #include "server/jetstream/js_propose.h"
 #include "server/log.h"
 #include "server/worker.h"
@@ -304,6 +305,8 @@ static int open_stream(struct js *js, struct js_stream_config *cfg, int64_t crea
         rc = js_mirror_open(st);
     if (rc == 0)
         rc = js_transform_open(st);
+    if (rc == 0)
+        rc = js_source_open(st);
     if (rc < 0) {
         store_close(store);
         goto err_after_alloc;
@@ -319,6 +322,7 @@ static int open_stream(struct js *js, struct js_stream_config *cfg, int64_t crea
     js->streams = st;
     js->nstreams++;
     js_mirror_recount(js);
+    js_source_recount(js);
     *out = st;
     return 0;
 
@@ -339,6 +343,7 @@ int js_apply_stream_start(struct js *js, struct js_stream *st, struct js_result 
         rc = store_set_last(st->store, st->cfg.first_seq - 1, 0);
     if (rc == 0 && st->mirror)
         rc = js_mirror_start(js, st);
+    js_source_start(js, st);
     if (rc < 0)
         js_err_set(&res->err, 10023, NULL);
     return rc;
@@ -356,6 +361,8 @@ int js_apply_stream_create(struct js *js, struct js_stream_config *cfg, int64_t 
     }
     if (js_stream_overlaps_other(js, cfg, NULL, NULL))
         return js_err_set(&res->err, 10065, NULL), 0;
+    if (js_source_cycle(js, cfg->name, cfg))
+        return js_err_set(&res->err, 10052, "detected cycle"), 0;
     if (check_reservation(js, cfg, NULL, acct_max, &res->err) < 0)
         return 0;
     /* A directory already there (a stream left aside at start-up) is
@@ -397,6 +404,8 @@ int js_apply_stream_update(struct js *js, struct js_stream *st, struct js_stream
         return 0;
     if (js_stream_overlaps_other(js, cfg, st, NULL))
         return js_err_set(&res->err, 10065, NULL), 0;
+    if (js_source_cycle(js, st->cfg.name, cfg))
+        return js_err_set(&res->err, 10052, "detected cycle"), 0;
     if (check_reservation(js, cfg, st, acct_max, &res->err) < 0)
         return 0;
     struct js_stream_config old = st->cfg;
@@ -415,10 +424,12 @@ int js_apply_stream_update(struct js *js, struct js_stream *st, struct js_stream
     bool trim_per_subject = old.max_msgs_per_subject > 0 && st->cfg.max_msgs_per_subject > 0 &&
                             st->cfg.max_msgs_per_subject < old.max_msgs_per_subject;
     js_stream_config_free(&old);
-    if (js_transform_open(st) < 0) { /* an update may change the transform */
+    /* an update may change the transform and the sources */
+    if (js_transform_open(st) < 0 || js_source_reopen(js, st) < 0) {
         js_err_set(&res->err, 10023, NULL);
         return -ENOMEM;
     }
+    js_source_recount(js);
     /* Whether a filter takes the whole stream depends on the stream's
      * subjects: every replica decides it again here, at the same point of
      * the log, and so the same way. */
@@ -455,6 +466,7 @@ int js_apply_stream_delete(struct js *js, struct js_stream *st)
     st->store = NULL;
     js_stream_free(st);
     js_mirror_recount(js);
+    js_source_recount(js);
     return rc;
 }
 
@@ -526,6 +538,7 @@ void js_stream_free(struct js_stream *st)
     js_stream_unindex(st);
     free(st->key_name);
     if (st->store) {
+        js_source_save(st); /* a clean stop leaves the cursors exact */
         store_sync(st->store);
         store_close(st->store);
     }
@@ -539,6 +552,7 @@ void js_stream_free(struct js_stream *st)
     js_republish_close(st);
     js_mirror_close(st);
     js_transform_close(st);
+    js_source_close(st);
     js_stream_config_free(&st->cfg);
     free(st);
 }
@@ -660,6 +674,7 @@ static int load_one(struct js *js, const char *name, struct aside *a)
         js_stream_free(st);
         return set_aside(a, rc, "cannot load its consumers: %s", strerror(-rc));
     }
+    js_source_load(st);
     struct store_state s;
     store_get_state(st->store, &s);
     LOG_INFO("  Restored %" PRIu64 " messages for stream '$G > %s'", s.msgs, st->cfg.name);

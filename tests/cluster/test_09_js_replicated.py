@@ -359,6 +359,37 @@ async def test_mirror_through_leader_kill(nodes):
     await nc.close()
 
 
+async def test_sources_through_leader_kill(nodes):
+    nc, js = await stream_on(nodes, "SA", "sa.>")
+    await retry(lambda: js.add_stream(StreamConfig(name="SB", subjects=["sb.>"],
+                                                   num_replicas=3)))
+    for i in range(200):
+        await publish_until_acked(js, "sa.x", f"a{i}".encode(), f"sa{i}")
+    await retry(lambda: js.add_stream(StreamConfig(
+        name="AGG", subjects=["agg.>"], num_replicas=3,
+        sources=[StreamSource(name="SA"), StreamSource(name="SB")])))
+    wait_leader(nodes).kill9()
+    await ready(js)
+    for i in range(100):
+        await publish_until_acked(js, "sb.x", f"b{i}".encode(), f"sb{i}")
+        await publish_until_acked(js, "agg.own", f"o{i}".encode(), f"agg{i}")
+
+    async def aggregated():
+        try:
+            return (await js.stream_info("AGG")).state.messages == 400
+        except Exception:
+            return False
+    await async_wait_for(aggregated, 30, 0.1, what="AGG to hold 200 + 100 + 100")
+    got = [d for _, d in await read_all(js, "AGG", 400)]
+    assert sorted(got) == sorted([f"a{i}".encode() for i in range(200)] +
+                                 [f"b{i}".encode() for i in range(100)] +
+                                 [f"o{i}".encode() for i in range(100)])
+    # each source's copies in its own order
+    assert [d for d in got if d.startswith(b"a")] == [f"a{i}".encode() for i in range(200)]
+    wait_same_state(nodes, "AGG", 400)
+    await nc.close()
+
+
 async def test_key_value_through_leader_kill(nodes):
     wait_leader(nodes)
     nc = await connect_all(nodes)

@@ -477,6 +477,32 @@ static struct js *edge_states(const char *dir)
     return js;
 }
 
+/* A version 1 snapshot (written before source cursors; the committed fuzz
+ * seed of the edge states) is still read, into the same state. */
+START_TEST(version_1_snapshot_is_read)
+{
+    const char *top = getenv("TERN_SRCDIR"); /* make check's; "." by hand from the top */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fuzz/corpus/snapshot/edge-states",
+             top && *top ? top : ".");
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    static char buf[1 << 16];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    ck_assert_uint_eq((uint8_t)buf[18], 1);
+    struct replicas rs = { 0 };
+    make_dirs(&rs, 90003);
+    rs.r[0] = edge_states(rs.dir[0]);
+    ck_assert_int_eq(js_fsm_replica_open(rs.dir[1], &rs.r[1]), 0);
+    ck_assert_int_eq(js_fsm_replica_open(rs.dir[2], &rs.r[2]), 0);
+    ck_assert_int_eq(js_fsm_restore(rs.r[1], buf, len), 0);
+    ck_assert_uint_eq(js_fsm_digest(rs.r[1], true), js_fsm_digest(rs.r[0], true));
+    close_all(&rs);
+    remove_dirs(&rs);
+}
+END_TEST
+
 START_TEST(edge_states_restore)
 {
     struct replicas rs = { 0 };
@@ -551,9 +577,11 @@ START_TEST(malformed_snapshots_leave_empty)
     b[len] = 0xc0;
     ck_assert_int_eq(js_fsm_restore(rs.r[1], b, len + 1), -EPROTO);
     ck_assert_int_eq(js_fsm_restore(rs.r[1], NULL, 0), -EPROTO);
-    b[18] = 2; /* the version, after 93 b0 "tern.js.snapshot" */
+    b[18] = 3; /* the version, after 93 b0 "tern.js.snapshot" */
     ck_assert_int_eq(js_fsm_restore(rs.r[1], b, len), -EPROTO);
-    b[18] = 1;
+    b[18] = 1; /* version 1's streams have 11 items, these 12 */
+    ck_assert_int_eq(js_fsm_restore(rs.r[1], b, len), -EPROTO);
+    b[18] = 2;
     b[5] ^= 0x20; /* the magic */
     ck_assert_int_eq(js_fsm_restore(rs.r[1], b, len), -EPROTO);
     /* Every single-byte damage: refused (empty) or taken whole (and then
@@ -604,6 +632,7 @@ static Suite *suite(void)
     TCase *snap = tcase_create("snapshot");
     tcase_set_timeout(snap, 600);
     tcase_add_test(snap, edge_states_restore);
+    tcase_add_test(snap, version_1_snapshot_is_read);
     tcase_add_test(snap, malformed_snapshots_leave_empty);
     tcase_add_test(snap, memory_snapshots_restore);
     tcase_add_test(snap, file_snapshots_restore_and_survive_restart);

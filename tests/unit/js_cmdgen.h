@@ -154,8 +154,39 @@ static inline void gen_config(struct gen *g, int s)
 
 /* Mirrors: MIR follows ORDERS (sometimes filtered, sometimes from a start
  * sequence), MIR2 follows MIR; created, deleted and synced now and then. */
+static inline void gen_sources(struct gen *g, struct jscmd *c)
+{
+    c->stream = B("SRC");
+    unsigned r = pick(20);
+    if (r < 8) {
+        char extra[64] = "";
+        if (pick(3) == 0)
+            snprintf(extra, sizeof extra, ",\"filter_subject\":\"a.%u\"", 1 + pick(3));
+        else if (pick(3) == 0)
+            snprintf(extra, sizeof extra, ",\"opt_start_seq\":%u", 1 + pick(30));
+        c->op = pick(3) ? JSCMD_STREAM_CREATE : JSCMD_STREAM_UPDATE;
+        snprintf(g->cfg, sizeof g->cfg,
+                 "{\"name\":\"SRC\",\"subjects\":[\"src\"],\"storage\":\"%s\","
+                 "\"max_msgs\":%d,\"sources\":[{\"name\":\"ORDERS\"%s}%s]}",
+                 g->file ? "file" : "memory", pick(3) ? -1 : 2 + (int)pick(10), extra,
+                 pick(2) ? ",{\"name\":\"KV_b\"}" : "");
+        c->config = B(g->cfg);
+        c->created_ns = (uint64_t)g->clock;
+    } else if (r < 10) {
+        c->op = JSCMD_STREAM_DELETE;
+    } else {
+        c->op = JSCMD_STREAM_SYNC;
+        c->has_seq = true;
+        c->seq = 1 + pick(6);
+    }
+}
+
 static inline void gen_mirror(struct gen *g, struct jscmd *c)
 {
+    if (pick(3) == 0) {
+        gen_sources(g, c);
+        return;
+    }
     bool second = pick(3) == 0;
     c->stream = B(second ? "MIR2" : "MIR");
     unsigned r = pick(20);
@@ -186,7 +217,7 @@ static inline void gen_mirror(struct gen *g, struct jscmd *c)
 static inline void gen_command(struct gen *g, struct jscmd *c)
 {
     memset(c, 0, sizeof *c);
-    if (pick(40) == 0) {
+    if (pick(30) == 0) {
         gen_mirror(g, c);
         return;
     }
