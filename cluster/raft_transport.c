@@ -35,6 +35,7 @@
 
 #include "cluster/route.h"
 #include "server/log.h"
+#include "server/tls.h"
 
 /* Lines read back while dialling: the route INFO (a few hundred bytes for
  * Tern and nats-server 2.9), then RAFTOK. A longer line fails the dial. */
@@ -574,9 +575,16 @@ static void on_wake(uv_async_t *h)
     free(q);
 }
 
-void raft_transport_adopt(struct raft_uv_transport *t, int fd, const char *line, size_t len)
+void raft_transport_adopt(struct raft_uv_transport *t, int fd, struct tls_conn *tls,
+                          const char *line, size_t len)
 {
     struct transport *tr = t->impl;
+    if (tls) {
+        LOG_WARN("Closing a TLS raft connection: not supported yet");
+        tls_conn_free(tls);
+        close(fd);
+        return;
+    }
     if (len > RAFT_TRANSPORT_MAX_LINE) {
         LOG_WARN("Closing a cluster-port connection with a raft preamble of %zu bytes", len);
         close(fd);

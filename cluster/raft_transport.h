@@ -82,10 +82,13 @@ int raft_transport_init_config(struct raft_uv_transport *t, uv_loop_t *loop,
 void raft_transport_free(struct raft_uv_transport *t);
 
 /* Any thread: an accepted cluster-port connection sent a RAFT preamble.
- * fd now belongs to the transport (closed if it cannot be used); line is
+ * fd (and tls, its TLS session past the handshake, or NULL for plain TCP)
+ * now belong to the transport (closed if they cannot be used); line is
  * the preamble line without its CRLF (copied). Connections adopted before
  * listen() or after close() are closed, as are bad preambles (logged).
  * Nothing may have been read from fd past the preamble's CRLF. */
-void raft_transport_adopt(struct raft_uv_transport *t, int fd, const char *line, size_t len);
+struct tls_conn;
+void raft_transport_adopt(struct raft_uv_transport *t, int fd, struct tls_conn *tls,
+                          const char *line, size_t len);
 
 #endif

@@ -37,13 +37,14 @@ static void hand_to_raft(struct client *c, const char *line, size_t len)
 {
     struct cluster *cl = c->route->cl;
     int fd = -1;
+    struct tls_conn *tls = NULL;
     c->route->raft = true;
     pthread_mutex_lock(&cl->raft_lock);
     struct raft_uv_transport *t = cl->raft_transport;
     if (t)
-        fd = client_detach_fd(c);
+        fd = client_detach_fd(c, &tls);
     if (fd >= 0)
-        raft_transport_adopt(t, fd, line, len);
+        raft_transport_adopt(t, fd, tls, line, len);
     pthread_mutex_unlock(&cl->raft_lock);
     if (!t)
         LOG_DEBUG("%s:%d - rid:%llu - Raft connection refused: raft is not running", c->ip,

@@ -244,6 +244,7 @@ class Node:
         self.cluster_name = CLUSTER_NAME
         self.routes = []          # route URLs (strings)
         self.route_auth = None    # (user, password) for cluster authorization
+        self.cluster_tls = None   # lines of a cluster { tls {} } block
         self.quiet = True         # nats-server: no system account traffic
         self.extra_args = []
         self.extra_conf = []      # more config-file lines
@@ -280,7 +281,7 @@ class Node:
             # events over routes; without it, route message counters move
             # only for test traffic. ternd accepts (and ignores) the key.
             lines.append("no_system_account: true")
-        if self.route_auth:
+        if self.cluster_in_config():
             # nats-server's --cluster flag would reset cluster credentials
             # taken from a config file, so the whole cluster block lives here.
             routes = ", ".join(json.dumps(r) for r in self.routes)
@@ -288,20 +289,30 @@ class Node:
                 "cluster {",
                 f"  name: {self.cluster_name}",
                 f"  listen: \"127.0.0.1:{self.cluster_port}\"",
-                "  authorization {",
-                f"    user: {self.route_auth[0]}",
-                f"    password: {self.route_auth[1]}",
-                "  }",
+            ]
+            if self.route_auth:
+                lines += [
+                    "  authorization {",
+                    f"    user: {self.route_auth[0]}",
+                    f"    password: {self.route_auth[1]}",
+                    "  }",
+                ]
+            if self.cluster_tls:
+                lines += ["  tls {"] + [f"    {ln}" for ln in self.cluster_tls] + ["  }"]
+            lines += [
                 f"  routes: [{routes}]",
                 "}",
             ]
         lines += self.extra_conf
         return "\n".join(lines) + "\n"
 
+    def cluster_in_config(self):
+        return bool(self.route_auth or self.cluster_tls)
+
     def command(self):
         cmd = [self.binary, "-a", "127.0.0.1", "-p", str(self.port),
                "-m", str(self.http_port), "-n", self.name]
-        if not self.route_auth:
+        if not self.cluster_in_config():
             cmd += ["--cluster", f"nats://127.0.0.1:{self.cluster_port}",
                     "--cluster_name", self.cluster_name]
             if self.routes:
@@ -483,7 +494,8 @@ class ClusterFactory:
         return node
 
     def start(self, n=3, kinds=None, topology="earlier", names=None,
-              quiet=True, route_auth=None, mesh=True, args=None, env=None):
+              quiet=True, route_auth=None, mesh=True, args=None, env=None,
+              cluster_tls=None):
         """Start n nodes and (by default) wait for the full mesh.
 
         kinds      per-node binary kind list; default DEFAULT_KIND for all
@@ -498,6 +510,8 @@ class ClusterFactory:
                    route URLs carry those credentials
         args       per-node lists of extra command-line arguments
         env        extra environment variables for every node
+        cluster_tls  function(node) -> lines of its cluster { tls {} } block
+                   (or None for plain routes)
         """
         names = names or "ABCDEFGH"[:n]
         kinds = kinds or [None] * n
@@ -513,6 +527,7 @@ class ClusterFactory:
                 raise ValueError(topology)
             node.routes = [p.route_url(route_auth) for p in peers]
             node.route_auth = route_auth
+            node.cluster_tls = cluster_tls(node) if cluster_tls else None
             node.quiet = quiet
             if args and args[i]:
                 node.extra_args = list(args[i])

@@ -121,7 +121,7 @@ static void serve(struct fake_route *fr, int i, int fd)
     pthread_mutex_lock(&fr->lock);
     struct raft_uv_transport *t = fr->t[i];
     if (t) {
-        raft_transport_adopt(t, fd, line, n - 2);
+        raft_transport_adopt(t, fd, NULL, line, n - 2);
         fr->adopted++;
     } else {
         fr->refused++;
@@ -610,7 +610,7 @@ static int adopt_line(struct raft_uv_transport *t, const char *line, size_t len)
 {
     int a, b;
     tcp_pair(&a, &b);
-    raft_transport_adopt(t, b, line, len);
+    raft_transport_adopt(t, b, NULL, line, len);
     struct far_end f = { .fd = a };
     ck_assert_msg(run_until(far_settled, &f, 3000), "adopted socket neither closed nor answered");
     close(a);
@@ -663,7 +663,7 @@ START_TEST(bad_preambles_are_closed)
     /* One still being answered when close() comes is closed with it. */
     int a, b;
     tcp_pair(&a, &b);
-    raft_transport_adopt(&t, b, "RAFT 5 late", 11);
+    raft_transport_adopt(&t, b, NULL, "RAFT 5 late", 11);
     transport_closed_flag = false;
     t.close(&t, on_transport_closed);
     ck_assert(run_until(flag_set, &transport_closed_flag, 3000));
@@ -672,7 +672,7 @@ START_TEST(bad_preambles_are_closed)
 
     /* After close(): closed at once. */
     tcp_pair(&a, &b);
-    raft_transport_adopt(&t, b, "RAFT 6 after", 12);
+    raft_transport_adopt(&t, b, NULL, "RAFT 6 after", 12);
     struct far_end f = { .fd = a };
     ck_assert(run_until(far_settled, &f, 3000));
     ck_assert_int_eq(f.state, 1);
