@@ -18,22 +18,33 @@
  * raft's init() to close(); `accepting` (under the mutex) is what makes
  * uv_async_send safe: it is cleared before the handle is closed.
  *
+ * With cluster TLS the same steps run on a bridged uv_pipe_t (bridge():
+ * a socketpair, raft's end as the pipe, the other end and the socket in a
+ * TLS pump): a dial swaps its TCP handle for the pipe once connected (the
+ * socket is dup'ed into the pump first), and the preamble it writes waits
+ * in the socketpair until the pump's handshake is done, all within the
+ * same step timer.
+ *
  * close() fails pending dials with RAFT_CANCELED, closes adopted sockets
- * raft has not been given yet and calls back once every handle is closed.
+ * raft has not been given yet, ends the TLS pumps and calls back once
+ * every handle is closed.
  */
 #include "cluster/raft_transport.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cluster/route.h"
+#include "cluster/tls_pump.h"
 #include "server/log.h"
 #include "server/tls.h"
 
@@ -57,6 +68,10 @@ struct dial {
     struct addrinfo *ai_next;          /* tried when this address fails */
     uv_timer_t timer;
     uv_tcp_t *tcp;                     /* raft_malloc'd; raft's after success */
+    uv_pipe_t *pipe;                   /* cluster TLS: raft_malloc'd, replaces
+                                          tcp once connected (tcp_open then
+                                          means this handle); raft's after
+                                          success */
     uv_connect_t connect;
     uv_write_t write;
     uv_buf_t out;                      /* points into pre */
@@ -75,7 +90,9 @@ struct dial {
 struct incoming {
     struct transport *tr;              /* borrowed */
     struct incoming *prev, *next;
-    uv_tcp_t *tcp;                     /* raft_malloc'd; raft's once accepted */
+    uv_stream_t *tcp;                  /* raft_malloc'd uv_tcp_t, or a uv_pipe_t
+                                          bridged by a TLS pump; raft's once
+                                          accepted */
     uv_write_t write;
     raft_id id;
     char name[NAME_MAX_LEN];
@@ -85,6 +102,7 @@ struct incoming {
 /* A socket queued by raft_transport_adopt. */
 struct adopted {
     int fd;
+    struct tls_conn *tls;              /* owned; NULL: plain TCP */
     size_t len;
     char line[RAFT_TRANSPORT_MAX_LINE];
 };
@@ -104,6 +122,7 @@ struct transport {
     raft_uv_transport_close_cb close_cb;
     struct dial *dials;
     struct incoming *incoming;
+    struct pump_link *pumps;           /* TLS pumps still running */
 
     pthread_mutex_t lock;              /* guards the three below */
     bool accepting;                    /* listen() done, close() not yet */
@@ -111,15 +130,94 @@ struct transport {
     size_t nqueue, cap;
 };
 
+/* One TLS pump of the transport's (cluster TLS only). Allocated with the
+ * pump, freed by its closed callback; lives on tr->pumps. */
+struct pump_link {
+    struct transport *tr;              /* borrowed */
+    struct tls_pump *pump;             /* the pump's own; valid until freed */
+    struct pump_link *prev, *next;
+};
+
 static const char raftok[] = RAFT_PREAMBLE_OK;
 
 static void maybe_closed(struct transport *tr)
 {
-    if (!tr->closing || tr->dials || tr->incoming || tr->wake_open || !tr->close_cb)
+    if (!tr->closing || tr->dials || tr->incoming || tr->pumps || tr->wake_open ||
+        !tr->close_cb)
         return;
     raft_uv_transport_close_cb cb = tr->close_cb;
     tr->close_cb = NULL;
     cb(tr->t);
+}
+
+static void free_handle(uv_handle_t *h)
+{
+    raft_free(h);
+}
+
+/* ---- cluster TLS: raft gets one end of a socketpair, a pump the other ---- */
+
+static void on_pump_closed(void *arg)
+{
+    struct pump_link *l = arg;
+    struct transport *tr = l->tr;
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        tr->pumps = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    free(l);
+    maybe_closed(tr);
+}
+
+/* Bridge net_fd and its session tc (both taken, whatever happens) to a new
+ * uv_pipe_t on the loop, raft_malloc'd and open, for raft; handshake: the
+ * pump completes the handshake first. 0 or a negative errno. */
+static int bridge(struct transport *tr, int net_fd, struct tls_conn *tc, bool handshake,
+                  const char *what, uv_pipe_t **out)
+{
+    int sp[2] = { -1, -1 };
+    int rc = -ENOMEM;
+    struct pump_link *l = calloc(1, sizeof *l);
+    uv_pipe_t *pipe = raft_malloc(sizeof *pipe);
+    if (!l || !pipe)
+        goto err_free;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+        rc = -errno;
+        goto err_free;
+    }
+    uv_pipe_init(tr->loop, pipe, 0);
+    if ((rc = uv_pipe_open(pipe, sp[1])) < 0) {
+        close(sp[1]);
+        uv_close((uv_handle_t *)pipe, free_handle);
+        pipe = NULL;
+        goto err_close_pair;
+    }
+    l->tr = tr;
+    /* The pump takes net_fd, tc and sp[0] from here, also on failure. */
+    rc = tls_pump_start(tr->loop, net_fd, tc, handshake, sp[0], what, on_pump_closed, l,
+                        &l->pump);
+    if (rc < 0) {
+        free(l);
+        uv_close((uv_handle_t *)pipe, free_handle);
+        return rc;
+    }
+    l->next = tr->pumps;
+    if (tr->pumps)
+        tr->pumps->prev = l;
+    tr->pumps = l;
+    *out = pipe;
+    return 0;
+
+err_close_pair:
+    close(sp[0]);
+err_free:
+    free(l);
+    raft_free(pipe);
+    close(net_fd);
+    tls_conn_free(tc);
+    return rc;
 }
 
 /* ---- dialling ---- */
@@ -161,10 +259,18 @@ static void on_dial_timer_closed(uv_handle_t *h)
 static void on_dial_tcp_closed(uv_handle_t *h)
 {
     struct dial *d = h->data;
-    raft_free(d->tcp);
+    raft_free(h);
     d->tcp = NULL;
+    d->pipe = NULL;
     d->tcp_open = false;
     dial_maybe_free(d);
+}
+
+/* The dial's stream: the TCP handle, or with cluster TLS once connected
+ * the bridged pipe. */
+static uv_stream_t *dial_stream(struct dial *d)
+{
+    return d->pipe ? (uv_stream_t *)d->pipe : (uv_stream_t *)d->tcp;
 }
 
 /* End d with result (RAFT_NOCONNECTION or RAFT_CANCELED); the detail goes
@@ -184,8 +290,8 @@ static void dial_fail(struct dial *d, int result, const char *why)
         uv_cancel((uv_req_t *)&d->gai); /* if it has not started; else wait */
     if (d->timer_open && !uv_is_closing((uv_handle_t *)&d->timer))
         uv_close((uv_handle_t *)&d->timer, on_dial_timer_closed);
-    if (d->tcp_open && !uv_is_closing((uv_handle_t *)d->tcp))
-        uv_close((uv_handle_t *)d->tcp, on_dial_tcp_closed);
+    if (d->tcp_open && !uv_is_closing((uv_handle_t *)dial_stream(d)))
+        uv_close((uv_handle_t *)dial_stream(d), on_dial_tcp_closed);
     dial_maybe_free(d);
 }
 
@@ -206,9 +312,10 @@ static void dial_maybe_done(struct dial *d)
         return;
     d->done = true;
     struct raft_uv_connect *req = d->req;
-    uv_stream_t *stream = (uv_stream_t *)d->tcp;
+    uv_stream_t *stream = dial_stream(d);
     d->req = NULL;
     d->tcp = NULL;
+    d->pipe = NULL;
     d->tcp_open = false;
     stream->data = NULL;
     uv_close((uv_handle_t *)&d->timer, on_dial_timer_closed);
@@ -308,6 +415,38 @@ static void on_retry_closed(uv_handle_t *h)
     dial_tcp(d, next->ai_addr);
 }
 
+/* Connected: move the socket into a TLS pump and give the dial the
+ * bridged pipe instead of the TCP handle. The acceptor's chain is verified
+ * against the cluster CA, not its host: the address dialled is where its
+ * route came from (raft_transport_config.resolve), which its certificate
+ * need not name; the acceptor verifies our certificate likewise. */
+static int dial_tls(struct dial *d)
+{
+    uv_os_fd_t fd;
+    int rc = uv_fileno((uv_handle_t *)d->tcp, &fd);
+    if (rc < 0)
+        return rc;
+    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (nfd < 0)
+        return -errno;
+    struct tls_conn *tc = tls_conn_new_client(d->tr->cfg.tls, nfd, NULL);
+    if (!tc) {
+        close(nfd);
+        return -ENOMEM;
+    }
+    char what[NAME_MAX_LEN + 32];
+    snprintf(what, sizeof what, "Raft connection to %s", d->peer);
+    uv_pipe_t *pipe = NULL;
+    if ((rc = bridge(d->tr, nfd, tc, true, what, &pipe)) < 0)
+        return rc;
+    /* The socket lives on in the pump; the TCP handle is done with. */
+    uv_close((uv_handle_t *)d->tcp, free_handle);
+    d->tcp = NULL;
+    d->pipe = pipe;
+    pipe->data = d;
+    return 0;
+}
+
 static void on_dial_connected(uv_connect_t *c, int status)
 {
     struct dial *d = c->data;
@@ -324,9 +463,13 @@ static void on_dial_connected(uv_connect_t *c, int status)
         return;
     }
     rearm(d);
-    int rc = uv_write(&d->write, (uv_stream_t *)d->tcp, &d->out, 1, on_dial_written);
+    int rc = d->tr->cfg.tls ? dial_tls(d) : 0;
+    /* With TLS the preamble waits in the socketpair until the pump's
+     * handshake is done; the step timer covers the handshake too. */
     if (rc == 0)
-        rc = uv_read_start((uv_stream_t *)d->tcp, on_dial_alloc, on_dial_read);
+        rc = uv_write(&d->write, dial_stream(d), &d->out, 1, on_dial_written);
+    if (rc == 0)
+        rc = uv_read_start(dial_stream(d), on_dial_alloc, on_dial_read);
     if (rc < 0)
         dial_fail(d, RAFT_NOCONNECTION, uv_strerror(rc));
 }
@@ -498,9 +641,41 @@ static void on_raftok_written(uv_write_t *w, int status)
     tr->accept_cb(tr->t, id, name, stream);
 }
 
-static void free_handle(uv_handle_t *h)
+/* An adopted plain socket as a uv_tcp_t for raft; NULL (fd closed, the
+ * reason logged) on failure. */
+static uv_stream_t *adopt_plain(struct transport *tr, int fd, const char *name)
 {
-    raft_free(h);
+    uv_tcp_t *tcp = raft_malloc(sizeof *tcp);
+    if (!tcp) {
+        LOG_ERROR("Out of memory taking a raft connection from %s", name);
+        close(fd);
+        return NULL;
+    }
+    uv_tcp_init(tr->loop, tcp);
+    int rc = uv_tcp_open(tcp, fd);
+    if (rc < 0) {
+        LOG_ERROR("Raft connection from %s: %s", name, uv_strerror(rc));
+        close(fd);
+        uv_close((uv_handle_t *)tcp, free_handle);
+        return NULL;
+    }
+    uv_tcp_nodelay(tcp, 1);
+    return (uv_stream_t *)tcp;
+}
+
+/* An adopted TLS connection (handshake done by the route listener) as a
+ * bridged uv_pipe_t for raft; NULL (all closed, logged) on failure. */
+static uv_stream_t *adopt_tls(struct transport *tr, struct adopted *a, const char *name)
+{
+    char what[NAME_MAX_LEN + 32];
+    snprintf(what, sizeof what, "Raft connection from %s", name);
+    uv_pipe_t *pipe = NULL;
+    int rc = bridge(tr, a->fd, a->tls, false, what, &pipe);
+    if (rc < 0) {
+        LOG_ERROR("%s: %s", what, strerror(-rc));
+        return NULL;
+    }
+    return (uv_stream_t *)pipe;
 }
 
 static void take_adopted(struct transport *tr, struct adopted *a)
@@ -515,28 +690,22 @@ static void take_adopted(struct transport *tr, struct adopted *a)
             shown[i] = a->line[i] >= 0x20 && a->line[i] < 0x7f ? a->line[i] : '?';
         shown[n] = '\0';
         LOG_WARN("Closing a cluster-port connection with a bad raft preamble: \"%s\"", shown);
+        tls_conn_free(a->tls);
         close(a->fd);
         return;
     }
     struct incoming *in = calloc(1, sizeof *in);
-    uv_tcp_t *tcp = raft_malloc(sizeof *tcp);
-    if (!in || !tcp) {
+    if (!in) {
         LOG_ERROR("Out of memory taking a raft connection from %s", name);
-        free(in);
-        raft_free(tcp);
+        tls_conn_free(a->tls);
         close(a->fd);
         return;
     }
-    uv_tcp_init(tr->loop, tcp);
-    rc = uv_tcp_open(tcp, a->fd);
-    if (rc < 0) {
-        LOG_ERROR("Raft connection from %s: %s", name, uv_strerror(rc));
-        close(a->fd);
+    uv_stream_t *tcp = a->tls ? adopt_tls(tr, a, name) : adopt_plain(tr, a->fd, name);
+    if (!tcp) {
         free(in);
-        uv_close((uv_handle_t *)tcp, free_handle);
         return;
     }
-    uv_tcp_nodelay(tcp, 1);
     in->tr = tr;
     in->tcp = tcp;
     in->id = id;
@@ -548,7 +717,7 @@ static void take_adopted(struct transport *tr, struct adopted *a)
         tr->incoming->prev = in;
     tr->incoming = in;
     uv_buf_t b = uv_buf_init((char *)raftok, sizeof raftok - 1);
-    rc = uv_write(&in->write, (uv_stream_t *)tcp, &b, 1, on_raftok_written);
+    rc = uv_write(&in->write, tcp, &b, 1, on_raftok_written);
     if (rc < 0) {
         LOG_DEBUG("Raft connection from %s: %s", name, uv_strerror(rc));
         uv_close((uv_handle_t *)tcp, on_incoming_closed);
@@ -567,9 +736,10 @@ static void on_wake(uv_async_t *h)
     tr->nqueue = tr->cap = 0;
     pthread_mutex_unlock(&tr->lock);
     for (size_t i = 0; i < n; i++) {
-        if (tr->closing)
+        if (tr->closing) {
+            tls_conn_free(q[i].tls);
             close(q[i].fd);
-        else
+        } else
             take_adopted(tr, &q[i]);
     }
     free(q);
@@ -579,14 +749,9 @@ void raft_transport_adopt(struct raft_uv_transport *t, int fd, struct tls_conn *
                           const char *line, size_t len)
 {
     struct transport *tr = t->impl;
-    if (tls) {
-        LOG_WARN("Closing a TLS raft connection: not supported yet");
-        tls_conn_free(tls);
-        close(fd);
-        return;
-    }
     if (len > RAFT_TRANSPORT_MAX_LINE) {
         LOG_WARN("Closing a cluster-port connection with a raft preamble of %zu bytes", len);
+        tls_conn_free(tls);
         close(fd);
         return;
     }
@@ -603,6 +768,7 @@ void raft_transport_adopt(struct raft_uv_transport *t, int fd, struct tls_conn *
     }
     struct adopted *a = &tr->queue[tr->nqueue++];
     a->fd = fd;
+    a->tls = tls;
     a->len = len;
     memcpy(a->line, line, len);
     uv_async_send(&tr->wake);
@@ -612,6 +778,7 @@ void raft_transport_adopt(struct raft_uv_transport *t, int fd, struct tls_conn *
 err_locked:
     pthread_mutex_unlock(&tr->lock);
     LOG_DEBUG("Closing a raft connection: raft is not listening");
+    tls_conn_free(tls);
     close(fd);
 }
 
@@ -671,9 +838,14 @@ static void tr_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
     tr->queue = NULL;
     tr->nqueue = tr->cap = 0;
     pthread_mutex_unlock(&tr->lock);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        tls_conn_free(q[i].tls);
         close(q[i].fd);
+    }
     free(q);
+    /* Pumps end on their own once their close callbacks have run. */
+    for (struct pump_link *l = tr->pumps; l; l = l->next)
+        tls_pump_close(l->pump);
     /* dial_fail may free the dial (and unlink it): walk with a saved next. */
     for (struct dial *d = tr->dials, *next; d; d = next) {
         next = d->next;
@@ -715,7 +887,8 @@ int raft_transport_init_config(struct raft_uv_transport *t, uv_loop_t *loop,
 
 int raft_transport_init(struct raft_uv_transport *t, uv_loop_t *loop, struct cluster *cl)
 {
-    struct raft_transport_config cfg = { .resolve = resolve_route, .resolve_arg = cl };
+    struct raft_transport_config cfg = { .resolve = resolve_route, .resolve_arg = cl,
+                                         .tls = cluster_tls_ctx(cl) };
     return raft_transport_init_config(t, loop, &cfg);
 }
 
@@ -726,8 +899,10 @@ void raft_transport_free(struct raft_uv_transport *t)
         return;
     /* Only a transport raft never init()ed can have a queue left here; its
      * sockets were never ours to keep. */
-    for (size_t i = 0; i < tr->nqueue; i++)
+    for (size_t i = 0; i < tr->nqueue; i++) {
+        tls_conn_free(tr->queue[i].tls);
         close(tr->queue[i].fd);
+    }
     free(tr->queue);
     pthread_mutex_destroy(&tr->lock);
     free(tr);

@@ -8,9 +8,12 @@
  * bytes before the route parser does: the first byte that differs from
  * "RAFT " ends the look (a route's CONNECT costs one compare); a match is
  * held until its CRLF and the socket, taken from its connection without
- * being closed, goes to the raft transport. The dialler sends nothing after
- * the preamble until it reads RAFTOK, so anything after the CRLF is a
- * protocol violation and the connection is closed.
+ * being closed, goes to the raft transport. With cluster TLS the sniff sees
+ * the decrypted bytes (the route's handshake came first, the dialler's
+ * certificate verified), and the session goes to the transport with the
+ * socket, so a plaintext RAFT line never reaches raft. The dialler sends
+ * nothing after the preamble until it reads RAFTOK, so anything after the
+ * CRLF is a protocol violation and the connection is closed.
  *
  * Peer queries read the route registry under cl->lock; raft_lock orders a
  * route loop's raft_transport_adopt against cluster_set_raft_transport.

@@ -285,14 +285,6 @@ static int validate(struct tern_opts *o, const struct flags *f, char *err, size_
                  opts__fmt_ms(o->lame_duck_duration_ms, b));
         return -EINVAL;
     }
-    if (o->cluster_tls && o->cluster_host && o->jetstream) {
-        /* Raft's connections share the cluster port; until they are TLS
-         * too, a config asking for TLS there with JetStream is refused. */
-        snprintf(err, errlen, "%s: cluster tls with JetStream is not supported by Tern yet: "
-                 "raft connections are plain TCP", o->cluster_tls->tls_where
-                 ? o->cluster_tls->tls_where : "cluster");
-        return -EINVAL;
-    }
     if (o->max_payload > o->max_pending) {
         snprintf(err, errlen, "max_payload (%lld) cannot be higher than max_pending (%lld)",
                  (long long)o->max_payload, (long long)o->max_pending);

@@ -19,9 +19,10 @@ import subprocess
 
 import pytest
 
-from conftest import (DEFAULT_KIND, NATS_KIND, REFERENCE, TERND_KIND, Inbox, RawConn,
-                      mesh_state, publish_numbered, settle, wait_for, wait_interest,
-                      wait_mesh)
+from conftest import (NATS_KIND, REFERENCE, TERND_KIND, Inbox, RawConn, publish_numbered,
+                      settle, wait_for, wait_interest, wait_mesh)
+from test_09_js_replicated import (js_args, leader_name, publish_until_acked, read_all,
+                                   stream_on, wait_leader, wait_same_state)
 
 
 def _openssl(*args, cwd):
@@ -180,3 +181,53 @@ async def test_mixed_tls_routes(cluster, certs, client, kinds):
     await settle(sub2)
     wait_interest(first, second, "back.>")
     await publish_numbered(await client(first), "back.x", box2, 20)
+
+
+# --------------------------------------------------------------------------
+# JetStream: raft's connections share the cluster port, so they are TLS too
+# --------------------------------------------------------------------------
+
+@pytest.fixture
+def js_tls_nodes(cluster, certs):
+    return cluster.start(3, args=js_args(cluster), topology="all", quiet=not REFERENCE,
+                         cluster_tls=tls_lines(certs))
+
+
+async def test_r3_jetstream_over_tls_survives_leader_kill(js_tls_nodes):
+    nodes = js_tls_nodes
+    nc, js = await stream_on(nodes, "T", "t.>")
+    acks = [await publish_until_acked(js, "t.x", f"m{i}".encode(), f"id{i}")
+            for i in range(30)]
+    assert [a.seq for a in acks] == list(range(1, 31))
+    wait_same_state(nodes, "T", 30)
+    leader = wait_leader(nodes)
+    leader.kill9()
+    more = [await publish_until_acked(js, "t.x", f"m{i}".encode(), f"id{i}")
+            for i in range(30, 60)]
+    assert sorted(a.seq for a in more) == list(range(31, 61))
+    live = [n for n in nodes if n is not leader]
+    wait_for(lambda: {leader_name(n) for n in live} - {None, "", leader.name} and
+             len({leader_name(n) for n in live}) == 1,
+             what=lambda: "a new leader: " + str({n.name: leader_name(n) for n in live}))
+    leader.start()
+    wait_same_state(nodes, "T", 60, timeout=30)
+    msgs = await read_all(js, "T", 60)
+    assert [m[1] for m in msgs] == [f"m{i}".encode() for i in range(60)]
+    await nc.close()
+    if not REFERENCE:
+        # Raft's own connections went through the pump, in both directions.
+        for n in nodes:
+            assert "Raft connection" not in "".join(
+                ln for ln in n.log_text().splitlines(True) if "TLS handshake error" in ln)
+
+
+def test_plain_raft_preamble_is_refused_by_a_tls_node(js_tls_nodes):
+    a = js_tls_nodes[0]
+    wait_leader(js_tls_nodes)
+    conn = RawConn(a.cluster_port)
+    conn.send(b"RAFT 12345 intruder\r\n")
+    assert conn.read_until_closed() == b""
+    conn.close()
+    a.wait_for_log(r"TLS route handshake error: tls: first record does not look like a "
+                   r"TLS handshake")
+    a.check_alive()
