@@ -307,6 +307,8 @@ struct tls_conn *tls_conn_new_client(struct tls_ctx *t, int fd, const char *host
         if (inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1) {
             ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tc->ssl), host);
         } else {
+            /* SANs only, never the subject's CN, as Go checks names. */
+            SSL_set_hostflags(tc->ssl, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
             ok = SSL_set1_host(tc->ssl, host) == 1 &&
                  SSL_set_tlsext_host_name(tc->ssl, host) == 1;
         }

@@ -34,11 +34,11 @@ def _make_ca(d, name):
              "-keyout", f"{name}.key", "-out", f"{name}.pem", "-subj", f"/CN={name}", cwd=d)
 
 
-def _make_cert(d, name, ca, serial):
+def _make_cert(d, name, ca, serial, san="IP:127.0.0.1,DNS:localhost"):
     _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
              "-out", f"{name}.csr", "-subj", f"/CN={name}", cwd=d)
     (d / f"{name}.ext").write_text(
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        f"subjectAltName={san}\n"
         "extendedKeyUsage=serverAuth,clientAuth\n")
     _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
              "-set_serial", str(serial), "-days", "2", "-out", f"{name}.pem",
@@ -53,6 +53,7 @@ def certs(tmp_path_factory):
     for i, name in enumerate("ABCDE"):
         _make_cert(d, name, "ca", 0x100 + i)
     _make_cert(d, "rogue", "otherca", 0x999)
+    _make_cert(d, "elsewhere", "ca", 0x998, san="DNS:elsewhere.test")
     return d
 
 
@@ -151,6 +152,21 @@ def test_node_signed_by_another_ca_cannot_join(cluster, certs):
     assert a.varz()["routes"] == 1 and b.varz()["routes"] == 1
     assert rogue.varz()["routes"] == 0
     wait_mesh([a, b])
+
+
+def test_dialler_checks_the_route_url_host(cluster, certs):
+    # A's certificate is from the cluster CA but names another host than
+    # the 127.0.0.1 that B dials: B refuses it, as nats-server's dialler does.
+    a = cluster.new_node("A")
+    a.cluster_tls = tls_lines(certs, cert="elsewhere")(a)
+    a.start()
+    b = cluster.new_node("B")
+    b.routes = [a.route_url()]
+    b.cluster_tls = tls_lines(certs)(b)
+    b.start()
+    b.wait_for_log(r"TLS route handshake error: .*(IP address mismatch|doesn't contain any "
+                   r"IP SANs|not valid for)")
+    assert a.varz()["routes"] == 0 and b.varz()["routes"] == 0
 
 
 def test_plain_node_cannot_join_a_tls_cluster(cluster, certs):
