@@ -583,6 +583,9 @@ static void on_ping_timer(evutil_socket_t fd, short what, void *arg)
     shrink_idle_buffers(c);
     if (c->ws && !ws_is_open(c->ws))
         return; /* still an HTTP connection: nothing to ping */
+    if (c->kind == CLIENT_KIND_ROUTE && c->tls_state == CLIENT_TLS_HANDSHAKE)
+        return; /* a PING must not go before the route's CONNECT; the
+                   handshake has its own timeout */
     if (c->pings_out + 1 > atomic_load(&c->srv->ping_max)) {
         LOG_DEBUG("%s:%d - cid:%llu - Stale Client Connection - Closing", c->ip, c->port,
                   (unsigned long long)c->cid);

@@ -128,6 +128,30 @@ def test_cluster_port_speaks_tls_first(tls_nodes, certs):
             assert info["tls_required"] is True and info["tls_verify"] is True
 
 
+def test_dialler_speaks_tls_first(cluster, certs):
+    # A route URL pointing at a listener of the test's: the node's first
+    # bytes are a TLS handshake record (0x16, version 3.x), nothing in
+    # plaintext, and it does not wait for an INFO.
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(4)
+    node = cluster.new_node("A")
+    node.routes = [f"nats-route://127.0.0.1:{lst.getsockname()[1]}"]
+    node.cluster_tls = tls_lines(certs)(node)
+    node.start()
+    lst.settimeout(5)
+    conn, _ = lst.accept()
+    conn.settimeout(5)
+    first = b""
+    while len(first) < 3:
+        chunk = conn.recv(3 - len(first))
+        assert chunk, "closed before a TLS record"
+        first += chunk
+    assert first[0] == 0x16 and first[1] == 3, first
+    conn.close()
+    lst.close()
+
+
 def test_peer_without_a_certificate_is_refused(tls_nodes, certs):
     a = tls_nodes[0]
     with socket.create_connection(("127.0.0.1", a.cluster_port), timeout=5) as s:
