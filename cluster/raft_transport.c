@@ -1,6 +1,7 @@
 /*
  * cluster/raft_transport.c — canonical/raft's transport over the cluster
- * port (see raft_transport.h for the wire and what raft is handed).
+ * port (see raft_transport.h for the wire and what raft is handed):
+ * dialling, and the struct raft_uv_transport operations.
  *
  * A dial is a small state machine on the raft loop: resolve (a literal
  * address skips the thread pool), TCP connect, write the preamble and read
@@ -11,19 +12,12 @@
  * callback (with UV_ECANCELED) until then. On success the TCP handle is
  * raft's and only the timer is left to close.
  *
- * Adopted sockets cross threads once: raft_transport_adopt pushes them on a
- * queue under a mutex and wakes the loop with a uv_async_t; the loop parses
- * the preamble, opens the socket as a uv_tcp_t, writes RAFTOK and, once that
- * write is done, hands the stream to raft. The async handle lives from
- * raft's init() to close(); `accepting` (under the mutex) is what makes
- * uv_async_send safe: it is cleared before the handle is closed.
- *
- * With cluster TLS the same steps run on a bridged uv_pipe_t (bridge():
- * a socketpair, raft's end as the pipe, the other end and the socket in a
- * TLS pump): a dial swaps its TCP handle for the pipe once connected (the
- * socket is dup'ed into the pump first), and the preamble it writes waits
- * in the socketpair until the pump's handshake is done, all within the
- * same step timer.
+ * Connections adopted from the route listener are raft_transport_accept.c's;
+ * the cluster TLS bridge is raft_transport_tls.c's. With cluster TLS a dial
+ * runs the same steps on a bridged uv_pipe_t: it swaps its TCP handle for
+ * the pipe once connected (the socket is dup'ed into the TLS pump first),
+ * and the preamble it writes waits in the socketpair until the pump's
+ * handshake is done, all within the same step timer.
  *
  * close() fails pending dials with RAFT_CANCELED, closes adopted sockets
  * raft has not been given yet, ends the TLS pumps and calls back once
@@ -35,25 +29,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "cluster/raft_transport_impl.h"
 #include "cluster/route.h"
 #include "cluster/tls_pump.h"
 #include "server/log.h"
 #include "server/tls.h"
-
-/* Lines read back while dialling: the route INFO (a few hundred bytes for
- * Tern and nats-server 2.9), then RAFTOK. A longer line fails the dial. */
-#define DIAL_IN_MAX 8192
-#define NAME_MAX_LEN RAFT_TRANSPORT_MAX_LINE
-
-struct transport;
 
 /* One outgoing connect request. Allocated by tr_connect, freed by
  * dial_maybe_free once no handle of it is open; lives on tr->dials. */
@@ -85,62 +70,9 @@ struct dial {
     int result;                        /* for raft's callback */
 };
 
-/* An adopted socket between RAFTOK and raft's accept callback. Allocated
- * on the loop, freed when handed over or closed; lives on tr->incoming. */
-struct incoming {
-    struct transport *tr;              /* borrowed */
-    struct incoming *prev, *next;
-    uv_stream_t *tcp;                  /* raft_malloc'd uv_tcp_t, or a uv_pipe_t
-                                          bridged by a TLS pump; raft's once
-                                          accepted */
-    uv_write_t write;
-    raft_id id;
-    char name[NAME_MAX_LEN];
-    bool aborted;                      /* close() closed it */
-};
-
-/* A socket queued by raft_transport_adopt. */
-struct adopted {
-    int fd;
-    struct tls_conn *tls;              /* owned; NULL: plain TCP */
-    size_t len;
-    char line[RAFT_TRANSPORT_MAX_LINE];
-};
-
-/* t->impl. Allocated by raft_transport_init*, freed by raft_transport_free.
- * Loop thread only, except the fields under lock. */
-struct transport {
-    struct raft_uv_transport *t;       /* borrowed: the owner */
-    uv_loop_t *loop;                   /* borrowed */
-    struct raft_transport_config cfg;
-    raft_id id;                        /* ours, from init() */
-    char name[NAME_MAX_LEN];           /* our address (server name) */
-    raft_uv_accept_cb accept_cb;
-    uv_async_t wake;
-    bool wake_open;                    /* from init() until its close callback */
-    bool closing;
-    raft_uv_transport_close_cb close_cb;
-    struct dial *dials;
-    struct incoming *incoming;
-    struct pump_link *pumps;           /* TLS pumps still running */
-
-    pthread_mutex_t lock;              /* guards the three below */
-    bool accepting;                    /* listen() done, close() not yet */
-    struct adopted *queue;             /* owned array */
-    size_t nqueue, cap;
-};
-
-/* One TLS pump of the transport's (cluster TLS only). Allocated with the
- * pump, freed by its closed callback; lives on tr->pumps. */
-struct pump_link {
-    struct transport *tr;              /* borrowed */
-    struct tls_pump *pump;             /* the pump's own; valid until freed */
-    struct pump_link *prev, *next;
-};
-
 static const char raftok[] = RAFT_PREAMBLE_OK;
 
-static void maybe_closed(struct transport *tr)
+void raft_transport__maybe_closed(struct transport *tr)
 {
     if (!tr->closing || tr->dials || tr->incoming || tr->pumps || tr->wake_open ||
         !tr->close_cb)
@@ -150,74 +82,9 @@ static void maybe_closed(struct transport *tr)
     cb(tr->t);
 }
 
-static void free_handle(uv_handle_t *h)
+void raft_transport__free_handle(uv_handle_t *h)
 {
     raft_free(h);
-}
-
-/* ---- cluster TLS: raft gets one end of a socketpair, a pump the other ---- */
-
-static void on_pump_closed(void *arg)
-{
-    struct pump_link *l = arg;
-    struct transport *tr = l->tr;
-    if (l->prev)
-        l->prev->next = l->next;
-    else
-        tr->pumps = l->next;
-    if (l->next)
-        l->next->prev = l->prev;
-    free(l);
-    maybe_closed(tr);
-}
-
-/* Bridge net_fd and its session tc (both taken, whatever happens) to a new
- * uv_pipe_t on the loop, raft_malloc'd and open, for raft; handshake: the
- * pump completes the handshake first. 0 or a negative errno. */
-static int bridge(struct transport *tr, int net_fd, struct tls_conn *tc, bool handshake,
-                  const char *what, uv_pipe_t **out)
-{
-    int sp[2] = { -1, -1 };
-    int rc = -ENOMEM;
-    struct pump_link *l = calloc(1, sizeof *l);
-    uv_pipe_t *pipe = raft_malloc(sizeof *pipe);
-    if (!l || !pipe)
-        goto err_free;
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-        rc = -errno;
-        goto err_free;
-    }
-    uv_pipe_init(tr->loop, pipe, 0);
-    if ((rc = uv_pipe_open(pipe, sp[1])) < 0) {
-        close(sp[1]);
-        uv_close((uv_handle_t *)pipe, free_handle);
-        pipe = NULL;
-        goto err_close_pair;
-    }
-    l->tr = tr;
-    /* The pump takes net_fd, tc and sp[0] from here, also on failure. */
-    rc = tls_pump_start(tr->loop, net_fd, tc, handshake, sp[0], what, on_pump_closed, l,
-                        &l->pump);
-    if (rc < 0) {
-        free(l);
-        uv_close((uv_handle_t *)pipe, free_handle);
-        return rc;
-    }
-    l->next = tr->pumps;
-    if (tr->pumps)
-        tr->pumps->prev = l;
-    tr->pumps = l;
-    *out = pipe;
-    return 0;
-
-err_close_pair:
-    close(sp[0]);
-err_free:
-    free(l);
-    raft_free(pipe);
-    close(net_fd);
-    tls_conn_free(tc);
-    return rc;
 }
 
 /* ---- dialling ---- */
@@ -246,7 +113,7 @@ static void dial_maybe_free(struct dial *d)
     free(d);
     if (req)
         req->cb(req, NULL, result);
-    maybe_closed(tr);
+    raft_transport__maybe_closed(tr);
 }
 
 static void on_dial_timer_closed(uv_handle_t *h)
@@ -437,10 +304,10 @@ static int dial_tls(struct dial *d)
     char what[NAME_MAX_LEN + 32];
     snprintf(what, sizeof what, "Raft connection to %s", d->peer);
     uv_pipe_t *pipe = NULL;
-    if ((rc = bridge(d->tr, nfd, tc, true, what, &pipe)) < 0)
+    if ((rc = raft_transport__bridge(d->tr, nfd, tc, true, what, &pipe)) < 0)
         return rc;
     /* The socket lives on in the pump; the TCP handle is done with. */
-    uv_close((uv_handle_t *)d->tcp, free_handle);
+    uv_close((uv_handle_t *)d->tcp, raft_transport__free_handle);
     d->tcp = NULL;
     d->pipe = pipe;
     pipe->data = d;
@@ -597,191 +464,6 @@ static int tr_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, 
     return 0;
 }
 
-/* ---- accepting ---- */
-
-static void incoming_unlink(struct incoming *in)
-{
-    struct transport *tr = in->tr;
-    if (in->prev)
-        in->prev->next = in->next;
-    else
-        tr->incoming = in->next;
-    if (in->next)
-        in->next->prev = in->prev;
-}
-
-static void on_incoming_closed(uv_handle_t *h)
-{
-    struct incoming *in = h->data;
-    struct transport *tr = in->tr;
-    raft_free(in->tcp);
-    incoming_unlink(in);
-    free(in);
-    maybe_closed(tr);
-}
-
-static void on_raftok_written(uv_write_t *w, int status)
-{
-    struct incoming *in = w->data;
-    struct transport *tr = in->tr;
-    if (in->aborted)
-        return; /* close() closed the handle; its callback frees in */
-    if (status < 0) {
-        LOG_DEBUG("Raft connection from %s: %s", in->name, uv_strerror(status));
-        uv_close((uv_handle_t *)in->tcp, on_incoming_closed);
-        return;
-    }
-    uv_stream_t *stream = (uv_stream_t *)in->tcp;
-    raft_id id = in->id;
-    char name[NAME_MAX_LEN];
-    memcpy(name, in->name, sizeof name);
-    incoming_unlink(in);
-    free(in);
-    stream->data = NULL;
-    tr->accept_cb(tr->t, id, name, stream);
-}
-
-/* An adopted plain socket as a uv_tcp_t for raft; NULL (fd closed, the
- * reason logged) on failure. */
-static uv_stream_t *adopt_plain(struct transport *tr, int fd, const char *name)
-{
-    uv_tcp_t *tcp = raft_malloc(sizeof *tcp);
-    if (!tcp) {
-        LOG_ERROR("Out of memory taking a raft connection from %s", name);
-        close(fd);
-        return NULL;
-    }
-    uv_tcp_init(tr->loop, tcp);
-    int rc = uv_tcp_open(tcp, fd);
-    if (rc < 0) {
-        LOG_ERROR("Raft connection from %s: %s", name, uv_strerror(rc));
-        close(fd);
-        uv_close((uv_handle_t *)tcp, free_handle);
-        return NULL;
-    }
-    uv_tcp_nodelay(tcp, 1);
-    return (uv_stream_t *)tcp;
-}
-
-/* An adopted TLS connection (handshake done by the route listener) as a
- * bridged uv_pipe_t for raft; NULL (all closed, logged) on failure. */
-static uv_stream_t *adopt_tls(struct transport *tr, struct adopted *a, const char *name)
-{
-    char what[NAME_MAX_LEN + 32];
-    snprintf(what, sizeof what, "Raft connection from %s", name);
-    uv_pipe_t *pipe = NULL;
-    int rc = bridge(tr, a->fd, a->tls, false, what, &pipe);
-    if (rc < 0) {
-        LOG_ERROR("%s: %s", what, strerror(-rc));
-        return NULL;
-    }
-    return (uv_stream_t *)pipe;
-}
-
-static void take_adopted(struct transport *tr, struct adopted *a)
-{
-    uint64_t id;
-    char name[NAME_MAX_LEN];
-    int rc = raft_preamble_parse(a->line, a->len, &id, name, sizeof name);
-    if (rc < 0) {
-        char shown[101];
-        size_t n = a->len < sizeof shown - 1 ? a->len : sizeof shown - 1;
-        for (size_t i = 0; i < n; i++) /* the log gets no control bytes */
-            shown[i] = a->line[i] >= 0x20 && a->line[i] < 0x7f ? a->line[i] : '?';
-        shown[n] = '\0';
-        LOG_WARN("Closing a cluster-port connection with a bad raft preamble: \"%s\"", shown);
-        tls_conn_free(a->tls);
-        close(a->fd);
-        return;
-    }
-    struct incoming *in = calloc(1, sizeof *in);
-    if (!in) {
-        LOG_ERROR("Out of memory taking a raft connection from %s", name);
-        tls_conn_free(a->tls);
-        close(a->fd);
-        return;
-    }
-    uv_stream_t *tcp = a->tls ? adopt_tls(tr, a, name) : adopt_plain(tr, a->fd, name);
-    if (!tcp) {
-        free(in);
-        return;
-    }
-    in->tr = tr;
-    in->tcp = tcp;
-    in->id = id;
-    memcpy(in->name, name, sizeof name);
-    tcp->data = in;
-    in->write.data = in;
-    in->next = tr->incoming;
-    if (tr->incoming)
-        tr->incoming->prev = in;
-    tr->incoming = in;
-    uv_buf_t b = uv_buf_init((char *)raftok, sizeof raftok - 1);
-    rc = uv_write(&in->write, tcp, &b, 1, on_raftok_written);
-    if (rc < 0) {
-        LOG_DEBUG("Raft connection from %s: %s", name, uv_strerror(rc));
-        uv_close((uv_handle_t *)tcp, on_incoming_closed);
-        return;
-    }
-    LOG_TRACE("Raft connection from %s (id %llu) adopted", name, (unsigned long long)id);
-}
-
-static void on_wake(uv_async_t *h)
-{
-    struct transport *tr = h->data;
-    pthread_mutex_lock(&tr->lock);
-    struct adopted *q = tr->queue;
-    size_t n = tr->nqueue;
-    tr->queue = NULL;
-    tr->nqueue = tr->cap = 0;
-    pthread_mutex_unlock(&tr->lock);
-    for (size_t i = 0; i < n; i++) {
-        if (tr->closing) {
-            tls_conn_free(q[i].tls);
-            close(q[i].fd);
-        } else
-            take_adopted(tr, &q[i]);
-    }
-    free(q);
-}
-
-void raft_transport_adopt(struct raft_uv_transport *t, int fd, struct tls_conn *tls,
-                          const char *line, size_t len)
-{
-    struct transport *tr = t->impl;
-    if (len > RAFT_TRANSPORT_MAX_LINE) {
-        LOG_WARN("Closing a cluster-port connection with a raft preamble of %zu bytes", len);
-        tls_conn_free(tls);
-        close(fd);
-        return;
-    }
-    pthread_mutex_lock(&tr->lock);
-    if (!tr->accepting)
-        goto err_locked;
-    if (tr->nqueue == tr->cap) {
-        size_t cap = tr->cap ? tr->cap * 2 : 4;
-        struct adopted *q = realloc(tr->queue, cap * sizeof *q);
-        if (!q)
-            goto err_locked;
-        tr->queue = q;
-        tr->cap = cap;
-    }
-    struct adopted *a = &tr->queue[tr->nqueue++];
-    a->fd = fd;
-    a->tls = tls;
-    a->len = len;
-    memcpy(a->line, line, len);
-    uv_async_send(&tr->wake);
-    pthread_mutex_unlock(&tr->lock);
-    return;
-
-err_locked:
-    pthread_mutex_unlock(&tr->lock);
-    LOG_DEBUG("Closing a raft connection: raft is not listening");
-    tls_conn_free(tls);
-    close(fd);
-}
-
 /* ---- struct raft_uv_transport ---- */
 
 static int tr_init(struct raft_uv_transport *t, raft_id id, const char *address)
@@ -799,7 +481,7 @@ static int tr_init(struct raft_uv_transport *t, raft_id id, const char *address)
     }
     tr->id = id;
     snprintf(tr->name, sizeof tr->name, "%s", address);
-    int rc = uv_async_init(tr->loop, &tr->wake, on_wake);
+    int rc = uv_async_init(tr->loop, &tr->wake, raft_transport__on_wake);
     if (rc < 0) {
         snprintf(t->errmsg, sizeof t->errmsg, "uv_async_init: %s", uv_strerror(rc));
         return RAFT_IOERR;
@@ -823,7 +505,7 @@ static void on_wake_closed(uv_handle_t *h)
 {
     struct transport *tr = h->data;
     tr->wake_open = false;
-    maybe_closed(tr);
+    raft_transport__maybe_closed(tr);
 }
 
 static void tr_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
@@ -853,11 +535,11 @@ static void tr_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
     }
     for (struct incoming *in = tr->incoming; in; in = in->next) {
         in->aborted = true;
-        uv_close((uv_handle_t *)in->tcp, on_incoming_closed);
+        uv_close((uv_handle_t *)in->tcp, raft_transport__on_incoming_closed);
     }
     if (tr->wake_open && !uv_is_closing((uv_handle_t *)&tr->wake))
         uv_close((uv_handle_t *)&tr->wake, on_wake_closed);
-    maybe_closed(tr);
+    raft_transport__maybe_closed(tr);
 }
 
 static int resolve_route(void *arg, const char *name, char *out, size_t cap)
