@@ -13,14 +13,16 @@ form TLS routes both ways; R3 JetStream works over it and survives the
 raft leader's kill -9.
 """
 
+import signal
 import socket
 import ssl
 import subprocess
+import time
 
 import pytest
 
 from conftest import (NATS_KIND, REFERENCE, TERND_KIND, Inbox, RawConn, publish_numbered,
-                      settle, wait_for, wait_interest, wait_mesh)
+                      report, settle, wait_for, wait_interest, wait_mesh)
 from test_09_js_replicated import (js_args, leader_name, publish_until_acked, read_all,
                                    stream_on, wait_leader, wait_same_state)
 
@@ -57,13 +59,13 @@ def certs(tmp_path_factory):
     return d
 
 
-def tls_lines(certs, cert=None):
+def tls_lines(certs, cert=None, verify=True):
     def lines(node):
         name = cert or node.name
         return [f'cert_file: "{certs / (name + ".pem")}"',
                 f'key_file: "{certs / (name + ".key")}"',
                 f'ca_file: "{certs / "ca.pem"}"',
-                "verify: true",
+                f"verify: {'true' if verify else 'false'}",
                 "timeout: 2"]
     return lines
 
@@ -152,8 +154,9 @@ def test_dialler_speaks_tls_first(cluster, certs):
     lst.close()
 
 
-def test_peer_without_a_certificate_is_refused(tls_nodes, certs):
-    a = tls_nodes[0]
+def test_peer_without_a_certificate_is_refused(cluster, certs):
+    # verify: false changes nothing on routes: the peer is always verified.
+    a = cluster.start(1, cluster_tls=tls_lines(certs, verify=False))[0]
     with socket.create_connection(("127.0.0.1", a.cluster_port), timeout=5) as s:
         with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
             with client_ctx(certs, None).wrap_socket(s) as t:
@@ -191,6 +194,22 @@ def test_dialler_checks_the_route_url_host(cluster, certs):
     b.wait_for_log(r"TLS route handshake error: .*(IP address mismatch|doesn't contain any "
                    r"IP SANs|not valid for)")
     assert a.varz()["routes"] == 0 and b.varz()["routes"] == 0
+
+
+def test_sighup_keeps_the_block_or_refuses_a_change(cluster, certs):
+    # Tern only: nats-server reloads cluster TLS (and here refuses the
+    # reload anyway, over the -n flag); Tern reads the block at start.
+    a = cluster.start(1, cluster_tls=tls_lines(certs))[0]
+    cfg = cluster.workdir / "A.conf"
+    a.proc.send_signal(signal.SIGHUP)
+    if not REFERENCE:
+        a.wait_for_log(r"Reloaded server configuration")
+    cfg.write_text(cfg.read_text().replace("timeout: 2", "timeout: 3"))
+    a.proc.send_signal(signal.SIGHUP)
+    if not REFERENCE:
+        a.wait_for_log(r"Failed to reload server configuration: config reload not "
+                       r"supported for cluster TLS")
+    a.check_alive()
 
 
 def test_plain_node_cannot_join_a_tls_cluster(cluster, certs):
@@ -241,9 +260,13 @@ async def test_r3_jetstream_over_tls_survives_leader_kill(js_tls_nodes):
     assert [a.seq for a in acks] == list(range(1, 31))
     wait_same_state(nodes, "T", 30)
     leader = wait_leader(nodes)
-    leader.kill9()
-    more = [await publish_until_acked(js, "t.x", f"m{i}".encode(), f"id{i}")
-            for i in range(30, 60)]
+    t_kill = leader.kill9()
+    first = await publish_until_acked(js, "t.x", b"m30", "id30")
+    failover = time.monotonic() - t_kill
+    more = [first] + [await publish_until_acked(js, "t.x", f"m{i}".encode(), f"id{i}")
+                      for i in range(31, 60)]
+    report(f"cluster TLS: raft leader kill -9 -> first PubAck from the new leader after "
+           f"{failover:.2f} s")
     assert sorted(a.seq for a in more) == list(range(31, 61))
     live = [n for n in nodes if n is not leader]
     wait_for(lambda: {leader_name(n) for n in live} - {None, "", leader.name} and
