@@ -5,8 +5,8 @@
  * Two pumps face each other over a "network" socketpair: one dials (client
  * session), one accepts (server session), both run the handshake. Each
  * pump's local end is a uv_pipe_t, as raft's stream is. The certificate is
- * a self-signed one made here with OpenSSL's API and written to a temp
- * directory, its own CA, so both sides verify each other.
+ * tls_testcert.h's self-signed one, its own CA, so both sides verify each
+ * other.
  *
  * Cases: a megabyte each way at once arrives intact (backpressure through
  * full buffers); closing one local end makes the far local end read end of
@@ -15,10 +15,6 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,69 +24,24 @@
 #include <uv.h>
 
 #include "cluster/tls_pump.h"
-#include "server/opts.h"
 #include "server/tls.h"
+#include "tests/unit/tls_testcert.h"
 
 #define BIG (1024 * 1024 + 17)
 
-static char dir[] = "/tmp/check_tls_pump.XXXXXX";
-static char cert_path[300], key_path[300];
+static struct testcert cert;
 static struct tls_ctx *ctx;
-
-static void make_cert(void)
-{
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(cert_path, sizeof cert_path, "%s/node.pem", dir);
-    snprintf(key_path, sizeof key_path, "%s/node.key", dir);
-    EVP_PKEY *key = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    ck_assert(key && x);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
-    X509_gmtime_adj(X509_getm_notBefore(x), -60);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, key);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"node", -1,
-                               -1, 0);
-    X509_set_issuer_name(x, name);
-    X509V3_CTX v3;
-    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "CA:TRUE");
-    X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-    ck_assert_int_gt(X509_sign(x, key, EVP_sha256()), 0);
-    FILE *f = fopen(cert_path, "w");
-    PEM_write_X509(f, x);
-    fclose(f);
-    f = fopen(key_path, "w");
-    PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
-    fclose(f);
-    X509_free(x);
-    EVP_PKEY_free(key);
-}
 
 static void setup(void)
 {
-    make_cert();
-    struct tern_opts ct = { 0 };
-    ct.tls = ct.tls_verify = true;
-    ct.tls_cert = cert_path;
-    ct.tls_key = key_path;
-    ct.tls_ca = cert_path;
-    ct.tls_min_version = 12;
-    ct.tls_timeout_s = 2;
-    int rc;
-    char err[512] = "";
-    ctx = tls_ctx_new_cluster(&ct, &rc, err, sizeof err);
-    ck_assert_msg(ctx != NULL, "%s", err);
+    testcert_write(&cert);
+    ctx = testcert_cluster_ctx(&cert);
 }
 
 static void teardown(void)
 {
     tls_ctx_unref(ctx);
-    unlink(cert_path);
-    unlink(key_path);
-    rmdir(dir);
+    testcert_remove(&cert);
 }
 
 /* One side: the raft end of its socketpair as a pipe, what it reads. */
@@ -163,7 +114,7 @@ static void fill(char *b, size_t n, unsigned seed)
 /* Run the loop until cond holds or 10 s pass. */
 #define RUN_UNTIL(loop, cond)                                                      \
     do {                                                                           \
-        for (int _i = 0; _i < 100000 && !(cond); _i++)                             \
+        for (int spin = 0; spin < 100000 && !(cond); spin++)                     \
             uv_run((loop), UV_RUN_NOWAIT), usleep(100);                            \
         ck_assert_msg((cond), "timed out waiting for " #cond);                     \
     } while (0)
