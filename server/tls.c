@@ -376,8 +376,12 @@ int tls_handshake(struct tls_conn *tc, char *why, size_t whylen)
     if (err == SSL_ERROR_WANT_WRITE)
         return TLS_WANT_WRITE;
     long vr = SSL_get_verify_result(tc->ssl);
-    if (err == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0)
+    unsigned long last = ERR_peek_last_error();
+    if (err == SSL_ERROR_SYSCALL && last == 0)
         snprintf(why, whylen, "%s", errno ? strerror(errno) : "EOF");
+    else if (ERR_GET_REASON(last) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+        /* Closed mid-handshake, or before a byte (a port probe): Go's word. */
+        snprintf(why, whylen, "EOF");
     else if (SSL_get_state(tc->ssl) == TLS_ST_BEFORE)
         /* Not even a ClientHello: a plaintext client, as nats-server words it. */
         snprintf(why, whylen, "tls: first record does not look like a TLS handshake");

@@ -114,7 +114,7 @@ static void fill(char *b, size_t n, unsigned seed)
 /* Run the loop until cond holds or 10 s pass. */
 #define RUN_UNTIL(loop, cond)                                                      \
     do {                                                                           \
-        for (int spin = 0; spin < 100000 && !(cond); spin++)                     \
+        for (int spin = 0; spin < 100000 && !(cond); spin++)                       \
             uv_run((loop), UV_RUN_NOWAIT), usleep(100);                            \
         ck_assert_msg((cond), "timed out waiting for " #cond);                     \
     } while (0)
