@@ -108,6 +108,8 @@ async def test_mesh_forms_and_messages_cross_it(tls_nodes, client):
 
 def test_cluster_port_speaks_tls_first(tls_nodes, certs):
     a = tls_nodes[0]
+    vc = a.varz()["cluster"]
+    assert vc["tls_required"] is True and vc["tls_verify"] is True and vc["tls_timeout"] == 2
     # Plain text: no INFO, the connection is closed, the node says why.
     plain = RawConn(a.cluster_port)
     plain.send(b'CONNECT {"echo":true}\r\n')
