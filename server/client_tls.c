@@ -4,9 +4,9 @@
  *
  * The handshake runs after the plaintext INFO is on the wire, as nats-server
  * 2.9 does it (a route's, with cluster TLS, before any line: the route
- * starts once it is done), on the connection's own loop, never waiting: each readable
- * (or, when the session asks, writable) event pushes it on, and a timer
- * ends one that takes too long. Once done, reads take what the session has,
+ * starts once it is done), on the connection's own loop, never waiting:
+ * each readable (or, when the session asks, writable) event pushes it on,
+ * and a timer ends one that takes too long. Once done, reads take what the session has,
  * up to one read buffer per pass, and hand it to the parser.
  */
 #include <event2/event.h>
