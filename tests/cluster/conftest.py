@@ -55,6 +55,41 @@ MESH_TIMEOUT = 15.0    # routes are redialled every second; allow a few rounds
 STOP_TIMEOUT = 5.0     # SIGTERM to SIGKILL
 IO_TIMEOUT = 5.0       # waiting for an expected message or state
 
+# TERN_CLUSTER_TLS=1: every node gets cluster { tls {} } with a certificate
+# of one CA made here (unless a test gives it a block of its own), so the
+# suites run with routes and raft over TLS. Tests that speak plain TCP to
+# the route port (test_07_route_port.py, parts of test_12_cluster_tls.py)
+# cannot run in this mode.
+ALL_TLS = os.environ.get("TERN_CLUSTER_TLS") == "1"
+_all_tls_dir = None
+
+
+def all_tls_lines(node):
+    """The cluster { tls {} } lines of TERN_CLUSTER_TLS=1 for node."""
+    global _all_tls_dir
+    import atexit
+    import shutil
+    import tempfile
+    if _all_tls_dir is None:
+        d = Path(tempfile.mkdtemp(prefix="tern-cluster-tls."))
+        atexit.register(shutil.rmtree, d, True)
+
+        def ossl(*args):
+            subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+        ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout",
+             "ca.key", "-out", "ca.pem", "-subj", "/CN=tern-test-ca")
+        ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "node.key", "-out",
+             "node.csr", "-subj", "/CN=node")
+        (d / "node.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                                    "extendedKeyUsage=serverAuth,clientAuth\n")
+        ossl("x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+             "-set_serial", "1", "-days", "2", "-out", "node.pem", "-extfile", "node.ext")
+        _all_tls_dir = d
+    d = _all_tls_dir
+    return [f'cert_file: "{d / "node.pem"}"', f'key_file: "{d / "node.key"}"',
+            f'ca_file: "{d / "ca.pem"}"']
+
+
 ROUTE_USER = "ruser"
 ROUTE_PASS = "rpass"
 
@@ -244,7 +279,8 @@ class Node:
         self.cluster_name = CLUSTER_NAME
         self.routes = []          # route URLs (strings)
         self.route_auth = None    # (user, password) for cluster authorization
-        self.cluster_tls = None   # lines of a cluster { tls {} } block
+        # lines of a cluster { tls {} } block (None: plain routes)
+        self.cluster_tls = all_tls_lines(self) if ALL_TLS else None
         self.quiet = True         # nats-server: no system account traffic
         self.extra_args = []
         self.extra_conf = []      # more config-file lines
@@ -527,7 +563,8 @@ class ClusterFactory:
                 raise ValueError(topology)
             node.routes = [p.route_url(route_auth) for p in peers]
             node.route_auth = route_auth
-            node.cluster_tls = cluster_tls(node) if cluster_tls else None
+            if cluster_tls:
+                node.cluster_tls = cluster_tls(node)
             node.quiet = quiet
             if args and args[i]:
                 node.extra_args = list(args[i])
@@ -756,9 +793,10 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_report_header(config):
+    tls = "; routes and raft over TLS (TERN_CLUSTER_TLS=1)" if ALL_TLS else ""
     if REFERENCE:
-        return f"tern cluster tests: every node is {NATS_SERVER}"
-    return f"tern cluster tests: ternd nodes are {TERND}; mixed test adds {NATS_SERVER}"
+        return f"tern cluster tests: every node is {NATS_SERVER}{tls}"
+    return f"tern cluster tests: ternd nodes are {TERND}; mixed test adds {NATS_SERVER}{tls}"
 
 
 def pytest_terminal_summary(terminalreporter):

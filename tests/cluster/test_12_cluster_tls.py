@@ -217,6 +217,7 @@ def test_sighup_keeps_the_block_or_refuses_a_change(cluster, certs):
 def test_plain_node_cannot_join_a_tls_cluster(cluster, certs):
     a, b = cluster.start(2, cluster_tls=tls_lines(certs))
     plain = cluster.new_node("P")
+    plain.cluster_tls = None
     plain.routes = [a.route_url()]
     plain.start()
     a.wait_for_log(r"TLS route handshake error")
