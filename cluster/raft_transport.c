@@ -1,6 +1,7 @@
 /*
  * cluster/raft_transport.c — canonical/raft's transport over the cluster
- * port (see raft_transport.h for the wire and what raft is handed).
+ * port (see raft_transport.h for the wire and what raft is handed):
+ * dialling, and the struct raft_uv_transport operations.
  *
  * A dial is a small state machine on the raft loop: resolve (a literal
  * address skips the thread pool), TCP connect, write the preamble and read
@@ -11,37 +12,33 @@
  * callback (with UV_ECANCELED) until then. On success the TCP handle is
  * raft's and only the timer is left to close.
  *
- * Adopted sockets cross threads once: raft_transport_adopt pushes them on a
- * queue under a mutex and wakes the loop with a uv_async_t; the loop parses
- * the preamble, opens the socket as a uv_tcp_t, writes RAFTOK and, once that
- * write is done, hands the stream to raft. The async handle lives from
- * raft's init() to close(); `accepting` (under the mutex) is what makes
- * uv_async_send safe: it is cleared before the handle is closed.
+ * Connections adopted from the route listener are raft_transport_accept.c's;
+ * the cluster TLS bridge is raft_transport_tls.c's. With cluster TLS a dial
+ * runs the same steps on a bridged uv_pipe_t: it swaps its TCP handle for
+ * the pipe once connected (the socket is dup'ed into the TLS pump first),
+ * and the preamble it writes waits in the socketpair until the pump's
+ * handshake is done, all within the same step timer.
  *
  * close() fails pending dials with RAFT_CANCELED, closes adopted sockets
- * raft has not been given yet and calls back once every handle is closed.
+ * raft has not been given yet, ends the TLS pumps and calls back once
+ * every handle is closed.
  */
 #include "cluster/raft_transport.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster/raft_transport_impl.h"
 #include "cluster/route.h"
+#include "cluster/tls_pump.h"
 #include "server/log.h"
-
-/* Lines read back while dialling: the route INFO (a few hundred bytes for
- * Tern and nats-server 2.9), then RAFTOK. A longer line fails the dial. */
-#define DIAL_IN_MAX 8192
-#define NAME_MAX_LEN RAFT_TRANSPORT_MAX_LINE
-
-struct transport;
+#include "server/tls.h"
 
 /* One outgoing connect request. Allocated by tr_connect, freed by
  * dial_maybe_free once no handle of it is open; lives on tr->dials. */
@@ -56,6 +53,10 @@ struct dial {
     struct addrinfo *ai_next;          /* tried when this address fails */
     uv_timer_t timer;
     uv_tcp_t *tcp;                     /* raft_malloc'd; raft's after success */
+    uv_pipe_t *pipe;                   /* cluster TLS: raft_malloc'd, replaces
+                                          tcp once connected (tcp_open then
+                                          means this handle); raft's after
+                                          success */
     uv_connect_t connect;
     uv_write_t write;
     uv_buf_t out;                      /* points into pre */
@@ -69,56 +70,21 @@ struct dial {
     int result;                        /* for raft's callback */
 };
 
-/* An adopted socket between RAFTOK and raft's accept callback. Allocated
- * on the loop, freed when handed over or closed; lives on tr->incoming. */
-struct incoming {
-    struct transport *tr;              /* borrowed */
-    struct incoming *prev, *next;
-    uv_tcp_t *tcp;                     /* raft_malloc'd; raft's once accepted */
-    uv_write_t write;
-    raft_id id;
-    char name[NAME_MAX_LEN];
-    bool aborted;                      /* close() closed it */
-};
-
-/* A socket queued by raft_transport_adopt. */
-struct adopted {
-    int fd;
-    size_t len;
-    char line[RAFT_TRANSPORT_MAX_LINE];
-};
-
-/* t->impl. Allocated by raft_transport_init*, freed by raft_transport_free.
- * Loop thread only, except the fields under lock. */
-struct transport {
-    struct raft_uv_transport *t;       /* borrowed: the owner */
-    uv_loop_t *loop;                   /* borrowed */
-    struct raft_transport_config cfg;
-    raft_id id;                        /* ours, from init() */
-    char name[NAME_MAX_LEN];           /* our address (server name) */
-    raft_uv_accept_cb accept_cb;
-    uv_async_t wake;
-    bool wake_open;                    /* from init() until its close callback */
-    bool closing;
-    raft_uv_transport_close_cb close_cb;
-    struct dial *dials;
-    struct incoming *incoming;
-
-    pthread_mutex_t lock;              /* guards the three below */
-    bool accepting;                    /* listen() done, close() not yet */
-    struct adopted *queue;             /* owned array */
-    size_t nqueue, cap;
-};
-
 static const char raftok[] = RAFT_PREAMBLE_OK;
 
-static void maybe_closed(struct transport *tr)
+void raft_transport__maybe_closed(struct transport *tr)
 {
-    if (!tr->closing || tr->dials || tr->incoming || tr->wake_open || !tr->close_cb)
+    if (!tr->closing || tr->dials || tr->incoming || tr->pumps || tr->wake_open ||
+        !tr->close_cb)
         return;
     raft_uv_transport_close_cb cb = tr->close_cb;
     tr->close_cb = NULL;
     cb(tr->t);
+}
+
+void raft_transport__free_handle(uv_handle_t *h)
+{
+    raft_free(h);
 }
 
 /* ---- dialling ---- */
@@ -147,7 +113,7 @@ static void dial_maybe_free(struct dial *d)
     free(d);
     if (req)
         req->cb(req, NULL, result);
-    maybe_closed(tr);
+    raft_transport__maybe_closed(tr);
 }
 
 static void on_dial_timer_closed(uv_handle_t *h)
@@ -160,10 +126,18 @@ static void on_dial_timer_closed(uv_handle_t *h)
 static void on_dial_tcp_closed(uv_handle_t *h)
 {
     struct dial *d = h->data;
-    raft_free(d->tcp);
+    raft_free(h);
     d->tcp = NULL;
+    d->pipe = NULL;
     d->tcp_open = false;
     dial_maybe_free(d);
+}
+
+/* The dial's stream: the TCP handle, or with cluster TLS once connected
+ * the bridged pipe. */
+static uv_stream_t *dial_stream(struct dial *d)
+{
+    return d->pipe ? (uv_stream_t *)d->pipe : (uv_stream_t *)d->tcp;
 }
 
 /* End d with result (RAFT_NOCONNECTION or RAFT_CANCELED); the detail goes
@@ -183,8 +157,8 @@ static void dial_fail(struct dial *d, int result, const char *why)
         uv_cancel((uv_req_t *)&d->gai); /* if it has not started; else wait */
     if (d->timer_open && !uv_is_closing((uv_handle_t *)&d->timer))
         uv_close((uv_handle_t *)&d->timer, on_dial_timer_closed);
-    if (d->tcp_open && !uv_is_closing((uv_handle_t *)d->tcp))
-        uv_close((uv_handle_t *)d->tcp, on_dial_tcp_closed);
+    if (d->tcp_open && !uv_is_closing((uv_handle_t *)dial_stream(d)))
+        uv_close((uv_handle_t *)dial_stream(d), on_dial_tcp_closed);
     dial_maybe_free(d);
 }
 
@@ -205,9 +179,10 @@ static void dial_maybe_done(struct dial *d)
         return;
     d->done = true;
     struct raft_uv_connect *req = d->req;
-    uv_stream_t *stream = (uv_stream_t *)d->tcp;
+    uv_stream_t *stream = dial_stream(d);
     d->req = NULL;
     d->tcp = NULL;
+    d->pipe = NULL;
     d->tcp_open = false;
     stream->data = NULL;
     uv_close((uv_handle_t *)&d->timer, on_dial_timer_closed);
@@ -307,6 +282,38 @@ static void on_retry_closed(uv_handle_t *h)
     dial_tcp(d, next->ai_addr);
 }
 
+/* Connected: move the socket into a TLS pump and give the dial the
+ * bridged pipe instead of the TCP handle. The acceptor's chain is verified
+ * against the cluster CA, not its host: the address dialled is where its
+ * route came from (raft_transport_config.resolve), which its certificate
+ * need not name; the acceptor verifies our certificate likewise. */
+static int dial_tls(struct dial *d)
+{
+    uv_os_fd_t fd;
+    int rc = uv_fileno((uv_handle_t *)d->tcp, &fd);
+    if (rc < 0)
+        return rc;
+    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (nfd < 0)
+        return -errno;
+    struct tls_conn *tc = tls_conn_new_client(d->tr->cfg.tls, nfd, NULL);
+    if (!tc) {
+        close(nfd);
+        return -ENOMEM;
+    }
+    char what[NAME_MAX_LEN + 32];
+    snprintf(what, sizeof what, "Raft connection to %s", d->peer);
+    uv_pipe_t *pipe = NULL;
+    if ((rc = raft_transport__bridge(d->tr, nfd, tc, true, what, &pipe)) < 0)
+        return rc;
+    /* The socket lives on in the pump; the TCP handle is done with. */
+    uv_close((uv_handle_t *)d->tcp, raft_transport__free_handle);
+    d->tcp = NULL;
+    d->pipe = pipe;
+    pipe->data = d;
+    return 0;
+}
+
 static void on_dial_connected(uv_connect_t *c, int status)
 {
     struct dial *d = c->data;
@@ -323,9 +330,13 @@ static void on_dial_connected(uv_connect_t *c, int status)
         return;
     }
     rearm(d);
-    int rc = uv_write(&d->write, (uv_stream_t *)d->tcp, &d->out, 1, on_dial_written);
+    int rc = d->tr->cfg.tls ? dial_tls(d) : 0;
+    /* With TLS the preamble waits in the socketpair until the pump's
+     * handshake is done; the step timer covers the handshake too. */
     if (rc == 0)
-        rc = uv_read_start((uv_stream_t *)d->tcp, on_dial_alloc, on_dial_read);
+        rc = uv_write(&d->write, dial_stream(d), &d->out, 1, on_dial_written);
+    if (rc == 0)
+        rc = uv_read_start(dial_stream(d), on_dial_alloc, on_dial_read);
     if (rc < 0)
         dial_fail(d, RAFT_NOCONNECTION, uv_strerror(rc));
 }
@@ -453,160 +464,6 @@ static int tr_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, 
     return 0;
 }
 
-/* ---- accepting ---- */
-
-static void incoming_unlink(struct incoming *in)
-{
-    struct transport *tr = in->tr;
-    if (in->prev)
-        in->prev->next = in->next;
-    else
-        tr->incoming = in->next;
-    if (in->next)
-        in->next->prev = in->prev;
-}
-
-static void on_incoming_closed(uv_handle_t *h)
-{
-    struct incoming *in = h->data;
-    struct transport *tr = in->tr;
-    raft_free(in->tcp);
-    incoming_unlink(in);
-    free(in);
-    maybe_closed(tr);
-}
-
-static void on_raftok_written(uv_write_t *w, int status)
-{
-    struct incoming *in = w->data;
-    struct transport *tr = in->tr;
-    if (in->aborted)
-        return; /* close() closed the handle; its callback frees in */
-    if (status < 0) {
-        LOG_DEBUG("Raft connection from %s: %s", in->name, uv_strerror(status));
-        uv_close((uv_handle_t *)in->tcp, on_incoming_closed);
-        return;
-    }
-    uv_stream_t *stream = (uv_stream_t *)in->tcp;
-    raft_id id = in->id;
-    char name[NAME_MAX_LEN];
-    memcpy(name, in->name, sizeof name);
-    incoming_unlink(in);
-    free(in);
-    stream->data = NULL;
-    tr->accept_cb(tr->t, id, name, stream);
-}
-
-static void free_handle(uv_handle_t *h)
-{
-    raft_free(h);
-}
-
-static void take_adopted(struct transport *tr, struct adopted *a)
-{
-    uint64_t id;
-    char name[NAME_MAX_LEN];
-    int rc = raft_preamble_parse(a->line, a->len, &id, name, sizeof name);
-    if (rc < 0) {
-        char shown[101];
-        size_t n = a->len < sizeof shown - 1 ? a->len : sizeof shown - 1;
-        for (size_t i = 0; i < n; i++) /* the log gets no control bytes */
-            shown[i] = a->line[i] >= 0x20 && a->line[i] < 0x7f ? a->line[i] : '?';
-        shown[n] = '\0';
-        LOG_WARN("Closing a cluster-port connection with a bad raft preamble: \"%s\"", shown);
-        close(a->fd);
-        return;
-    }
-    struct incoming *in = calloc(1, sizeof *in);
-    uv_tcp_t *tcp = raft_malloc(sizeof *tcp);
-    if (!in || !tcp) {
-        LOG_ERROR("Out of memory taking a raft connection from %s", name);
-        free(in);
-        raft_free(tcp);
-        close(a->fd);
-        return;
-    }
-    uv_tcp_init(tr->loop, tcp);
-    rc = uv_tcp_open(tcp, a->fd);
-    if (rc < 0) {
-        LOG_ERROR("Raft connection from %s: %s", name, uv_strerror(rc));
-        close(a->fd);
-        free(in);
-        uv_close((uv_handle_t *)tcp, free_handle);
-        return;
-    }
-    uv_tcp_nodelay(tcp, 1);
-    in->tr = tr;
-    in->tcp = tcp;
-    in->id = id;
-    memcpy(in->name, name, sizeof name);
-    tcp->data = in;
-    in->write.data = in;
-    in->next = tr->incoming;
-    if (tr->incoming)
-        tr->incoming->prev = in;
-    tr->incoming = in;
-    uv_buf_t b = uv_buf_init((char *)raftok, sizeof raftok - 1);
-    rc = uv_write(&in->write, (uv_stream_t *)tcp, &b, 1, on_raftok_written);
-    if (rc < 0) {
-        LOG_DEBUG("Raft connection from %s: %s", name, uv_strerror(rc));
-        uv_close((uv_handle_t *)tcp, on_incoming_closed);
-        return;
-    }
-    LOG_TRACE("Raft connection from %s (id %llu) adopted", name, (unsigned long long)id);
-}
-
-static void on_wake(uv_async_t *h)
-{
-    struct transport *tr = h->data;
-    pthread_mutex_lock(&tr->lock);
-    struct adopted *q = tr->queue;
-    size_t n = tr->nqueue;
-    tr->queue = NULL;
-    tr->nqueue = tr->cap = 0;
-    pthread_mutex_unlock(&tr->lock);
-    for (size_t i = 0; i < n; i++) {
-        if (tr->closing)
-            close(q[i].fd);
-        else
-            take_adopted(tr, &q[i]);
-    }
-    free(q);
-}
-
-void raft_transport_adopt(struct raft_uv_transport *t, int fd, const char *line, size_t len)
-{
-    struct transport *tr = t->impl;
-    if (len > RAFT_TRANSPORT_MAX_LINE) {
-        LOG_WARN("Closing a cluster-port connection with a raft preamble of %zu bytes", len);
-        close(fd);
-        return;
-    }
-    pthread_mutex_lock(&tr->lock);
-    if (!tr->accepting)
-        goto err_locked;
-    if (tr->nqueue == tr->cap) {
-        size_t cap = tr->cap ? tr->cap * 2 : 4;
-        struct adopted *q = realloc(tr->queue, cap * sizeof *q);
-        if (!q)
-            goto err_locked;
-        tr->queue = q;
-        tr->cap = cap;
-    }
-    struct adopted *a = &tr->queue[tr->nqueue++];
-    a->fd = fd;
-    a->len = len;
-    memcpy(a->line, line, len);
-    uv_async_send(&tr->wake);
-    pthread_mutex_unlock(&tr->lock);
-    return;
-
-err_locked:
-    pthread_mutex_unlock(&tr->lock);
-    LOG_DEBUG("Closing a raft connection: raft is not listening");
-    close(fd);
-}
-
 /* ---- struct raft_uv_transport ---- */
 
 static int tr_init(struct raft_uv_transport *t, raft_id id, const char *address)
@@ -624,7 +481,7 @@ static int tr_init(struct raft_uv_transport *t, raft_id id, const char *address)
     }
     tr->id = id;
     snprintf(tr->name, sizeof tr->name, "%s", address);
-    int rc = uv_async_init(tr->loop, &tr->wake, on_wake);
+    int rc = uv_async_init(tr->loop, &tr->wake, raft_transport__on_wake);
     if (rc < 0) {
         snprintf(t->errmsg, sizeof t->errmsg, "uv_async_init: %s", uv_strerror(rc));
         return RAFT_IOERR;
@@ -648,7 +505,7 @@ static void on_wake_closed(uv_handle_t *h)
 {
     struct transport *tr = h->data;
     tr->wake_open = false;
-    maybe_closed(tr);
+    raft_transport__maybe_closed(tr);
 }
 
 static void tr_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
@@ -663,9 +520,14 @@ static void tr_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
     tr->queue = NULL;
     tr->nqueue = tr->cap = 0;
     pthread_mutex_unlock(&tr->lock);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        tls_conn_free(q[i].tls);
         close(q[i].fd);
+    }
     free(q);
+    /* Pumps end on their own once their close callbacks have run. */
+    for (struct pump_link *l = tr->pumps; l; l = l->next)
+        tls_pump_close(l->pump);
     /* dial_fail may free the dial (and unlink it): walk with a saved next. */
     for (struct dial *d = tr->dials, *next; d; d = next) {
         next = d->next;
@@ -673,11 +535,11 @@ static void tr_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
     }
     for (struct incoming *in = tr->incoming; in; in = in->next) {
         in->aborted = true;
-        uv_close((uv_handle_t *)in->tcp, on_incoming_closed);
+        uv_close((uv_handle_t *)in->tcp, raft_transport__on_incoming_closed);
     }
     if (tr->wake_open && !uv_is_closing((uv_handle_t *)&tr->wake))
         uv_close((uv_handle_t *)&tr->wake, on_wake_closed);
-    maybe_closed(tr);
+    raft_transport__maybe_closed(tr);
 }
 
 static int resolve_route(void *arg, const char *name, char *out, size_t cap)
@@ -707,7 +569,8 @@ int raft_transport_init_config(struct raft_uv_transport *t, uv_loop_t *loop,
 
 int raft_transport_init(struct raft_uv_transport *t, uv_loop_t *loop, struct cluster *cl)
 {
-    struct raft_transport_config cfg = { .resolve = resolve_route, .resolve_arg = cl };
+    struct raft_transport_config cfg = { .resolve = resolve_route, .resolve_arg = cl,
+                                         .tls = cluster_tls_ctx(cl) };
     return raft_transport_init_config(t, loop, &cfg);
 }
 
@@ -718,8 +581,10 @@ void raft_transport_free(struct raft_uv_transport *t)
         return;
     /* Only a transport raft never init()ed can have a queue left here; its
      * sockets were never ours to keep. */
-    for (size_t i = 0; i < tr->nqueue; i++)
+    for (size_t i = 0; i < tr->nqueue; i++) {
+        tls_conn_free(tr->queue[i].tls);
         close(tr->queue[i].fd);
+    }
     free(tr->queue);
     pthread_mutex_destroy(&tr->lock);
     free(tr);

@@ -43,6 +43,7 @@
 #include "server/info.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "server/tls.h"
 #include "server/version.h"
 #include "server/worker.h"
 
@@ -326,6 +327,14 @@ struct cluster *cluster_new(struct server *s, int *err)
     }
     cl->connect_retries = s->opts.connect_retries > 0 && s->opts.connect_retries < 1000000
                               ? (int)s->opts.connect_retries : 0;
+    char terr[1024];
+    int trc = 0;
+    cl->tls = tls_ctx_new_cluster(s->opts.cluster_tls, &trc, terr, sizeof terr);
+    if (trc < 0) {
+        LOG_FATAL("%s", terr);
+        *err = -EINVAL;
+        goto err_after_alloc;
+    }
     cl->user = s->opts.cluster_user ? strdup(s->opts.cluster_user) : NULL;
     cl->pass = s->opts.cluster_password ? strdup(s->opts.cluster_password) : NULL;
     return cl;
@@ -413,6 +422,7 @@ void cluster_free(struct cluster *cl)
     pthread_mutex_destroy(&cl->gossip_lock);
     free(cl->user);
     free(cl->pass);
+    tls_ctx_unref(cl->tls);
     interest_free(cl->interest);
     pthread_mutex_destroy(&cl->raft_lock);
     pthread_rwlock_destroy(&cl->lock);
@@ -680,9 +690,11 @@ size_t route_info(struct client *c, char *out, size_t cap, bool ldm)
     int n = snprintf(out, cap,
                      "INFO {\"server_id\":\"%s\",\"server_name\":%s,\"version\":\"%s\","
                      "\"proto\":2,\"go\":\"%s\",\"host\":%s,\"port\":%d,\"headers\":true,"
-                     "%s\"max_payload\":%lld,\"cluster\":%s%s%s%s%s,\"tern_raft\":%d%s} \r\n",
+                     "%s%s\"max_payload\":%lld,\"cluster\":%s%s%s%s%s,\"tern_raft\":%d%s} \r\n",
                      s->server_id, name, TERN_PROTO_VERSION, TERN_GO_FIELD, host, aport,
                      cl->user ? "\"auth_required\":true," : "",
+                     /* nats-server sets both from one flag: routes always verify */
+                     cl->tls ? "\"tls_required\":true,\"tls_verify\":true," : "",
                      (long long)atomic_load(&s->max_payload), cname,
                      s->own_client_urls[0] ? ",\"connect_urls\":[" : "", s->own_client_urls,
                      s->own_client_urls[0] ? "]" : "",
@@ -706,7 +718,7 @@ static size_t route_connect(struct client *c, char *out, size_t cap)
         json_object_set_new(o, "user", json_string(user));
     if (pass)
         json_object_set_new(o, "pass", json_string(pass));
-    json_object_set_new(o, "tls_required", json_false());
+    json_object_set_new(o, "tls_required", cl->tls ? json_true() : json_false());
     json_object_set_new(o, "headers", json_true());
     json_object_set_new(o, "name", json_string(s->server_id));
     json_object_set_new(o, "cluster", json_string(cl->name));
@@ -732,8 +744,13 @@ int route_init(struct client *c, int route_url)
     c->route->sniffing = route_url < 0;
     /* An accepted route must authenticate first when cluster auth is on. */
     c->parser.require_connect = route_url < 0 && cl->user != NULL;
+    return c->is_tls ? 0 : route_tls_ready(c);
+}
+
+int route_tls_ready(struct client *c)
+{
     char line[4096];
-    if (route_url >= 0) {
+    if (c->route->url >= 0) {
         size_t n = route_connect(c, line, sizeof line);
         if (!n)
             return -ENOMEM;
@@ -744,6 +761,16 @@ int route_init(struct client *c, int route_url)
         return -ENOMEM;
     client_send(c, line, n);
     return 0;
+}
+
+struct tls_ctx *cluster_tls_ctx(const struct cluster *cl)
+{
+    return cl ? cl->tls : NULL;
+}
+
+const char *route_dial_host(const struct cluster *cl, int route_url)
+{
+    return cl->urls[route_url].host;
 }
 
 void route_send_ldm(struct client *c)

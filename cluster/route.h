@@ -7,6 +7,8 @@
  * routes, remote interest (RS+/RS-) kept in the shared subject index as
  * subscriptions owned by the route, and forwarding (RMSG/HMSG).
  * Wire rules: spec/cluster-protocol.md (2.9-style single route per pair).
+ * With cluster { tls {} } a route is a TLS connection of the client seam
+ * (server/tls.h), handshake first, the peer's certificate always verified.
  * The main thread owns listening and dialling; everything per connection
  * runs on the connection's loop.
  */
@@ -79,8 +81,18 @@ void cluster_local_interest(struct cluster *cl, struct worker *w, const struct s
                             bool added);
 
 /* Loop of c: set up a new route connection (send INFO, and CONNECT when we
- * dialled it). route_url: configured route index, or -1 when accepted. */
+ * dialled it). route_url: configured route index, or -1 when accepted.
+ * With cluster TLS (c->is_tls) nothing is sent until route_tls_ready. */
 int route_init(struct client *c, int route_url);
+/* Loop of c: its TLS handshake is done; send what route_init held back.
+ * 0 or -ENOMEM (c must then close). */
+int route_tls_ready(struct client *c);
+/* The cluster port's TLS context (borrowed; lives as long as cl), or NULL
+ * when routes are plain TCP or cl is NULL. Any thread. */
+struct tls_ctx *cluster_tls_ctx(const struct cluster *cl);
+/* The host a dialled route's URL names (borrowed), which the peer's
+ * certificate must carry. Any thread. */
+const char *route_dial_host(const struct cluster *cl, int route_url);
 /* Loop of c: c is closing; drop it from the registry, let the dialler retry. */
 void route_closed(struct client *c, const char *reason);
 void route_free(struct route_conn *r);

@@ -17,6 +17,7 @@ struct evconnlistener;
 struct interest;
 struct cluster;
 struct raft_uv_transport;
+struct tls_ctx;
 
 enum route_url_state {
     URL_IDLE = 0,      /* dial on the first tick after not_before_ms */
@@ -62,6 +63,8 @@ struct cluster {
     int advertise_port;
     char *user, *pass;                /* owned: cluster authorization, copied
                                          at start (loops never read opts) */
+    struct tls_ctx *tls;              /* owned reference; NULL = plain TCP.
+                                         Built at start, never swapped */
     int connect_retries;              /* --connect_retries, for implicit routes */
     struct route_url *urls;           /* owned array, room for nurls +
                                          CLUSTER_MAX_IMPLICIT */

@@ -8,9 +8,12 @@
  * bytes before the route parser does: the first byte that differs from
  * "RAFT " ends the look (a route's CONNECT costs one compare); a match is
  * held until its CRLF and the socket, taken from its connection without
- * being closed, goes to the raft transport. The dialler sends nothing after
- * the preamble until it reads RAFTOK, so anything after the CRLF is a
- * protocol violation and the connection is closed.
+ * being closed, goes to the raft transport. With cluster TLS the sniff sees
+ * the decrypted bytes (the route's handshake came first, the dialler's
+ * certificate verified), and the session goes to the transport with the
+ * socket, so a plaintext RAFT line never reaches raft. The dialler sends
+ * nothing after the preamble until it reads RAFTOK, so anything after the
+ * CRLF is a protocol violation and the connection is closed.
  *
  * Peer queries read the route registry under cl->lock; raft_lock orders a
  * route loop's raft_transport_adopt against cluster_set_raft_transport.
@@ -37,13 +40,14 @@ static void hand_to_raft(struct client *c, const char *line, size_t len)
 {
     struct cluster *cl = c->route->cl;
     int fd = -1;
+    struct tls_conn *tls = NULL;
     c->route->raft = true;
     pthread_mutex_lock(&cl->raft_lock);
     struct raft_uv_transport *t = cl->raft_transport;
     if (t)
-        fd = client_detach_fd(c);
+        fd = client_detach_fd(c, &tls);
     if (fd >= 0)
-        raft_transport_adopt(t, fd, line, len);
+        raft_transport_adopt(t, fd, tls, line, len);
     pthread_mutex_unlock(&cl->raft_lock);
     if (!t)
         LOG_DEBUG("%s:%d - rid:%llu - Raft connection refused: raft is not running", c->ip,

@@ -243,9 +243,25 @@ int client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t
         nkey_make_nonce(c->nonce); /* routes have an INFO of their own */
     if (kind == CLIENT_KIND_ROUTE) {
         link_client(c);
-        if (make_events(c) < 0 || route_init(c, route_url) < 0) {
+        /* Cluster TLS: the handshake comes before any protocol line, either
+         * way (spec/cluster-protocol.md §10.3); route_init then sends
+         * nothing, and client_tls.c starts the route once it is done. */
+        c->tls_ctx = tls_ctx_ref(cluster_tls_ctx(s->cluster));
+        if (c->tls_ctx) {
+            c->is_tls = true;
+            c->tls_state = CLIENT_TLS_HANDSHAKE;
+            c->tls = route_url >= 0 ? tls_conn_new_client(c->tls_ctx, fd,
+                                                          route_dial_host(s->cluster, route_url))
+                                    : tls_conn_new(c->tls_ctx, fd);
+        }
+        if ((c->is_tls && !c->tls) || make_events(c) < 0 || route_init(c, route_url) < 0) {
             client_close(c, "Server Shutdown", NULL);
             return -ENOMEM;
+        }
+        if (c->is_tls) {
+            LOG_DEBUG("%s:%d - rid:%llu - Starting TLS route %s handshake", c->ip, c->port,
+                      (unsigned long long)c->cid, route_url >= 0 ? "client" : "server");
+            client__tls_progress(c); /* a dialler speaks first: its ClientHello */
         }
         return 0;
     }
@@ -567,6 +583,9 @@ static void on_ping_timer(evutil_socket_t fd, short what, void *arg)
     shrink_idle_buffers(c);
     if (c->ws && !ws_is_open(c->ws))
         return; /* still an HTTP connection: nothing to ping */
+    if (c->kind == CLIENT_KIND_ROUTE && c->tls_state == CLIENT_TLS_HANDSHAKE)
+        return; /* a PING must not go before the route's CONNECT; the
+                   handshake has its own timeout */
     if (c->pings_out + 1 > atomic_load(&c->srv->ping_max)) {
         LOG_DEBUG("%s:%d - cid:%llu - Stale Client Connection - Closing", c->ip, c->port,
                   (unsigned long long)c->cid);
@@ -677,9 +696,11 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     client__parse_input(c, (size_t)n);
 }
 
-int client_detach_fd(struct client *c)
+int client_detach_fd(struct client *c, struct tls_conn **tls)
 {
-    if (c->closed || c->tls)
+    if (tls)
+        *tls = NULL;
+    if (c->closed || (c->tls && (!tls || c->tls_state != CLIENT_TLS_READY)))
         return -EINVAL;
     pthread_mutex_lock(&c->out_lock);
     c->closing = true;
@@ -692,6 +713,10 @@ int client_detach_fd(struct client *c)
     if (write_wbuf(c, false) == 0 && !buf_pending(&c->wbuf)) {
         fd = c->fd;
         c->fd = -1;
+        if (tls) {
+            *tls = c->tls; /* client_close leaves a NULL session alone */
+            c->tls = NULL;
+        }
     }
     pthread_mutex_unlock(&c->write_lock);
     return fd;

@@ -38,7 +38,8 @@ struct replies;
 /* Where a TLS connection is (server/tls.h). */
 enum client_tls_state {
     CLIENT_TLS_NONE = 0,       /* plain TCP */
-    CLIENT_TLS_HANDSHAKE,      /* INFO sent in plaintext; handshake running */
+    CLIENT_TLS_HANDSHAKE,      /* handshake running (a client has had its
+                                  INFO in plaintext; a route nothing yet) */
     CLIENT_TLS_READY,          /* every byte now goes through the session */
 };
 
@@ -196,9 +197,11 @@ void client_close(struct client *c, const char *reason, const char *err);
  * with client_close (which then leaves the socket alone): c stops taking
  * output and leaves the loop's poll set; what it had queued is written
  * first. Returns the fd, now the caller's, or a negative errno when the
- * queued output could not all be written (c keeps the socket). Plain TCP
- * only (-EINVAL for TLS). */
-int client_detach_fd(struct client *c);
+ * queued output could not all be written (c keeps the socket). A TLS
+ * connection past its handshake gives its session too, into *tls (NULL
+ * for a plain one), which the caller then owns; for TLS and tls NULL, or
+ * a handshake not done, -EINVAL. */
+int client_detach_fd(struct client *c, struct tls_conn **tls);
 
 /* Owner loop: a client's session begins: INFO goes out, the auth clock
  * starts (for a WebSocket client, once its upgrade is answered), and the

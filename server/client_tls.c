@@ -3,9 +3,10 @@
  * writes go through client.c's write_wbuf, which calls server/tls.c).
  *
  * The handshake runs after the plaintext INFO is on the wire, as nats-server
- * 2.9 does it, on the connection's own loop, never waiting: each readable
- * (or, when the session asks, writable) event pushes it on, and a timer
- * ends one that takes too long. Once done, reads take what the session has,
+ * 2.9 does it (a route's, with cluster TLS, before any line: the route
+ * starts once it is done), on the connection's own loop, never waiting:
+ * each readable (or, when the session asks, writable) event pushes it on,
+ * and a timer ends one that takes too long. Once done, reads take what the session has,
  * up to one read buffer per pass, and hand it to the parser.
  */
 #include <event2/event.h>
@@ -13,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "cluster/route.h"
 #include "server/client.h"
 #include "server/client_impl.h"
 #include "server/log.h"
@@ -22,6 +24,13 @@
 
 static void tls_failed(struct client *c, const char *why)
 {
+    if (c->kind == CLIENT_KIND_ROUTE) {
+        /* nats-server's words; /varz counts the client port's only. */
+        LOG_ERROR("%s:%d - rid:%llu - TLS route handshake error: %s", c->ip, c->port,
+                  (unsigned long long)c->cid, why);
+        client_close(c, "TLS Handshake Failure", NULL);
+        return;
+    }
     LOG_ERROR("%s:%d - cid:%llu - TLS handshake error: %s", c->ip, c->port,
               (unsigned long long)c->cid, why);
     atomic_fetch_add(&c->srv->tls_handshake_failures, 1);
@@ -34,8 +43,8 @@ void client__on_tls_timeout(evutil_socket_t fd, short what, void *arg)
     struct client *c = arg;
     if (c->tls_state != CLIENT_TLS_HANDSHAKE)
         return;
-    LOG_ERROR("%s:%d - cid:%llu - TLS handshake timeout", c->ip, c->port,
-              (unsigned long long)c->cid);
+    LOG_ERROR("%s:%d - %s:%llu - TLS handshake timeout", c->ip, c->port,
+              c->kind == CLIENT_KIND_ROUTE ? "rid" : "cid", (unsigned long long)c->cid);
     tls_failed(c, "timeout");
 }
 
@@ -49,10 +58,17 @@ static void tls_done(struct client *c)
     snprintf(c->tls_cipher, sizeof c->tls_cipher, "%s", cipher);
     pthread_mutex_unlock(&c->srv->registry_lock);
     c->tls_state = CLIENT_TLS_READY;
-    LOG_DEBUG("%s:%d - cid:%llu - TLS handshake complete", c->ip, c->port,
+    const char *kind = c->kind == CLIENT_KIND_ROUTE ? "rid" : "cid";
+    LOG_DEBUG("%s:%d - %s:%llu - TLS handshake complete", c->ip, c->port, kind,
               (unsigned long long)c->cid);
-    LOG_DEBUG("%s:%d - cid:%llu - TLS version %s, cipher suite %s", c->ip, c->port,
+    LOG_DEBUG("%s:%d - %s:%llu - TLS version %s, cipher suite %s", c->ip, c->port, kind,
               (unsigned long long)c->cid, version, cipher);
+    if (c->kind == CLIENT_KIND_ROUTE) {
+        /* Only now the route's INFO (and CONNECT when we dialled). */
+        if (route_tls_ready(c) < 0)
+            client_close(c, "Server Shutdown", NULL);
+        return;
+    }
     if (tls_ctx_map(c->tls_ctx) && tls_peer_names(c->tls, &c->cert_names, &c->ncert_names) < 0)
         LOG_ERROR("out of memory reading the client certificate of cid %llu",
                   (unsigned long long)c->cid);

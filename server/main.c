@@ -86,6 +86,8 @@ int main(int argc, char **argv)
         /* -t reads the TLS files too, as nats-server does. */
         int trc = 0;
         tls_ctx_unref(tls_ctx_new(&opts, &trc, err, sizeof err));
+        if (trc == 0 && opts.cluster_host)
+            tls_ctx_unref(tls_ctx_new_cluster(opts.cluster_tls, &trc, err, sizeof err));
         if (trc < 0) {
             fprintf(stderr, "ternd: %s\n", err);
             code = 1;

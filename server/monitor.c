@@ -179,6 +179,12 @@ json_t *monitor__varz(struct monitor *m)
         json_object_set_new(cluster, "addr", json_string(s->opts.cluster_host));
         json_object_set_new(cluster, "cluster_port", json_integer(cluster_port(s->cluster)));
         json_object_set_new(cluster, "auth_timeout", json_integer(2));
+        const struct tern_opts *ct = s->opts.cluster_tls;
+        json_object_set_new(cluster, "tls_timeout", json_real(ct ? ct->tls_timeout_s : 2.0));
+        if (ct) { /* routes always verify, as nats-server's */
+            json_object_set_new(cluster, "tls_required", json_true());
+            json_object_set_new(cluster, "tls_verify", json_true());
+        }
     }
     json_object_set_new(o, "cluster", cluster);
     json_object_set_new(o, "gateway", json_object());

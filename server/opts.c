@@ -430,6 +430,11 @@ int opts_check_reload(const struct tern_opts *r, const struct tern_opts *n, char
         return no_reload(err, errlen, "LameDuckGracePeriod",
                          opts__fmt_ms(r->lame_duck_grace_ms, a),
                          opts__fmt_ms(n->lame_duck_grace_ms, b));
+    if (!opts__cluster_tls_same(r, n)) {
+        snprintf(err, errlen, "config reload not supported for cluster TLS: its certificates "
+                 "are read at start");
+        return -EINVAL;
+    }
     if (!opts__ws_reloadable(r, n)) {
         snprintf(err, errlen, "config reload not supported for Websocket: only its tls block "
                  "may change");

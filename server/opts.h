@@ -117,6 +117,11 @@ struct tern_opts {
     char *cluster_user;
     char *cluster_password;
     double cluster_auth_timeout_s;
+    /* cluster { tls {} } (spec/cluster-protocol.md §10.3): routes and the
+     * raft connections on the cluster port are TLS, the peer's certificate
+     * always verified (nats-server forces it for routes). Only the tls_*
+     * fields of the struct are set, as for ws_tls. */
+    struct tern_opts *cluster_tls; /* owned; NULL = routes are plain TCP */
 
     /* TLS on the client port (spec/server-cli-config.md §1.5, §3.6): a
      * tls {} block or any --tls* flag. Checked here for shape only; the

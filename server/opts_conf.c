@@ -237,7 +237,7 @@ static int apply_cluster(struct cfg *c, const struct conf_entry *e)
         } else if (opts__key_is(k, "connect_retries")) {
             rc = opts__as_int(c, k, &o->connect_retries);
         } else if (opts__key_is(k, "tls")) {
-            rc = ent_err(c, k, "cluster tls is not supported by Tern: routes are plain TCP");
+            rc = opts__apply_cluster_tls(c, k);
         } else if (opts__key_is(k, "permissions pool_size accounts compression ping_interval "
                              "ping_max write_deadline write_timeout connect_backoff")) {
             rc = opts__ignored(c, k);

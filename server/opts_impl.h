@@ -84,10 +84,15 @@ void opts__free_permissions(struct opts_permissions *p);
 
 /* The top-level "tls" block: replaces o's TLS settings. */
 int opts__apply_tls(struct cfg *c, const struct conf_entry *e);
+/* cluster { tls {} }: the same keys into o->cluster_tls, less those that
+ * make no sense between nodes (refused with the reason). */
+int opts__apply_cluster_tls(struct cfg *c, const struct conf_entry *e);
+/* False when a reload changes cluster { tls {} } (read once, at start). */
+bool opts__cluster_tls_same(const struct tern_opts *running, const struct tern_opts *next);
 struct flags;
 /* Any --tls* flag replaces the TLS settings (after the flags' last pass). */
 int opts__apply_tls_flags(struct tern_opts *o, const struct flags *f, char *err, size_t errlen);
-/* Frees the TLS strings and lists (not o). */
+/* Frees the TLS strings and lists and cluster_tls (not o). */
 void opts__free_tls(struct tern_opts *o);
 
 /* ---- opts_ws.c: the websocket block ---- */

@@ -9,7 +9,9 @@
  * error with the reason, never a warning: a TLS setting silently dropped
  * would weaken the connection without anyone noticing. The certificate and
  * key files themselves are read by server/tls.c (this file links no
- * OpenSSL, so the option tests stay pure).
+ * OpenSSL, so the option tests stay pure). cluster { tls {} } goes through
+ * the same parser into a struct of its own (cluster_tls), with the keys
+ * that make no sense between nodes refused first.
  */
 #include <errno.h>
 #include <math.h>
@@ -116,6 +118,11 @@ static void reset_tls(struct tern_opts *o)
 void opts__free_tls(struct tern_opts *o)
 {
     reset_tls(o);
+    if (o->cluster_tls) {
+        opts_free(o->cluster_tls);
+        free(o->cluster_tls);
+        o->cluster_tls = NULL;
+    }
 }
 
 static int tls_err(struct cfg *c, const struct conf_entry *k, const char *what)
@@ -360,4 +367,72 @@ int opts__apply_tls_flags(struct tern_opts *o, const struct flags *f, char *err,
     if (rc == 0 && ca && *ca)
         rc = opts__dup_into(&o->tls_ca, ca);
     return rc;
+}
+
+/* Keys of the shared block that cannot mean anything between Tern nodes,
+ * and why; refused before the shared parser sees them. */
+static const struct {
+    const char *key;
+    const char *why;
+} cluster_refused[] = {
+    { "insecure", "a route peer's certificate is always verified" },
+    { "verify_and_map", "mapping a route's certificate to the cluster user is not "
+                        "implemented" },
+    { "verify_cert_and_check_known_urls", "checking a route certificate against the known "
+                                          "route URLs is not implemented" },
+};
+
+int opts__apply_cluster_tls(struct cfg *c, const struct conf_entry *e)
+{
+    struct tern_opts *o = c->o;
+    if (e->val->type == CONF_MAP) {
+        for (size_t i = 0; i < e->val->u.map.n; i++) {
+            const struct conf_entry *k = &e->val->u.map.items[i];
+            for (size_t j = 0; j < sizeof cluster_refused / sizeof cluster_refused[0]; j++)
+                if (strcasecmp(cluster_refused[j].key, k->key) == 0)
+                    return ent_err(c, k, "cluster tls option \"%s\" is not supported by Tern: "
+                                         "%s", k->key, cluster_refused[j].why);
+        }
+    }
+    if (!o->cluster_tls) {
+        o->cluster_tls = calloc(1, sizeof *o->cluster_tls);
+        if (!o->cluster_tls)
+            return -ENOMEM;
+    }
+    struct cfg sub = *c;
+    sub.o = o->cluster_tls;
+    int rc = opts__apply_tls(&sub, e);
+    c->first_warning = sub.first_warning;
+    /* nats-server forces verification on routes whatever `verify` says
+     * (RequireAndVerifyClientCert, the CA trusted both ways): so does Tern. */
+    o->cluster_tls->tls_verify = true;
+    return rc;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_strv(char **a, size_t na, char **b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    return true;
+}
+
+bool opts__cluster_tls_same(const struct tern_opts *r, const struct tern_opts *n)
+{
+    const struct tern_opts *a = r->cluster_tls, *b = n->cluster_tls;
+    if (!a || !b)
+        return !a && !b;
+    return same_str(a->tls_cert, b->tls_cert) && same_str(a->tls_key, b->tls_key) &&
+           same_str(a->tls_ca, b->tls_ca) && a->tls_timeout_s == b->tls_timeout_s &&
+           a->tls_min_version == b->tls_min_version &&
+           same_strv(a->tls_ciphers, a->ntls_ciphers, b->tls_ciphers, b->ntls_ciphers) &&
+           same_strv(a->tls_suites13, a->ntls_suites13, b->tls_suites13, b->ntls_suites13) &&
+           same_strv(a->tls_curves, a->ntls_curves, b->tls_curves, b->ntls_curves);
 }

@@ -13,9 +13,15 @@
  * buffers (the output buffer may grow and move between retries). Session
  * resumption is off: clients of a broker connect once and stay, so caches
  * and tickets would only cost work per handshake.
+ *
+ * The cluster port's context (tls_ctx_new_cluster) is one SSL_CTX for both
+ * sides, since a node accepts routes and dials them with the same
+ * certificate, and always verifies the peer against the block's CA, as
+ * nats-server does for routes.
  */
 #include "server/tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -196,11 +202,12 @@ static int configure(SSL_CTX *ctx, const struct tern_opts *o, char *err, size_t 
     return rc;
 }
 
-struct tls_ctx *tls_ctx_new(const struct tern_opts *o, int *rc, char *err, size_t errlen)
+/* One context from o's tls_* fields; method is the server's or, for the
+ * cluster port, either side's (a node dials routes as a TLS client). */
+static struct tls_ctx *ctx_build(const struct tern_opts *o, const SSL_METHOD *method, int *rc,
+                                 char *err, size_t errlen)
 {
     *rc = 0;
-    if (!o->tls)
-        return NULL;
     struct tls_ctx *t = calloc(1, sizeof *t);
     if (!t)
         goto err_no_memory;
@@ -208,7 +215,7 @@ struct tls_ctx *tls_ctx_new(const struct tern_opts *o, int *rc, char *err, size_
     t->verify = o->tls_verify || o->tls_map;
     t->map = o->tls_map;
     t->timeout_s = o->tls_timeout_s > 0 ? o->tls_timeout_s : 2.0;
-    t->ssl_ctx = SSL_CTX_new(TLS_server_method());
+    t->ssl_ctx = SSL_CTX_new(method);
     if (!t->ssl_ctx)
         goto err_free_ctx;
     if ((*rc = configure(t->ssl_ctx, o, err, errlen)) < 0 ||
@@ -228,6 +235,27 @@ err_no_memory:
     *rc = -ENOMEM;
     snprintf(err, errlen, "out of memory building the TLS context");
     return NULL;
+}
+
+struct tls_ctx *tls_ctx_new(const struct tern_opts *o, int *rc, char *err, size_t errlen)
+{
+    *rc = 0;
+    if (!o->tls)
+        return NULL;
+    return ctx_build(o, TLS_server_method(), rc, err, errlen);
+}
+
+struct tls_ctx *tls_ctx_new_cluster(const struct tern_opts *ct, int *rc, char *err,
+                                    size_t errlen)
+{
+    *rc = 0;
+    if (!ct || !ct->tls)
+        return NULL;
+    /* The peer is verified whatever the block says: ct->tls_verify is
+     * forced by the option parser, and load_trust turns it into
+     * SSL_VERIFY_PEER | FAIL_IF_NO_PEER_CERT, which on the dialling side
+     * means "verify the acceptor's chain". */
+    return ctx_build(ct, TLS_method(), rc, err, errlen);
 }
 
 struct tls_ctx *tls_ctx_ref(struct tls_ctx *t)
@@ -262,6 +290,34 @@ struct tls_conn *tls_conn_new(struct tls_ctx *t, int fd)
         return NULL;
     }
     SSL_set_accept_state(tc->ssl);
+    return tc;
+}
+
+struct tls_conn *tls_conn_new_client(struct tls_ctx *t, int fd, const char *host)
+{
+    struct tls_conn *tc = tls_conn_new(t, fd);
+    if (!tc)
+        return NULL;
+    SSL_set_connect_state(tc->ssl);
+    if (host && *host) {
+        /* As Go's client does with ServerName: an address literal must be
+         * one of the certificate's IP SANs, a name one of its DNS names. */
+        unsigned char addr[16];
+        int ok;
+        if (inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1) {
+            ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tc->ssl), host);
+        } else {
+            /* SANs only, never the subject's CN, as Go checks names. */
+            SSL_set_hostflags(tc->ssl, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+            ok = SSL_set1_host(tc->ssl, host) == 1 &&
+                 SSL_set_tlsext_host_name(tc->ssl, host) == 1;
+        }
+        if (ok != 1) {
+            tls_conn_free(tc);
+            ERR_clear_error();
+            return NULL;
+        }
+    }
     return tc;
 }
 
@@ -320,8 +376,12 @@ int tls_handshake(struct tls_conn *tc, char *why, size_t whylen)
     if (err == SSL_ERROR_WANT_WRITE)
         return TLS_WANT_WRITE;
     long vr = SSL_get_verify_result(tc->ssl);
-    if (err == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0)
+    unsigned long last = ERR_peek_last_error();
+    if (err == SSL_ERROR_SYSCALL && last == 0)
         snprintf(why, whylen, "%s", errno ? strerror(errno) : "EOF");
+    else if (ERR_GET_REASON(last) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+        /* Closed mid-handshake, or before a byte (a port probe): Go's word. */
+        snprintf(why, whylen, "EOF");
     else if (SSL_get_state(tc->ssl) == TLS_ST_BEFORE)
         /* Not even a ClientHello: a plaintext client, as nats-server words it. */
         snprintf(why, whylen, "tls: first record does not look like a TLS handshake");

@@ -1,6 +1,7 @@
 /*
- * server/tls.h — TLS on client connections (and the sessions of the HTTPS
- * monitor), with OpenSSL.
+ * server/tls.h — TLS on client connections, on the cluster port (routes
+ * and raft, both sides) and in the sessions of the HTTPS monitor, with
+ * OpenSSL.
  *
  * Two objects. struct tls_ctx wraps one SSL_CTX built from the options
  * (certificate, key, CA, verify, ciphers, curves, minimum version); it is
@@ -43,6 +44,12 @@ enum {
  * start and on reload). The result has one reference.
  */
 struct tls_ctx *tls_ctx_new(const struct tern_opts *o, int *rc, char *err, size_t errlen);
+/* The cluster port's context from ct = opts->cluster_tls (NULL, or ct->tls
+ * off: NULL, not an error). It serves both sides of a connection: accepted
+ * routes (server side, the dialler's certificate required and verified)
+ * and dialled ones (client side, see tls_conn_new_client). */
+struct tls_ctx *tls_ctx_new_cluster(const struct tern_opts *ct, int *rc, char *err,
+                                    size_t errlen);
 struct tls_ctx *tls_ctx_ref(struct tls_ctx *t);
 void tls_ctx_unref(struct tls_ctx *t);
 
@@ -53,6 +60,11 @@ double tls_ctx_timeout(const struct tls_ctx *t);/* handshake timeout, seconds */
 /* A server-side session on socket fd (non-blocking, still owned by the
  * caller). NULL on out of memory. */
 struct tls_conn *tls_conn_new(struct tls_ctx *t, int fd);
+/* A client-side session on fd, for a context from tls_ctx_new_cluster.
+ * host: the name or address literal dialled, which the acceptor's
+ * certificate must carry (a DNS name, or an IP SAN for a literal), or NULL
+ * to verify its chain only. NULL on out of memory or a bad host. */
+struct tls_conn *tls_conn_new_client(struct tls_ctx *t, int fd, const char *host);
 /* A bare server-side OpenSSL session (SSL *) for the HTTPS monitor, whose
  * bufferevents drive the handshake and I/O. It never asks for a client
  * certificate, whatever `verify` says (nats-server's monitor does not

@@ -55,6 +55,41 @@ MESH_TIMEOUT = 15.0    # routes are redialled every second; allow a few rounds
 STOP_TIMEOUT = 5.0     # SIGTERM to SIGKILL
 IO_TIMEOUT = 5.0       # waiting for an expected message or state
 
+# TERN_CLUSTER_TLS=1: every node gets cluster { tls {} } with a certificate
+# of one CA made here (unless a test gives it a block of its own), so the
+# suites run with routes and raft over TLS. Tests that speak plain TCP to
+# the route port (test_07_route_port.py, parts of test_13_cluster_tls.py)
+# cannot run in this mode.
+ALL_TLS = os.environ.get("TERN_CLUSTER_TLS") == "1"
+_all_tls_dir = None
+
+
+def all_tls_lines(node):
+    """The cluster { tls {} } lines of TERN_CLUSTER_TLS=1 for node."""
+    global _all_tls_dir
+    import atexit
+    import shutil
+    import tempfile
+    if _all_tls_dir is None:
+        d = Path(tempfile.mkdtemp(prefix="tern-cluster-tls."))
+        atexit.register(shutil.rmtree, d, True)
+
+        def ossl(*args):
+            subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+        ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout",
+             "ca.key", "-out", "ca.pem", "-subj", "/CN=tern-test-ca")
+        ossl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "node.key", "-out",
+             "node.csr", "-subj", "/CN=node")
+        (d / "node.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                                    "extendedKeyUsage=serverAuth,clientAuth\n")
+        ossl("x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+             "-set_serial", "1", "-days", "2", "-out", "node.pem", "-extfile", "node.ext")
+        _all_tls_dir = d
+    d = _all_tls_dir
+    return [f'cert_file: "{d / "node.pem"}"', f'key_file: "{d / "node.key"}"',
+            f'ca_file: "{d / "ca.pem"}"']
+
+
 ROUTE_USER = "ruser"
 ROUTE_PASS = "rpass"
 
@@ -244,6 +279,8 @@ class Node:
         self.cluster_name = CLUSTER_NAME
         self.routes = []          # route URLs (strings)
         self.route_auth = None    # (user, password) for cluster authorization
+        # lines of a cluster { tls {} } block (None: plain routes)
+        self.cluster_tls = all_tls_lines(self) if ALL_TLS else None
         self.quiet = True         # nats-server: no system account traffic
         self.extra_args = []
         self.extra_conf = []      # more config-file lines
@@ -280,7 +317,7 @@ class Node:
             # events over routes; without it, route message counters move
             # only for test traffic. ternd accepts (and ignores) the key.
             lines.append("no_system_account: true")
-        if self.route_auth:
+        if self.cluster_in_config():
             # nats-server's --cluster flag would reset cluster credentials
             # taken from a config file, so the whole cluster block lives here.
             routes = ", ".join(json.dumps(r) for r in self.routes)
@@ -288,20 +325,30 @@ class Node:
                 "cluster {",
                 f"  name: {self.cluster_name}",
                 f"  listen: \"127.0.0.1:{self.cluster_port}\"",
-                "  authorization {",
-                f"    user: {self.route_auth[0]}",
-                f"    password: {self.route_auth[1]}",
-                "  }",
+            ]
+            if self.route_auth:
+                lines += [
+                    "  authorization {",
+                    f"    user: {self.route_auth[0]}",
+                    f"    password: {self.route_auth[1]}",
+                    "  }",
+                ]
+            if self.cluster_tls:
+                lines += ["  tls {"] + [f"    {ln}" for ln in self.cluster_tls] + ["  }"]
+            lines += [
                 f"  routes: [{routes}]",
                 "}",
             ]
         lines += self.extra_conf
         return "\n".join(lines) + "\n"
 
+    def cluster_in_config(self):
+        return bool(self.route_auth or self.cluster_tls)
+
     def command(self):
         cmd = [self.binary, "-a", "127.0.0.1", "-p", str(self.port),
                "-m", str(self.http_port), "-n", self.name]
-        if not self.route_auth:
+        if not self.cluster_in_config():
             cmd += ["--cluster", f"nats://127.0.0.1:{self.cluster_port}",
                     "--cluster_name", self.cluster_name]
             if self.routes:
@@ -483,7 +530,8 @@ class ClusterFactory:
         return node
 
     def start(self, n=3, kinds=None, topology="earlier", names=None,
-              quiet=True, route_auth=None, mesh=True, args=None, env=None, conf=None):
+              quiet=True, route_auth=None, mesh=True, args=None, env=None, conf=None,
+              cluster_tls=None):
         """Start n nodes and (by default) wait for the full mesh.
 
         kinds      per-node binary kind list; default DEFAULT_KIND for all
@@ -500,6 +548,8 @@ class ClusterFactory:
         env        extra environment variables for every node
         conf       per-node lists of extra config-file lines (e.g. a
                    websocket block)
+        cluster_tls  function(node) -> lines of its cluster { tls {} } block
+                   (or None for plain routes)
         """
         names = names or "ABCDEFGH"[:n]
         kinds = kinds or [None] * n
@@ -515,6 +565,8 @@ class ClusterFactory:
                 raise ValueError(topology)
             node.routes = [p.route_url(route_auth) for p in peers]
             node.route_auth = route_auth
+            if cluster_tls:
+                node.cluster_tls = cluster_tls(node)
             node.quiet = quiet
             if args and args[i]:
                 node.extra_args = list(args[i])
@@ -745,9 +797,10 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_report_header(config):
+    tls = "; routes and raft over TLS (TERN_CLUSTER_TLS=1)" if ALL_TLS else ""
     if REFERENCE:
-        return f"tern cluster tests: every node is {NATS_SERVER}"
-    return f"tern cluster tests: ternd nodes are {TERND}; mixed test adds {NATS_SERVER}"
+        return f"tern cluster tests: every node is {NATS_SERVER}{tls}"
+    return f"tern cluster tests: ternd nodes are {TERND}; mixed test adds {NATS_SERVER}{tls}"
 
 
 def pytest_terminal_summary(terminalreporter):

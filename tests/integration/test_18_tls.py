@@ -12,7 +12,8 @@ as nats-server's does.
 
 Version differences with nats-server 2.9.10 are marked: `min_version` is a
 2.10 key (2.9 refuses it), and Tern refuses what it cannot serve (cluster
-tls, pinned_certs) where nats-server serves it.
+tls's insecure, pinned_certs) where nats-server serves it. Routes over TLS
+are tested in tests/cluster/test_13_cluster_tls.py.
 """
 
 import asyncio
@@ -430,8 +431,10 @@ def test_config_errors_for_bad_files(tmp_path, certs):
 @tern_only  # nats-server serves these; Tern refuses rather than ignore them
 def test_what_tern_cannot_serve_is_refused(tmp_path, certs):
     cases = [
-        ("cluster {\n  port: 6222\n  tls { cert_file: x, key_file: y }\n}\n",
-         r"t\.conf:3:3: cluster tls is not supported by Tern"),
+        ("cluster {\n  port: 6222\n  tls { cert_file: x, key_file: y, insecure: true }\n}\n",
+         r"t\.conf:3:36: cluster tls option \"insecure\" is not supported by Tern"),
+        ("cluster {\n  port: 6222\n  tls { cert_file: /nonexistent.pem, key_file: y }\n}\n",
+         r"t\.conf:3:3: error parsing X509 certificate/key pair: open /nonexistent.pem"),
         (tls_block(certs, extra="  pinned_certs: [abc]\n"),
          r"t\.conf:5:3: tls option \"pinned_certs\" is not supported by Tern"),
         (tls_block(certs) + "allow_non_tls: true\n", r"t\.conf:6:1: allow_non_tls is not"),

@@ -720,8 +720,26 @@ START_TEST(tls_options)
     ck_assert_str_eq(o.ws_token, "t");
     ck_assert(o.ws_auth_timeout_s == 1.5);
     ck_assert(strstr(conf_err("allow_non_tls: true\n"), "f:1:1: allow_non_tls is not supported"));
-    ck_assert(strstr(conf_err("cluster { port: 1, tls { cert_file: c } }\n"),
-                     "f:1:20: cluster tls is not supported by Tern"));
+    /* cluster { tls {} }: the same keys, verification forced, and what
+     * makes no sense between nodes refused where it is written. */
+    ck_assert_int_eq(run_conf("cluster { port: 1, tls { cert_file: c, key_file: k, ca_file: a, "
+                          "verify: false, timeout: 3, min_version: \"1.3\" } }\n"), 0);
+    ck_assert_ptr_nonnull(o.cluster_tls);
+    ck_assert(o.cluster_tls->tls && o.cluster_tls->tls_verify);
+    ck_assert_str_eq(o.cluster_tls->tls_cert, "c");
+    ck_assert_str_eq(o.cluster_tls->tls_ca, "a");
+    ck_assert(o.cluster_tls->tls_timeout_s == 3.0 && o.cluster_tls->tls_min_version == 13);
+    ck_assert(!o.tls); /* the client port stays plain */
+    ck_assert(strstr(conf_err("cluster {\n port: 1\n tls { cert_file: c, key_file: k, "
+                              "insecure: true } }\n"),
+                     "f:3:35: cluster tls option \"insecure\" is not supported by Tern: a "
+                     "route peer's certificate is always verified"));
+    ck_assert(strstr(conf_err("cluster { port: 1, tls { verify_and_map: true } }\n"),
+                     "f:1:26: cluster tls option \"verify_and_map\" is not supported"));
+    ck_assert(strstr(conf_err("cluster { port: 1, tls { pinned_certs: [] } }\n"),
+                     "f:1:26: tls option \"pinned_certs\" is not supported by Tern"));
+    ck_assert(strstr(conf_err("cluster { port: 1, tls { key_file: k } }\n"),
+                     "f:1:20: missing 'cert_file'"));
 
     /* Flags: any --tls* flag replaces the file's block (timeout kept). */
     ck_assert_int_eq(run("--tls", "--tlscert", "a.pem", "--tlskey", "b.pem", NULL), 0);

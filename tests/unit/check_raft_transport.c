@@ -13,7 +13,8 @@
  * take the old leader back on a new port; bad preambles are closed without
  * an answer and a good one reaches raft's accept callback; dials that
  * cannot complete (no name, refused, silent peer, -ERR, close()) report
- * the right status, each within its step timeout.
+ * the right status, each within its step timeout, also with cluster TLS
+ * (a plaintext or silent peer, close() while the pump's handshake runs).
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include "cluster/raft_transport.h"
+#include "tests/unit/tls_testcert.h"
 
 #define NNODES 3
 #define STEP_MS 300
@@ -121,7 +123,7 @@ static void serve(struct fake_route *fr, int i, int fd)
     pthread_mutex_lock(&fr->lock);
     struct raft_uv_transport *t = fr->t[i];
     if (t) {
-        raft_transport_adopt(t, fd, line, n - 2);
+        raft_transport_adopt(t, fd, NULL, line, n - 2);
         fr->adopted++;
     } else {
         fr->refused++;
@@ -610,7 +612,7 @@ static int adopt_line(struct raft_uv_transport *t, const char *line, size_t len)
 {
     int a, b;
     tcp_pair(&a, &b);
-    raft_transport_adopt(t, b, line, len);
+    raft_transport_adopt(t, b, NULL, line, len);
     struct far_end f = { .fd = a };
     ck_assert_msg(run_until(far_settled, &f, 3000), "adopted socket neither closed nor answered");
     close(a);
@@ -663,7 +665,7 @@ START_TEST(bad_preambles_are_closed)
     /* One still being answered when close() comes is closed with it. */
     int a, b;
     tcp_pair(&a, &b);
-    raft_transport_adopt(&t, b, "RAFT 5 late", 11);
+    raft_transport_adopt(&t, b, NULL, "RAFT 5 late", 11);
     transport_closed_flag = false;
     t.close(&t, on_transport_closed);
     ck_assert(run_until(flag_set, &transport_closed_flag, 3000));
@@ -672,7 +674,7 @@ START_TEST(bad_preambles_are_closed)
 
     /* After close(): closed at once. */
     tcp_pair(&a, &b);
-    raft_transport_adopt(&t, b, "RAFT 6 after", 12);
+    raft_transport_adopt(&t, b, NULL, "RAFT 6 after", 12);
     struct far_end f = { .fd = a };
     ck_assert(run_until(far_settled, &f, 3000));
     ck_assert_int_eq(f.state, 1);
@@ -819,6 +821,61 @@ START_TEST(dials_fail_in_time)
 }
 END_TEST
 
+/* Cluster TLS on the dialling side: the connect succeeds, then the pump's
+ * handshake meets a peer that does not speak TLS (the fake route writes
+ * its INFO in plaintext) and the dial fails at once; a silent peer takes
+ * the step timeout, the handshake included; close() with such a dial
+ * pending cancels it and calls back only once its pump is gone. */
+START_TEST(tls_dials_fail_in_time)
+{
+    struct testcert cert;
+    testcert_write(&cert);
+    struct tls_ctx *ctx = testcert_cluster_ctx(&cert);
+    loop_open();
+    fake_route_start(&fr);
+    pthread_mutex_lock(&fr.lock);
+    fr.mode[0] = ROUTE_ERR;
+    pthread_mutex_unlock(&fr.lock);
+    int silent = listen_local(&denv.silent_port);
+
+    struct raft_uv_transport t = { 0 };
+    struct raft_transport_config cfg = { .resolve = resolve_dial, .step_timeout_ms = STEP_MS,
+                                         .tls = ctx };
+    ck_assert_int_eq(raft_transport_init_config(&t, &loop, &cfg), 0);
+    ck_assert_int_eq(t.init(&t, 1, "dialler"), 0);
+    ck_assert_int_eq(t.listen(&t, on_accept), 0);
+
+    struct raft_uv_connect req;
+    struct dial_result r;
+    long long start = now_ms();
+    dial(&t, "err", &r, &req);
+    ck_assert(run_until(dial_called, &r, 5 * STEP_MS));
+    ck_assert_int_eq(r.status, RAFT_NOCONNECTION);
+    ck_assert_ptr_null(r.stream);
+    ck_assert_msg(r.at_ms - start < STEP_MS, "plaintext peer took %lld ms", r.at_ms - start);
+
+    start = now_ms();
+    dial(&t, "silent", &r, &req);
+    ck_assert(run_until(dial_called, &r, 5 * STEP_MS));
+    ck_assert_int_eq(r.status, RAFT_NOCONNECTION);
+    ck_assert_msg(r.at_ms - start >= STEP_MS - 20, "silent peer failed after %lld ms",
+                  r.at_ms - start);
+
+    dial(&t, "silent", &r, &req);
+    transport_closed_flag = false;
+    t.close(&t, on_transport_closed);
+    ck_assert(run_until(flag_set, &transport_closed_flag, 3000));
+    ck_assert(r.called);
+    ck_assert_int_eq(r.status, RAFT_CANCELED);
+    raft_transport_free(&t);
+    fake_route_stop(&fr);
+    close(silent);
+    loop_close();
+    tls_ctx_unref(ctx);
+    testcert_remove(&cert);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("raft_transport");
@@ -826,6 +883,7 @@ static Suite *suite(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, bad_preambles_are_closed);
     tcase_add_test(t, dials_fail_in_time);
+    tcase_add_test(t, tls_dials_fail_in_time);
     tcase_add_test(t, three_members_elect_commit_and_fail_over);
     suite_add_tcase(s, t);
     return s;
