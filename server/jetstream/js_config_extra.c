@@ -270,41 +270,38 @@ const char *js_stream_config_unsupported_field(const char *json, size_t len)
     return found;
 }
 
-int js_stream_config_transform(const struct js_stream_config *c, char **src, char **dest)
+/* The {src, dest} pair of extra member key (">" for an empty src), with
+ * its headers_only when asked. 0, -ENOENT, -ENOMEM (both NULL). */
+static int src_dest_pair(const struct js_stream_config *c, const char *key, char **src,
+                         char **dest, bool *headers_only)
 {
-    json_t *tr = js_extra_member(c->extra_json, "subject_transform");
-    if (!tr)
+    json_t *o = js_extra_member(c->extra_json, key);
+    if (!o)
         return -ENOENT;
-    const char *s = json_string_value(json_object_get(tr, "src"));
-    const char *d = json_string_value(json_object_get(tr, "dest"));
+    const char *s = json_string_value(json_object_get(o, "src"));
+    const char *d = json_string_value(json_object_get(o, "dest"));
+    if (headers_only)
+        *headers_only = json_is_true(json_object_get(o, "headers_only"));
     *src = strdup(s && *s ? s : ">");
     *dest = strdup(d ? d : "");
-    json_decref(tr);
-    if (*src && *dest)
-        return 0;
-    free(*src);
-    free(*dest);
-    return -ENOMEM;
-}
-
-int js_stream_config_republish(const struct js_stream_config *c, char **src, char **dest,
-                               bool *headers_only)
-{
-    json_t *rp = js_extra_member(c->extra_json, "republish");
-    if (!rp)
-        return -ENOENT;
-    const char *s = json_string_value(json_object_get(rp, "src"));
-    const char *d = json_string_value(json_object_get(rp, "dest"));
-    *headers_only = json_is_true(json_object_get(rp, "headers_only"));
-    *src = strdup(s && *s ? s : ">");
-    *dest = strdup(d ? d : "");
-    json_decref(rp);
+    json_decref(o);
     if (*src && *dest)
         return 0;
     free(*src);
     free(*dest);
     *src = *dest = NULL;
     return -ENOMEM;
+}
+
+int js_stream_config_transform(const struct js_stream_config *c, char **src, char **dest)
+{
+    return src_dest_pair(c, "subject_transform", src, dest, NULL);
+}
+
+int js_stream_config_republish(const struct js_stream_config *c, char **src, char **dest,
+                               bool *headers_only)
+{
+    return src_dest_pair(c, "republish", src, dest, headers_only);
 }
 
 static bool api_prefix_check(const char *pfx, struct js_err *err, int *rc)

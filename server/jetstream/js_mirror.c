@@ -101,23 +101,28 @@ static uint64_t last_seq(const struct js_stream *st)
 
 /* ---- apply ---- */
 
+uint64_t js_origin_start(const struct js_stream *origin, uint64_t start_seq,
+                         const char *start_time)
+{
+    if (start_seq)
+        return start_seq;
+    if (!origin)
+        return 1;
+    struct store_state s;
+    store_get_state(origin->store, &s);
+    uint64_t start = s.msgs ? s.first_seq : s.last_seq + 1;
+    int64_t t;
+    if (start_time && js_time_parse(start_time, &t) == 0) {
+        uint64_t at = store_seq_at_time(origin->store, t);
+        start = at ? at : s.last_seq + 1;
+    }
+    return start ? start : 1;
+}
+
 int js_mirror_start(struct js *js, struct js_stream *st)
 {
     struct js_mirror *m = st->mirror;
-    struct js_stream *o = origin_of(js, st);
-    uint64_t start = 1;
-    if (m->start_seq) {
-        start = m->start_seq;
-    } else if (o) {
-        struct store_state s;
-        store_get_state(o->store, &s);
-        start = s.msgs ? s.first_seq : s.last_seq + 1;
-        int64_t t;
-        if (m->start_time && js_time_parse(m->start_time, &t) == 0) {
-            uint64_t at = store_seq_at_time(o->store, t);
-            start = at ? at : s.last_seq + 1;
-        }
-    }
+    uint64_t start = js_origin_start(origin_of(js, st), m->start_seq, m->start_time);
     if (start <= 1 || last_seq(st) >= start - 1)
         return 0;
     return store_set_last(st->store, start - 1, 0);

@@ -44,6 +44,11 @@ struct js_mirror {
 /* Parse st's mirror (st->mirror), if its config has one. 0, -ENOMEM. */
 int js_mirror_open(struct js_stream *st);
 void js_mirror_close(struct js_stream *st);
+/* Where a mirror or a source starts in origin as it is now: start_seq
+ * when given, else the first message at or after start_time (an RFC 3339
+ * text, or NULL), else the origin's first; 1 with no origin. */
+uint64_t js_origin_start(const struct js_stream *origin, uint64_t start_seq,
+                         const char *start_time);
 /* A new mirror (create apply): set its last sequence just below where it
  * starts in the origin as it is now. 0 or the store's error. */
 int js_mirror_start(struct js *js, struct js_stream *st);

@@ -109,23 +109,9 @@ static struct js_stream *origin_of(struct js *js, const struct js_source_link *l
     return js_stream_find(js, l->origin, strlen(l->origin));
 }
 
-/* Where a source starts in its origin as it is now (a mirror's rule). */
 static uint64_t start_of(struct js *js, const struct js_source_link *l)
 {
-    if (l->start_seq)
-        return l->start_seq;
-    struct js_stream *o = origin_of(js, l);
-    if (!o)
-        return 1;
-    struct store_state s;
-    store_get_state(o->store, &s);
-    uint64_t start = s.msgs ? s.first_seq : s.last_seq + 1;
-    int64_t t;
-    if (l->start_time && js_time_parse(l->start_time, &t) == 0) {
-        uint64_t at = store_seq_at_time(o->store, t);
-        start = at ? at : s.last_seq + 1;
-    }
-    return start ? start : 1;
+    return js_origin_start(origin_of(js, l), l->start_seq, l->start_time);
 }
 
 void js_source_start(struct js *js, struct js_stream *st)

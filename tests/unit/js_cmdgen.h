@@ -154,16 +154,24 @@ static inline void gen_config(struct gen *g, int s)
 
 /* Mirrors: MIR follows ORDERS (sometimes filtered, sometimes from a start
  * sequence), MIR2 follows MIR; created, deleted and synced now and then. */
+/* A mirror's or a source's optional filter or start sequence, as JSON
+ * members to append (or nothing). */
+static inline void gen_origin_extra(char *extra, size_t cap)
+{
+    extra[0] = '\0';
+    if (pick(3) == 0)
+        snprintf(extra, cap, ",\"filter_subject\":\"a.%u\"", 1 + pick(3));
+    else if (pick(3) == 0)
+        snprintf(extra, cap, ",\"opt_start_seq\":%u", 1 + pick(30));
+}
+
 static inline void gen_sources(struct gen *g, struct jscmd *c)
 {
     c->stream = B("SRC");
     unsigned r = pick(20);
     if (r < 8) {
-        char extra[64] = "";
-        if (pick(3) == 0)
-            snprintf(extra, sizeof extra, ",\"filter_subject\":\"a.%u\"", 1 + pick(3));
-        else if (pick(3) == 0)
-            snprintf(extra, sizeof extra, ",\"opt_start_seq\":%u", 1 + pick(30));
+        char extra[64];
+        gen_origin_extra(extra, sizeof extra);
         c->op = pick(3) ? JSCMD_STREAM_CREATE : JSCMD_STREAM_UPDATE;
         snprintf(g->cfg, sizeof g->cfg,
                  "{\"name\":\"SRC\",\"subjects\":[\"src\"],\"storage\":\"%s\","
@@ -191,11 +199,8 @@ static inline void gen_mirror(struct gen *g, struct jscmd *c)
     c->stream = B(second ? "MIR2" : "MIR");
     unsigned r = pick(20);
     if (r < 8) {
-        char extra[64] = "";
-        if (pick(3) == 0)
-            snprintf(extra, sizeof extra, ",\"filter_subject\":\"a.%u\"", 1 + pick(3));
-        else if (pick(3) == 0)
-            snprintf(extra, sizeof extra, ",\"opt_start_seq\":%u", 1 + pick(30));
+        char extra[64];
+        gen_origin_extra(extra, sizeof extra);
         c->op = JSCMD_STREAM_CREATE;
         snprintf(g->cfg, sizeof g->cfg,
                  "{\"name\":\"%s\",\"storage\":\"%s\",\"max_msgs\":%d,"
