@@ -117,10 +117,10 @@ char *js_stream_config_to_json(const struct js_stream_config *c);
  * performed (js_mirror.h, js_source.h). */
 const char *js_stream_config_unsupported_origin(const struct js_stream_config *c);
 /* What of nats-server 2.10's that the stream config in json asks for and
- * Tern does not perform yet, or NULL: compression s2 (given as
- * "compression s2"; "none" is what Tern does). 2.9.10's way of ignoring
- * unknown fields would silently store otherwise than asked; the API
- * refuses it instead. */
+ * Tern does not perform yet, or NULL: "compression s2" ("none" is what
+ * Tern does), "mirror subject_transforms", "sources subject_transforms".
+ * 2.9.10's way of ignoring unknown fields would silently store otherwise
+ * than asked; the API refuses them instead. */
 const char *js_stream_config_unsupported_field(const char *json, size_t len);
 /* c's subject_transform, when it has one: *src and *dest malloc'd (free
  * both). 0, -ENOENT (none), -ENOMEM. */

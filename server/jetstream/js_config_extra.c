@@ -266,6 +266,15 @@ const char *js_stream_config_unsupported_field(const char *json, size_t len)
     json_t *root = json_loadb(json, len, 0, NULL);
     const char *z = json_string_value(json_object_get(root, "compression"));
     const char *found = z && !strcmp(z, "s2") ? "compression s2" : NULL;
+    /* 2.10's per-origin transforms: the origin decoders keep only what
+     * they know, so they are looked for here */
+    if (!found && json_array_size(json_object_get(json_object_get(root, "mirror"),
+                                                  "subject_transforms")))
+        found = "mirror subject_transforms";
+    json_t *sources = json_object_get(root, "sources");
+    for (size_t i = 0; !found && i < json_array_size(sources); i++)
+        if (json_array_size(json_object_get(json_array_get(sources, i), "subject_transforms")))
+            found = "sources subject_transforms";
     json_decref(root);
     return found;
 }

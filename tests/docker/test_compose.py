@@ -50,7 +50,9 @@ from conftest import report
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BASE_IMAGE = os.environ.get("BASE_IMAGE", "debian:bookworm-slim")
 NODES = ("n1", "n2", "n3")
-DEFAULT_PORTS = {"n1": (4222, 8222), "n2": (4223, 8223), "n3": (4224, 8224)}
+# (clients, monitoring and console, WebSocket) per node
+DEFAULT_PORTS = {"n1": (4222, 8222, 8080), "n2": (4223, 8223, 8081),
+                 "n3": (4224, 8224, 8082)}
 BUILD_TIMEOUT = 1800
 HEALTHY_TIMEOUT = 90
 
@@ -132,7 +134,7 @@ def pick_ports():
     wanted = [p for pair in DEFAULT_PORTS.values() for p in pair]
     if all(port_free(p) for p in wanted):
         return dict(DEFAULT_PORTS)
-    return {n: (free_port(), free_port()) for n in NODES}
+    return {n: (free_port(), free_port(), free_port()) for n in NODES}
 
 
 def http_get(port, path):
@@ -151,9 +153,10 @@ class Cluster:
         self.image = "tern:" + self.project
         self.ports = pick_ports()
         self.env = dict(os.environ, TERN_IMAGE=self.image, BASE_IMAGE=BASE_IMAGE)
-        for n, (client, http) in self.ports.items():
+        for n, (client, http, ws) in self.ports.items():
             self.env["TERN_%s_PORT" % n.upper()] = str(client)
             self.env["TERN_%s_HTTP_PORT" % n.upper()] = str(http)
+            self.env["TERN_%s_WS_PORT" % n.upper()] = str(ws)
         self.down_done = False
 
     def c(self, *args, timeout=300, check=True, nice=False):
@@ -285,6 +288,47 @@ async def pubsub_on_node(node, port):
 def test_pubsub_on_same_node(cluster, node):
     wait_healthy(cluster)
     asyncio.run(pubsub_on_node(node, cluster.ports[node][0]))
+
+
+async def websocket_pubsub(node, port):
+    import nats
+
+    nc = await nats.connect("ws://127.0.0.1:%d" % port, connect_timeout=5,
+                            allow_reconnect=False)
+    try:
+        assert nc._server_info.get("server_name") == node, nc._server_info
+        sub = await nc.subscribe("docker.ws.>")
+        await nc.flush()
+        await nc.publish("docker.ws.%s" % node, b"over websocket")
+        msg = await sub.next_msg(timeout=5)
+        assert (msg.subject, msg.data) == ("docker.ws.%s" % node, b"over websocket")
+    finally:
+        await nc.close()
+
+
+def test_console_and_websocket_on_each_node(cluster):
+    """The web console at / of each node's monitoring port, /clusterz with
+    three nodes up and one raft leader, and the WebSocket port /varz
+    reports being the one mapped on the host (the console's Live tab
+    connects there), carrying nats-py's ws:// client."""
+    wait_healthy(cluster)
+    wait_mesh(cluster)
+    for n in NODES:
+        client, http, ws = cluster.ports[n]
+        status, body = http_get(http, "/")
+        assert status == 200 and "<title>Tern console</title>" in body, (n, status, body[:200])
+        varz = json.loads(http_get(http, "/varz")[1])
+        assert varz["websocket"]["port"] == ws, (n, varz.get("websocket"))
+        deadline = time.monotonic() + 30
+        while True:
+            nodes = json.loads(http_get(http, "/clusterz")[1])["nodes"]
+            up = sorted(x["name"] for x in nodes if x["health"] == "up")
+            leaders = [x["name"] for x in nodes if x.get("raft") == "leader"]
+            if up == list(NODES) and len(leaders) == 1:
+                break
+            assert time.monotonic() < deadline, (n, nodes)
+            time.sleep(0.2)
+        asyncio.run(websocket_pubsub(n, ws))
 
 
 def routes_of(cl, node):

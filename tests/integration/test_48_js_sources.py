@@ -180,6 +180,18 @@ async def test_a_cycle_of_sources_is_refused(nc):
     assert r["error"] == error(500, 10052, "detected cycle")
 
 
+@pytest.mark.skipif(REFERENCE, reason="nats-server 2.9.10 ignores subject_transforms")
+@pytest.mark.parametrize("cfg,what", [
+    ({"sources": [{"name": "A"}, {"name": "B", "subject_transforms": [
+        {"src": "b.>", "dest": "x.>"}]}]}, "sources"),
+    ({"mirror": {"name": "A", "subject_transforms": [{"src": ">", "dest": "m.>"}]}}, "mirror"),
+])
+async def test_origin_subject_transforms_are_refused(nc, cfg, what):
+    r = await api(nc, "$JS.API.STREAM.CREATE.S", {"name": "S", **cfg})
+    assert r["error"] == error(500, 10052,
+                               f"stream {what} subject_transforms is not supported yet")
+
+
 @pytest.mark.skipif(REFERENCE, reason="nats-server sources from other domains")
 async def test_external_sources_are_refused(nc):
     r = await api(nc, "$JS.API.STREAM.CREATE.S",
