@@ -240,6 +240,18 @@ static struct jscmd_bytes bytes_of(const char *s)
     return (struct jscmd_bytes){ s, s ? strlen(s) : 0 };
 }
 
+/* A mirror inherits direct gets from its origin as it is now (2.9.10's
+ * checkStreamCfg: mirror_direct = the origin's allow_direct), decided here
+ * by the proposer so that the config in the log says it. */
+static void inherit_direct(struct js *js, struct js_stream_config *cfg)
+{
+    char *origin = js_stream_config_mirror_origin(cfg);
+    struct js_stream *o = origin ? js_stream_find(js, origin, strlen(origin)) : NULL;
+    if (o)
+        cfg->mirror_direct = o->cfg.allow_direct;
+    free(origin);
+}
+
 /* Parse and validate (no state needed), then propose the normalised config;
  * the checks against other streams are apply's (js_fsm.h). */
 static void stream_create_or_update(struct js *js, const struct js_inmsg *m, const char *name,
@@ -269,6 +281,7 @@ static void stream_create_or_update(struct js *js, const struct js_inmsg *m, con
         js_reply_error(js, m, type, &e);
         return;
     }
+    inherit_direct(js, &cfg);
     char *json = js_stream_config_to_json(&cfg);
     int64_t limit = cfg.storage == JS_STORAGE_MEMORY ? js->max_memory : js->max_store;
     js_stream_config_free(&cfg);
@@ -634,6 +647,17 @@ static void direct_reply(struct js *js, const struct js_inmsg *m, struct js_stre
     jtext_free(&h);
 }
 
+/* A mirror of stream name that answers its direct gets (mirror_direct),
+ * for when the stream itself does not (gone, or no allow_direct). */
+static struct js_stream *direct_mirror(struct js *js, const char *name, size_t len)
+{
+    for (struct js_stream *st = js->streams; st; st = st->next)
+        if (st->mirror && st->cfg.mirror_direct && strlen(st->mirror->origin) == len &&
+            !memcmp(st->mirror->origin, name, len))
+            return st;
+    return NULL;
+}
+
 static void direct_get(struct js *js, const struct js_inmsg *m, const char *rest)
 {
     if (!m->reply)
@@ -642,6 +666,8 @@ static void direct_get(struct js *js, const struct js_inmsg *m, const char *rest
     size_t nlen = dot ? (size_t)(dot - rest) : strlen(rest);
     struct js_stream *st = js_stream_find(js, rest, nlen);
     if (!st || !st->cfg.allow_direct)
+        st = direct_mirror(js, rest, nlen);
+    if (!st)
         return; /* no reply at all, as 2.9 */
     struct store_msg msg = { 0 };
     int rc;

@@ -111,6 +111,9 @@ bool js_stream_config_equal(const struct js_stream_config *a, const struct js_st
 /* The config as nats-server echoes it: a malloc'd JSON object text (free
  * it with free()), compact, '>' not escaped; NULL on ENOMEM. */
 char *js_stream_config_to_json(const struct js_stream_config *c);
+/* The name of c's mirror's origin (malloc'd; free it), NULL when c is not
+ * a mirror (or on ENOMEM). */
+char *js_stream_config_mirror_origin(const struct js_stream_config *c);
 /* What of c's mirror and sources Tern does not perform yet, as the words
  * of "stream %s is not supported yet" ("sources external", "mirror
  * external"), or NULL: mirrors and sources of streams of this server are

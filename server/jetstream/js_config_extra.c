@@ -247,6 +247,15 @@ json_t *js_extra_member(const char *extra_json, const char *key)
     return v;
 }
 
+char *js_stream_config_mirror_origin(const struct js_stream_config *c)
+{
+    json_t *m = js_extra_member(c->extra_json, "mirror");
+    const char *name = json_string_value(json_object_get(m, "name"));
+    char *out = name && *name ? strdup(name) : NULL;
+    json_decref(m);
+    return out;
+}
+
 const char *js_stream_config_unsupported_origin(const struct js_stream_config *c)
 {
     json_t *o = c->extra_json ? json_loads(c->extra_json, 0, NULL) : NULL;

@@ -61,8 +61,10 @@ int js_mirror_open(struct js_stream *st)
         return 0;
     struct js_mirror *m = calloc(1, sizeof *m);
     int rc = m ? 0 : -ENOMEM;
-    if (!rc)
-        rc = dup_member(src, "name", &m->origin);
+    if (!rc) { /* a mirror of "" is taken, as 2.9.10 takes it: it never fills */
+        const char *name = json_string_value(json_object_get(src, "name"));
+        rc = (m->origin = strdup(name ? name : "")) ? 0 : -ENOMEM;
+    }
     if (!rc)
         rc = dup_member(src, "filter_subject", &m->filter);
     if (!rc)
@@ -79,11 +81,9 @@ int js_mirror_open(struct js_stream *st)
     }
     json_decref(src);
     st->mirror = m;
-    if (rc || !m->origin) {
+    if (rc)
         js_mirror_close(st);
-        return rc ? rc : -EINVAL; /* the config checks require a name */
-    }
-    return 0;
+    return rc;
 }
 
 static struct js_stream *origin_of(struct js *js, const struct js_stream *st)

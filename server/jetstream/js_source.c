@@ -60,15 +60,15 @@ static int dup_str(const json_t *o, const char *key, char **out)
 
 static int link_parse(const json_t *src, struct js_source_link *l)
 {
-    int rc = dup_str(src, "name", &l->origin);
+    /* a source of "" is taken, as 2.9.10 takes it: it never copies */
+    const char *name = json_string_value(json_object_get(src, "name"));
+    int rc = (l->origin = strdup(name ? name : "")) ? 0 : -ENOMEM;
     if (!rc)
         rc = dup_str(src, "filter_subject", &l->filter);
     if (!rc)
         rc = dup_str(src, "opt_start_time", &l->start_time);
     if (rc)
         return rc;
-    if (!l->origin)
-        return -EINVAL; /* the config checks require a name */
     json_t *seq = json_object_get(src, "opt_start_seq");
     l->start_seq = json_is_integer(seq) ? (uint64_t)json_integer_value(seq) : 0;
     if (l->filter && !strcmp(l->filter, ">")) {

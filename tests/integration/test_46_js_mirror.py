@@ -209,3 +209,42 @@ async def test_a_mirror_of_another_domain_is_refused(nc):
                   {"name": "S", "mirror": {"name": "O", "external": {"api": "$JS.hub.API"}}})
     assert r["error"] == error(500, 10052, "stream mirror external is not supported yet")
     assert (await api(nc, "$JS.API.STREAM.NAMES"))["streams"] is None
+
+
+async def test_mirror_inherits_and_serves_direct_gets(nc):
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name="O", subjects=["o.>"], allow_direct=True))
+    await js.publish("o.a", b"one")
+    r = await api(nc, "$JS.API.STREAM.CREATE.M", {"name": "M", "mirror": {"name": "O"}})
+    assert r["config"]["mirror_direct"] is True  # the origin's allow_direct
+    await wait_messages(nc, "M", 1)
+    r = await api(nc, "$JS.API.STREAM.CREATE.P", {"name": "P", "subjects": ["p.>"]})
+    r = await api(nc, "$JS.API.STREAM.CREATE.PM", {"name": "PM", "mirror": {"name": "P"}})
+    assert r["config"]["mirror_direct"] is False
+    # direct gets of the origin are answered (by the origin or the mirror)
+    msg = await nc.request("$JS.API.DIRECT.GET.O", b'{"seq":1}', timeout=2)
+    assert msg.data == b"one" and msg.headers["Nats-Sequence"] == "1"
+
+
+@pytest.mark.skipif(REFERENCE, reason="which member answers is nats-server's choice")
+async def test_a_mirror_answers_direct_gets_of_a_deleted_origin(nc):
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name="O", subjects=["o.>"], allow_direct=True))
+    await js.publish("o.a", b"kept")
+    await api(nc, "$JS.API.STREAM.CREATE.M", {"name": "M", "mirror": {"name": "O"}})
+    await wait_messages(nc, "M", 1)
+    await js.delete_stream("O")
+    msg = await nc.request("$JS.API.DIRECT.GET.O", b'{"seq":1}', timeout=2)
+    assert msg.data == b"kept"
+    assert (msg.headers["Nats-Stream"], msg.headers["Nats-Subject"]) == ("M", "o.a")
+
+
+async def test_a_mirror_of_no_name_is_taken_and_stays_empty(nc):
+    """As nats-server 2.9.10: a mirror (or source) naming no stream is
+    created and never fills (it once stopped a Tern replica's apply)."""
+    for name, cfg in (("M", {"mirror": {}}), ("S", {"subjects": ["s"], "sources": [{}]})):
+        r = await api(nc, f"$JS.API.STREAM.CREATE.{name}", {"name": name, **cfg})
+        assert "error" not in r, r
+    await nc.jetstream().publish("s", b"own")
+    assert (await api(nc, "$JS.API.STREAM.INFO.M"))["state"]["messages"] == 0
+    assert (await api(nc, "$JS.API.STREAM.INFO.S"))["state"]["messages"] == 1
