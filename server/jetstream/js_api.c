@@ -339,6 +339,7 @@ static void stream_info(struct js *js, const struct js_inmsg *m, const char *nam
     jtext_printf(&b, "{\"type\":\"" T_PREFIX "%s\",\"total\":%zu,\"offset\":%lld,\"limit\":%d,",
                  type, sc.n, filter ? (long long)offset : 0LL, filter ? SUBJECTS_LIMIT : 0);
     append_stream_body(&b, st, subjects, deleted);
+    js_cluster_append_alternates(js, &b, st);
     jtext_str(&b, "}");
     b.failed |= failed;
     reply_text(js, m, &b);

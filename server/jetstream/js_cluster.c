@@ -35,6 +35,7 @@
 #include "cluster/jsraft.h"
 #include "server/jetstream/js_consumer.h"
 #include "server/jetstream/js_internal.h"
+#include "server/jetstream/js_mirror.h"
 #include "server/jetstream/jtext.h"
 #include "server/jetstream/js_propose.h"
 #include "server/log.h"
@@ -286,6 +287,38 @@ static void peer_hash(const char *name, char out[9])
     sodium_bin2base64(b64, sizeof b64, h, sizeof h, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     memcpy(out, b64, 8);
     out[8] = '\0';
+}
+
+static void append_alternate(struct js *js, struct jtext *b, const struct js_stream *s,
+                             bool first)
+{
+    jtext_str(b, first ? ",\"alternates\":[{\"name\":" : ",{\"name\":");
+    jtext_quoted(b, s->cfg.name, strlen(s->cfg.name));
+    if (js->domain) {
+        jtext_str(b, ",\"domain\":");
+        jtext_quoted(b, js->domain, strlen(js->domain));
+    }
+    jtext_str(b, ",\"cluster\":");
+    jtext_quoted(b, js->srv->cluster_name, strlen(js->srv->cluster_name));
+    jtext_str(b, "}");
+}
+
+/* STREAM.INFO's alternates, as 2.9.10 gives them: clustered only, when a
+ * stream has mirrors: itself and each mirror (every member holds them
+ * all, so one cluster; the mirrors in creation order). */
+void js_cluster_append_alternates(struct js *js, struct jtext *b, const struct js_stream *st)
+{
+    if (!js->raft || !st->nmirrors || !js->srv)
+        return;
+    append_alternate(js, b, st, true);
+    const struct js_stream *v[64];
+    size_t n = 0;
+    for (const struct js_stream *m = js->streams; m && n < 64; m = m->next)
+        if (m->mirror && !strcmp(m->mirror->origin, st->cfg.name))
+            v[n++] = m;
+    while (n--) /* the list is newest first */
+        append_alternate(js, b, v[n], false);
+    jtext_str(b, "]");
 }
 
 void js_cluster_append_info(struct js *js, struct jtext *b)

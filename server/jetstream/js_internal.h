@@ -403,6 +403,9 @@ void js_cluster_unavailable(struct js *js, const struct js_inmsg *m);
 struct jtext;
 /* Clustered: stream and consumer info's ,"cluster":{...} (nothing alone). */
 void js_cluster_append_info(struct js *js, struct jtext *b);
+/* STREAM.INFO's "alternates" (the stream and its mirrors), clustered and
+ * when st has mirrors, as ",\"alternates\":[...]"; nothing otherwise. */
+void js_cluster_append_alternates(struct js *js, struct jtext *b, const struct js_stream *st);
 /* A LEADER.STEPDOWN request (type: its response type): the group's
  * leadership moves to another member, answered once raft says whether it
  * did; 10010 alone. */

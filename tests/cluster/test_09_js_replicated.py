@@ -356,6 +356,10 @@ async def test_mirror_through_leader_kill(nodes):
     assert await read_all(js, "MM", 400) == want
     assert [int(d) for _, d in want] == list(range(400))
     wait_same_state(nodes, "MM", 400)
+    # clustered, a stream with mirrors lists them as alternates
+    info = json.loads((await nc.request("$JS.API.STREAM.INFO.MO", b"", timeout=5)).data)
+    assert sorted(a["name"] for a in info["alternates"]) == ["MM", "MO"], info
+    assert {a["cluster"] for a in info["alternates"]} == {info["cluster"]["name"]}
     await nc.close()
 
 
