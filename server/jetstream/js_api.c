@@ -668,8 +668,13 @@ static void direct_get(struct js *js, const struct js_inmsg *m, const char *rest
     struct js_stream *st = js_stream_find(js, rest, nlen);
     if (!st || !st->cfg.allow_direct)
         st = direct_mirror(js, rest, nlen);
-    if (!st)
-        return; /* no reply at all, as 2.9 */
+    if (!st) {
+        /* Nobody serves these direct gets: "no responders", as 2.10 answers
+         * (its API catch-all no longer takes them; 2.9.10 stayed silent and
+         * the requester timed out) */
+        js_send_status(js, m->reply, m->reply_len, "NATS/1.0 503\r\n\r\n");
+        return;
+    }
     struct store_msg msg = { 0 };
     int rc;
     if (dot) {

@@ -898,11 +898,25 @@ async def test_direct_get_status_replies_exactly(direct_raw, subject, body, stat
     assert m["payload"] == b""
 
 
-async def test_direct_get_without_allow_direct_or_stream_gets_no_reply(nc):
+async def no_direct_get(nc, subject, body):
+    """Nobody serves it: 2.9.10 stays silent (its catch-all on $JS.API.>
+    takes the request), 2.10 and Tern answer no responders."""
+    if REFERENCE:
+        await no_reply(nc, subject, body, window=0.3)
+        return
+    with pytest.raises(nats.errors.NoRespondersError):
+        await nc.request(subject, body, timeout=2)
+
+
+async def test_direct_get_without_allow_direct_or_stream_gets_no_responders(nc, js):
     await create(nc, "ND", subjects=["nd"])
     await pub(nc, "nd")
-    await no_reply(nc, "$JS.API.DIRECT.GET.ND", b'{"seq": 1}', window=0.3)
-    await no_reply(nc, "$JS.API.DIRECT.GET.NOPE", b'{"seq": 1}', window=0.3)
+    await no_direct_get(nc, "$JS.API.DIRECT.GET.ND", b'{"seq": 1}')
+    await no_direct_get(nc, "$JS.API.DIRECT.GET.NOPE", b'{"seq": 1}')
+    await no_direct_get(nc, "$JS.API.DIRECT.GET.ND.nd", b"")
+    if not REFERENCE:
+        with pytest.raises(nats.errors.NoRespondersError):
+            await js.get_msg("ND", seq=1, direct=True)
 
 
 async def test_direct_get_with_nats_py(js):
@@ -920,7 +934,7 @@ async def test_direct_get_with_nats_py(js):
 async def test_update_enables_direct_get(nc):
     await create(nc, "E", subjects=["e"])
     await pub(nc, "e", b"v")
-    await no_reply(nc, "$JS.API.DIRECT.GET.E", b'{"seq": 1}', window=0.3)
+    await no_direct_get(nc, "$JS.API.DIRECT.GET.E", b'{"seq": 1}')
     r = await api(nc, "$JS.API.STREAM.UPDATE.E", {"name": "E", "subjects": ["e"],
                                                   "allow_direct": True})
     assert r["config"]["allow_direct"] is True
