@@ -1,8 +1,10 @@
 /*
- * server/jetstream/js_publish.c — the apply side of PUBLISH: the checks of
- * spec/jetstream.md §6 in nats-server 2.9's order, the append, and what
- * follows it (dedupe table, rollup, interest retention, discard-old
- * limits); and the dedupe table itself.
+ * server/jetstream/js_publish.c — the apply side of PUBLISH: the stream's
+ * subject transform (2.10) first, the checks of spec/jetstream.md §6 in
+ * nats-server 2.9's order, the append, and what follows it (dedupe table,
+ * rollup, interest retention, discard-old limits, the copies its mirrors
+ * and sourcing streams take: js_mirror.h, js_source.h); and the dedupe
+ * table itself.
  *
  * Everything here is part of js_fsm_apply and keeps its contract
  * (js_fsm.h): the message's time, its Nats-Msg-Id, expected values and
@@ -19,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/jetstream/js_consumer.h"
 #include "proto/subject.h"
 #include "proto/submap.h"
+#include "server/jetstream/js_consumer.h"
 #include "server/jetstream/js_internal.h"
 #include "server/jetstream/js_mirror.h"
 #include "server/jetstream/js_source.h"
@@ -88,9 +90,6 @@ static bool bytes_is(struct jscmd_bytes b, const char *s)
     return b.len == strlen(s) && (b.len == 0 || memcmp(b.ptr, s, b.len) == 0);
 }
 
-/* The checks of §6 that may refuse the message, in 2.9's order. 0 to
- * store; 1 when settled without storing (a duplicate, with res->seq of the
- * original; or dropped: an unknown rollup value); -EINVAL with res->err. */
 /* The last sequence on the subject Nats-Expected-Last-Subject-Sequence
  * is checked against: the message's own, or the one
  * Nats-Expected-Last-Subject-Sequence-Subject names (nats-server 2.11; it
@@ -110,6 +109,9 @@ static uint64_t last_on_subject(struct js_stream *st, const struct jscmd_publish
     return last;
 }
 
+/* The checks of §6 that may refuse the message, in 2.9's order. 0 to
+ * store; 1 when settled without storing (a duplicate, with res->seq of the
+ * original; or dropped: an unknown rollup value); -EINVAL with res->err. */
 static int check(struct js_stream *st, const struct jscmd_publish *p, int64_t ts,
                  struct js_result *res)
 {
