@@ -120,7 +120,11 @@ static int norm_source(const json_t *in, json_t **out)
     return rc;
 }
 
-static int norm_republish(const json_t *in, json_t **out)
+/* A {src, dest} object as Go re-encodes it: a RePublish (with
+ * headers_only: omitempty) or a SubjectTransformConfig (without). Both
+ * echo src and dest always; an empty src is ">" (checkStreamCfg stores it
+ * so for republish, and it means every subject for a transform). */
+static int norm_src_dest(const json_t *in, bool with_headers_only, json_t **out)
 {
     char *src = NULL, *dest = NULL;
     bool hdrs = false, oom = false;
@@ -130,44 +134,15 @@ static int norm_republish(const json_t *in, json_t **out)
         rc = jf_str(in, "src", &src);
     if (!rc)
         rc = jf_str(in, "dest", &dest);
-    if (!rc)
+    if (!rc && with_headers_only)
         rc = jf_bool(in, "headers_only", &hdrs);
     if (!rc && !(o = json_object()))
         rc = -ENOMEM;
     if (!rc) {
-        /* checkStreamCfg stores an empty source as ">" */
         js_put(o, "src", json_string(src ? src : ">"), &oom);
         js_put(o, "dest", json_string(dest ? dest : ""), &oom);
         if (hdrs)
             js_put(o, "headers_only", json_true(), &oom);
-        rc = oom ? -ENOMEM : 0;
-    }
-    free(src);
-    free(dest);
-    if (rc)
-        json_decref(o);
-    else
-        *out = o;
-    return rc;
-}
-
-/* A SubjectTransformConfig: both fields always echoed, as Go has no
- * omitempty on them; an empty src means every subject (">"). */
-static int norm_transform(const json_t *in, json_t **out)
-{
-    char *src = NULL, *dest = NULL;
-    bool oom = false;
-    json_t *o = NULL;
-    int rc = json_is_object(in) ? 0 : -EINVAL;
-    if (!rc)
-        rc = jf_str(in, "src", &src);
-    if (!rc)
-        rc = jf_str(in, "dest", &dest);
-    if (!rc && !(o = json_object()))
-        rc = -ENOMEM;
-    if (!rc) {
-        js_put(o, "src", json_string(src ? src : ">"), &oom);
-        js_put(o, "dest", json_string(dest ? dest : ""), &oom);
         rc = oom ? -ENOMEM : 0;
     }
     free(src);
@@ -204,9 +179,9 @@ int js_extra_decode(const json_t *root, struct js_cfg_extra *x)
         }
     }
     if (!rc && (v = jf_get(root, "republish")))
-        rc = norm_republish(v, &x->republish);
+        rc = norm_src_dest(v, true, &x->republish);
     if (!rc && (v = jf_get(root, "subject_transform")))
-        rc = norm_transform(v, &x->transform);
+        rc = norm_src_dest(v, false, &x->transform);
     return rc;
 }
 
