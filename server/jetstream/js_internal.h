@@ -164,6 +164,8 @@ struct js_stream {
                                       NULL when it has none */
     size_t nsourced;               /* sources, of any stream, reading this
                                       one (recounted like nmirrors) */
+    uint64_t walk;                 /* js_source_cycle's mark: the last walk
+                                      that looked at this stream */
     int64_t created;               /* ns */
     int64_t clock;                 /* ns: the latest time apply has seen for
                                       this stream; never goes backwards */
@@ -214,6 +216,7 @@ struct js {
                                       (enum js_storage): running sums the
                                       stores keep (store_options.usage) */
     uint64_t next_id;
+    uint64_t origin_walks;         /* js_source_cycle's walk counter */
     struct sub *api_sub, *ack_sub, *fc_sub;  /* owned (retired on stop) */
     struct sub *api_domain_sub;    /* owned: $JS.<domain>.API.>, with a domain */
     char *domain;                  /* owned: jetstream { domain }; NULL = none */

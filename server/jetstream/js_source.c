@@ -149,54 +149,37 @@ int js_source_reopen(struct js *js, struct js_stream *st)
 
 /* ---- cycles ---- */
 
-/* The origins of a config: its mirror's name and its sources' names. */
-static size_t origins_of(const struct js_stream_config *c, const char **out, size_t max,
-                         json_t **hold)
-{
-    *hold = c->extra_json ? json_loads(c->extra_json, 0, NULL) : NULL;
-    size_t n = 0;
-    const char *m = json_string_value(json_object_get(json_object_get(*hold, "mirror"), "name"));
-    if (m && n < max)
-        out[n++] = m;
-    json_t *arr = json_object_get(*hold, "sources");
-    for (size_t i = 0; i < json_array_size(arr) && n < max; i++) {
-        const char *s = json_string_value(json_object_get(json_array_get(arr, i), "name"));
-        if (s)
-            out[n++] = s;
-    }
-    return n;
-}
-
-#define MAX_ORIGINS 64
-
-/* Does following origins from stream `from` reach `target`? depth bounds
- * the walk by the number of streams (a state has no cycle to loop in). */
-static bool reaches(struct js *js, const char *from, const char *target, size_t depth)
+/* Does following origins from stream `from` reach `target`? Each stream
+ * is looked at once per walk (its mark), so shared ancestry costs nothing
+ * twice and the walk is linear in streams and links. */
+static bool reaches(struct js *js, const char *from, const char *target, uint64_t walk)
 {
     if (!strcmp(from, target))
         return true;
     struct js_stream *st = js_stream_find(js, from, strlen(from));
-    if (!st || !depth)
+    if (!st || st->walk == walk)
         return false;
-    const char *o[MAX_ORIGINS];
-    json_t *hold;
-    size_t n = origins_of(&st->cfg, o, MAX_ORIGINS, &hold);
-    bool hit = false;
-    for (size_t i = 0; i < n && !hit; i++)
-        hit = reaches(js, o[i], target, depth - 1);
-    json_decref(hold);
-    return hit;
+    st->walk = walk;
+    if (st->mirror && reaches(js, st->mirror->origin, target, walk))
+        return true;
+    for (size_t i = 0; st->sources && i < st->sources->n; i++)
+        if (reaches(js, st->sources->v[i].origin, target, walk))
+            return true;
+    return false;
 }
 
 bool js_source_cycle(struct js *js, const char *name, const struct js_stream_config *c)
 {
-    const char *o[MAX_ORIGINS];
-    json_t *hold;
-    size_t n = origins_of(c, o, MAX_ORIGINS, &hold);
-    bool hit = false;
-    for (size_t i = 0; i < n && !hit; i++)
-        hit = reaches(js, o[i], name, js->nstreams + 1);
-    json_decref(hold);
+    json_t *x = c->extra_json ? json_loads(c->extra_json, 0, NULL) : NULL;
+    uint64_t walk = ++js->origin_walks;
+    const char *m = json_string_value(json_object_get(json_object_get(x, "mirror"), "name"));
+    bool hit = m && reaches(js, m, name, walk);
+    json_t *arr = json_object_get(x, "sources");
+    for (size_t i = 0; !hit && i < json_array_size(arr); i++) {
+        const char *s = json_string_value(json_object_get(json_array_get(arr, i), "name"));
+        hit = s && reaches(js, s, name, walk);
+    }
+    json_decref(x);
     return hit;
 }
 

@@ -197,3 +197,22 @@ async def test_external_sources_are_refused(nc):
     r = await api(nc, "$JS.API.STREAM.CREATE.S",
                   {"name": "S", "sources": [{"name": "A", "external": {"api": "$JS.hub.API"}}]})
     assert r["error"] == error(500, 10052, "stream sources external is not supported yet")
+
+
+@pytest.mark.skipif(REFERENCE, reason="Tern refuses cycles through other streams")
+async def test_many_shared_origins_are_checked_quickly(nc):
+    """Stream i sources i-1 and i-2: the number of paths grows like the
+    Fibonacci numbers, the cycle check's walk only with the streams."""
+    await api(nc, "$JS.API.STREAM.CREATE.D0", {"name": "D0", "subjects": ["d0"]})
+    await api(nc, "$JS.API.STREAM.CREATE.D1", {"name": "D1", "subjects": ["d1"],
+                                                "sources": [{"name": "D0"}]})
+    for i in range(2, 60):
+        r = await api(nc, f"$JS.API.STREAM.CREATE.D{i}",
+                      {"name": f"D{i}", "subjects": [f"d{i}"],
+                       "sources": [{"name": f"D{i - 1}"}, {"name": f"D{i - 2}"}]}, timeout=2)
+        assert "error" not in r, r
+    # closing the loop anywhere is refused, at once
+    r = await api(nc, "$JS.API.STREAM.UPDATE.D0", {"name": "D0", "subjects": ["d0"],
+                                                    "sources": [{"name": "D59"}]}, timeout=2)
+    assert r["error"] == error(500, 10052, "detected cycle")
+    # (nothing is published: each message would reach D59 once per path)
