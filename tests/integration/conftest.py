@@ -56,15 +56,25 @@ IO_TIMEOUT = 5.0       # default wait for an expected byte on a raw socket
 # small helpers
 # --------------------------------------------------------------------------
 
+_given_ports = set()
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nobody listens on right now.
+    """A TCP port on 127.0.0.1 that nobody listens on right now and that
+    this run has not handed out before: the kernel may offer a port again
+    as soon as its probe socket closes (seen: one server given the same
+    port for clients and monitoring).
 
     There is a window between closing this socket and the server binding
-    the port; `server_factory` retries the start on "address in use".
+    the port; `server_factory` retries the start when a bind fails.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _given_ports:
+            _given_ports.add(port)
+            return port
 
 
 def wait_for(cond, timeout=IO_TIMEOUT, interval=0.01, what="condition"):
@@ -539,7 +549,7 @@ class ServerFactory:
                 return srv
             srv.stop()
             text = srv.log_text()
-            if (pick_port or pick_http) and "in use" in text:
+            if (pick_port or pick_http) and ("in use" in text or "bind failed" in text):
                 continue  # lost the race for a free port; try other ports
             raise AssertionError(f"server did not start ({state}): {' '.join(cmd)}\n"
                                  + text[-3000:])
