@@ -268,10 +268,10 @@ static void stream_create_or_update(struct js *js, const struct js_inmsg *m, con
         js_reply_error(js, m, type, &e);
         return;
     }
-    /* Past nats-server's own checks (above), but not performed: a
-     * sourcing stream would stay empty, a mirror of another domain or
-     * account never fill, a subject transform be ignored. Refused, not
-     * kept. */
+    /* Past nats-server's own checks (above), but not performed: a mirror
+     * or source of another domain or account would never fill, s2
+     * compression or an origin's subject_transforms be ignored. Refused,
+     * not kept. */
     const char *unsupported = js_stream_config_unsupported_field(m->data, m->data_len);
     if (!unsupported)
         unsupported = js_stream_config_unsupported_origin(&cfg);

@@ -228,8 +228,9 @@ int js_consumer_config_parse_request(const char *json, size_t len, const char *s
 int js_consumer_config_check(struct js_consumer_config *c, bool direct, struct js_err *err);
 /* Checks against the stream's config: replicas (10126), deliver subject
  * inside the stream (10081), pull+none on a work queue (10084), filter
- * subset of the stream's subjects (10093; let through for mirrors and
- * sourcing streams, whose subjects live in other streams), then the
+ * subset of the stream's subjects (10093, for each of several filters;
+ * let through for mirrors and sourcing streams, whose subjects live in
+ * other streams, and for a subject transform's own subjects), then the
  * single-consumer work-queue rules (10098, 10101; 10099/10100 need the
  * other consumers). 0 or -EINVAL with *err. Note: 2.9.10 applies the
  * work-queue rules only to a new consumer, after the existing-consumer

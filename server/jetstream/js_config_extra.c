@@ -2,12 +2,13 @@
  * server/jetstream/js_config_extra.c — the parts of a StreamConfig kept as
  * JSON: placement (accepted and echoed: spec/jetstream.md §5.1 "echo back
  * if accepted"), mirror and sources (checked here as nats-server checks
- * them, so its error codes come first; a mirror of a stream of this server
- * is performed (js_mirror.c), sources and external mirrors are refused by
- * the API: js_api.c), and republish, which the engine acts on
- * (js_republish.c). Also the look at a raw stream request
- * for the 2.10 fields the API refuses (js_stream_config_unsupported_field),
- * which reads fields the decoder ignores.
+ * them, so its error codes come first; mirrors and sources of streams of
+ * this server are performed (js_mirror.c, js_source.c), external ones are
+ * refused by the API: js_api.c), subject_transform and republish, which
+ * the engine acts on (js_publish.c, js_republish.c). Also the look at a
+ * raw stream request for the 2.10 fields the API refuses
+ * (js_stream_config_unsupported_field), which reads fields the decoder
+ * ignores.
  *
  * Each is decoded with Go's rules, re-encoded the way Go re-encodes it
  * (known fields only, in struct order, omitempty honoured, republish src
