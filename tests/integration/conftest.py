@@ -38,6 +38,11 @@ from pathlib import Path
 
 import pytest
 
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from ports import free_port  # noqa: E402  (tests/ports.py; re-exported to the tests)
+
 HERE = Path(__file__).resolve().parent
 
 REFERENCE = os.environ.get("TERN_REFERENCE") == "1"
@@ -55,34 +60,6 @@ IO_TIMEOUT = 5.0       # default wait for an expected byte on a raw socket
 # --------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------
-
-_given_ports = set()
-# Ports are taken below the kernel's ephemeral range (32768-60999 on
-# Linux), so an outgoing connection's source port can never take one
-# between the probe here and the server's bind (seen: "Address already in
-# use" for a port a config file named); each run starts at its own place.
-_PORT_LOW, _PORT_HIGH = 20000, 32000
-_next_port = [_PORT_LOW + (os.getpid() * 97) % (_PORT_HIGH - _PORT_LOW)]
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that nobody listens on right now, outside
-    the ephemeral range, and that this run has not handed out before (two
-    probes could otherwise return one port: seen, one server given the
-    same port for clients and monitoring)."""
-    while True:
-        port = _next_port[0]
-        _next_port[0] = port + 1 if port + 1 < _PORT_HIGH else _PORT_LOW
-        if port in _given_ports:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _given_ports.add(port)
-        return port
-
 
 def wait_for(cond, timeout=IO_TIMEOUT, interval=0.01, what="condition"):
     """Poll `cond()` until it returns a truthy value; return that value."""
@@ -105,6 +82,19 @@ async def js_api(nc, subject, body=b"", timeout=2):
         body = body.encode()
     msg = await nc.request(subject, body, timeout=timeout)
     return json.loads(msg.data)
+
+
+async def wait_stream_messages(nc, stream, count, timeout=15):
+    """Poll STREAM.INFO until the stream holds count messages (copies made
+    by mirrors and sources arrive after the publish returns); its info."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = await js_api(nc, f"$JS.API.STREAM.INFO.{stream}")
+        if r["state"]["messages"] == count:
+            return r
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{stream} holds {r['state']['messages']}, want {count}: {r}")
+        await asyncio.sleep(0.02)
 
 
 async def async_wait_for(cond, timeout=IO_TIMEOUT, interval=0.01, what="condition"):

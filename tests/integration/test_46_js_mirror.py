@@ -15,7 +15,7 @@ import datetime
 import pytest
 from nats.js.api import ConsumerConfig, StreamConfig
 
-from conftest import REFERENCE, js_api as api
+from conftest import REFERENCE, js_api as api, wait_stream_messages
 
 
 def error(code, err_code, description):
@@ -50,28 +50,17 @@ async def messages(nc, stream, upto):
     return out
 
 
-async def wait_messages(nc, stream, count, timeout=10):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        r = await api(nc, f"$JS.API.STREAM.INFO.{stream}")
-        if r["state"]["messages"] == count:
-            return r
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{stream} holds {r['state']['messages']}, want {count}: {r}")
-        await asyncio.sleep(0.02)
-
-
 async def test_mirror_copies_the_origin_and_keeps_following(nc):
     js = await origin(nc, 5)
     r = await api(nc, "$JS.API.STREAM.CREATE.M", {"name": "M", "mirror": {"name": "O"}})
     assert "error" not in r, r
     assert r["config"]["mirror"] == {"name": "O"}
     assert "subjects" not in r["config"]
-    await wait_messages(nc, "M", 5)
+    await wait_stream_messages(nc, "M", 5)
     assert await messages(nc, "M", 5) == await messages(nc, "O", 5)
     for i in range(5, 8):
         await js.publish(f"o.{i % 2}", b"m%d" % (i + 1))
-    info = await wait_messages(nc, "M", 8)
+    info = await wait_stream_messages(nc, "M", 8)
     assert await messages(nc, "M", 8) == await messages(nc, "O", 8)
     assert info["mirror"]["name"] == "O" and info["mirror"]["lag"] == 0
     assert info["mirror"]["active"] >= 0
@@ -87,7 +76,7 @@ async def test_mirror_from_a_start_sequence_keeps_sequences(nc):
     r = await api(nc, "$JS.API.STREAM.CREATE.M", {"name": "M",
                                                    "mirror": {"name": "O", "opt_start_seq": 3}})
     assert r["config"]["mirror"] == {"name": "O", "opt_start_seq": 3}
-    info = await wait_messages(nc, "M", 3)
+    info = await wait_stream_messages(nc, "M", 3)
     assert [m[0] for m in await messages(nc, "M", 6)] == [4, 5, 6]
     assert (info["state"]["first_seq"], info["state"]["last_seq"]) == (4, 6)
 
@@ -104,7 +93,7 @@ async def test_mirror_from_a_start_time(nc):
                                            "opt_start_time": start.isoformat().replace(
                                                "+00:00", "Z")}})
     assert "error" not in r, r
-    await wait_messages(nc, "M", 2)
+    await wait_stream_messages(nc, "M", 2)
     assert [m[0] for m in await messages(nc, "M", 5)] == [4, 5]
 
 
@@ -112,10 +101,10 @@ async def test_filtered_mirror_takes_only_its_subject(nc):
     js = await origin(nc, 6)
     await api(nc, "$JS.API.STREAM.CREATE.M", {"name": "M",
                                                "mirror": {"name": "O", "filter_subject": "o.1"}})
-    await wait_messages(nc, "M", 3)
+    await wait_stream_messages(nc, "M", 3)
     await js.publish("o.1", b"more")
     await js.publish("o.0", b"not this")
-    await wait_messages(nc, "M", 4)
+    await wait_stream_messages(nc, "M", 4)
     got = await messages(nc, "M", 8)
     assert [(m[0], m[1]) for m in got] == [(2, "o.1"), (4, "o.1"), (6, "o.1"), (7, "o.1")]
 
@@ -130,7 +119,7 @@ async def test_a_backlog_larger_than_one_sync_is_copied_in_order(nc):
     # and the origin keeps growing while the mirror catches up
     for i in range(n, n + 100):
         await js.publish("o.y", b"%d" % i)
-    info = await wait_messages(nc, "M", n + 100, timeout=30)
+    info = await wait_stream_messages(nc, "M", n + 100, timeout=30)
     assert (info["state"]["first_seq"], info["state"]["last_seq"]) == (1, n + 100)
     sub = await js.pull_subscribe("", "C", stream="M", config=ConsumerConfig())
     seen = []
@@ -148,7 +137,7 @@ async def test_mirror_of_a_missing_stream_waits_for_it(nc):
     assert r["mirror"] == {"name": "O", "lag": 0, "active": -1,
                            "error": error(404, 10059, "stream not found")}
     await origin(nc, 3)
-    await wait_messages(nc, "M", 3)
+    await wait_stream_messages(nc, "M", 3)
     assert [m[0] for m in await messages(nc, "M", 3)] == [1, 2, 3]
 
 
@@ -181,7 +170,7 @@ async def test_mirror_limits_apply_to_the_copies(nc):
         await asyncio.sleep(0.02)
     assert (r["state"]["messages"], r["state"]["first_seq"]) == (4, 7)
     await js.publish("o.x", b"11")
-    await wait_messages(nc, "M", 4)
+    await wait_stream_messages(nc, "M", 4)
     r = await api(nc, "$JS.API.STREAM.INFO.M")
     assert (r["state"]["first_seq"], r["state"]["last_seq"]) == (8, 11)
 
@@ -191,7 +180,7 @@ async def test_mirror_goes_on_after_kill_9(server_factory, nats_connect):
     nc = await nats_connect(srv)
     js = await origin(nc, 50)
     await api(nc, "$JS.API.STREAM.CREATE.M", {"name": "M", "mirror": {"name": "O"}})
-    await wait_messages(nc, "M", 50)
+    await wait_stream_messages(nc, "M", 50)
     await nc.close()
     srv.kill9()
     srv = server_factory.start(jetstream=True, store_dir=srv.store_dir)
@@ -199,7 +188,7 @@ async def test_mirror_goes_on_after_kill_9(server_factory, nats_connect):
     js = nc.jetstream()
     for i in range(50, 60):
         await js.publish("o.x", b"m%d" % (i + 1))
-    await wait_messages(nc, "M", 60)
+    await wait_stream_messages(nc, "M", 60)
     assert await messages(nc, "M", 60) == await messages(nc, "O", 60)
 
 
@@ -217,7 +206,7 @@ async def test_mirror_inherits_and_serves_direct_gets(nc):
     await js.publish("o.a", b"one")
     r = await api(nc, "$JS.API.STREAM.CREATE.M", {"name": "M", "mirror": {"name": "O"}})
     assert r["config"]["mirror_direct"] is True  # the origin's allow_direct
-    await wait_messages(nc, "M", 1)
+    await wait_stream_messages(nc, "M", 1)
     r = await api(nc, "$JS.API.STREAM.CREATE.P", {"name": "P", "subjects": ["p.>"]})
     r = await api(nc, "$JS.API.STREAM.CREATE.PM", {"name": "PM", "mirror": {"name": "P"}})
     assert r["config"]["mirror_direct"] is False
@@ -232,7 +221,7 @@ async def test_a_mirror_answers_direct_gets_of_a_deleted_origin(nc):
     await js.add_stream(StreamConfig(name="O", subjects=["o.>"], allow_direct=True))
     await js.publish("o.a", b"kept")
     await api(nc, "$JS.API.STREAM.CREATE.M", {"name": "M", "mirror": {"name": "O"}})
-    await wait_messages(nc, "M", 1)
+    await wait_stream_messages(nc, "M", 1)
     await js.delete_stream("O")
     msg = await nc.request("$JS.API.DIRECT.GET.O", b'{"seq":1}', timeout=2)
     assert msg.data == b"kept"

@@ -15,7 +15,7 @@ import base64
 import pytest
 from nats.js.api import ConsumerConfig, RetentionPolicy, StreamConfig, StreamSource
 
-from conftest import REFERENCE, js_api as api
+from conftest import REFERENCE, js_api as api, wait_stream_messages
 
 
 def error(code, err_code, description):
@@ -25,17 +25,6 @@ def error(code, err_code, description):
 @pytest.fixture
 async def nc(js_server, nats_connect):
     return await nats_connect(js_server)
-
-
-async def wait_count(nc, stream, count, timeout=15):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        r = await api(nc, f"$JS.API.STREAM.INFO.{stream}")
-        if r["state"]["messages"] == count:
-            return r
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{stream}: {r['state']['messages']} messages, want {count}")
-        await asyncio.sleep(0.02)
 
 
 async def sourced(nc, stream, upto):
@@ -62,11 +51,11 @@ async def test_sources_aggregate_with_their_origin_in_a_header(nc):
                   {"name": "S", "subjects": ["s.>"],
                    "sources": [{"name": "A"}, {"name": "B", "filter_subject": "b.x"}]})
     assert "error" not in r, r
-    await wait_count(nc, "S", 2)
+    await wait_stream_messages(nc, "S", 2)
     await js.publish("s.own", b"own")
     await js.publish("a.2", b"a2")
     await js.publish("b.x", b"bx2")
-    info = await wait_count(nc, "S", 5)
+    info = await wait_stream_messages(nc, "S", 5)
     got = await sourced(nc, "S", 5)
     assert sorted(got) == sorted([("a.1", b"a1", "A 1"), ("b.x", b"bx", "B 1"),
                                   ("s.own", b"own", None), ("a.2", b"a2", "A 2"),
@@ -93,7 +82,7 @@ async def test_each_source_has_its_own_start(nc):
         await js.publish("a.x", b"%d" % (i + 1))
     await api(nc, "$JS.API.STREAM.CREATE.S",
               {"name": "S", "sources": [{"name": "A", "opt_start_seq": 4}]})
-    await wait_count(nc, "S", 2)
+    await wait_stream_messages(nc, "S", 2)
     assert [d for _, d, _ in await sourced(nc, "S", 2)] == [b"4", b"5"]
 
 
@@ -106,7 +95,7 @@ async def test_a_backlog_is_copied_in_order(nc):
     await api(nc, "$JS.API.STREAM.CREATE.S", {"name": "S", "sources": [{"name": "A"}]})
     for i in range(n, n + 50):
         await js.publish("a.x", b"%d" % i)
-    await wait_count(nc, "S", n + 50, timeout=30)
+    await wait_stream_messages(nc, "S", n + 50, timeout=30)
     sub = await js.pull_subscribe("", "C", stream="S", config=ConsumerConfig())
     seen = []
     while len(seen) < n + 50:
@@ -123,16 +112,16 @@ async def test_update_adds_and_removes_sources(nc):
     await api(nc, "$JS.API.STREAM.CREATE.S", {"name": "S", "sources": [{"name": "A"}]})
     await js.publish("a.x", b"1")
     await js.publish("b.x", b"not yet")
-    await wait_count(nc, "S", 1)
+    await wait_stream_messages(nc, "S", 1)
     r = await api(nc, "$JS.API.STREAM.UPDATE.S", {"name": "S", "sources": [{"name": "A"},
                                                                            {"name": "B"}]})
     assert "error" not in r, r
-    await wait_count(nc, "S", 2)  # B from its start: the earlier b.x too
+    await wait_stream_messages(nc, "S", 2)  # B from its start: the earlier b.x too
     r = await api(nc, "$JS.API.STREAM.UPDATE.S", {"name": "S", "sources": [{"name": "B"}]})
     assert "error" not in r, r
     await js.publish("a.x", b"2")
     await js.publish("b.x", b"3")
-    await wait_count(nc, "S", 3)
+    await wait_stream_messages(nc, "S", 3)
     assert sorted(d for _, d, _ in await sourced(nc, "S", 3)) == [b"1", b"3", b"not yet"]
 
 
@@ -146,7 +135,7 @@ async def test_sources_go_on_after_kill_9_without_duplicates(server_factory, nat
                                      sources=[StreamSource(name="A")]))
     for i in range(40):
         await js.publish("a.x", b"%d" % i)
-    await wait_count(nc, "S", 40)
+    await wait_stream_messages(nc, "S", 40)
     # the work queue is consumed: the copies leave S, their positions stay
     sub = await js.pull_subscribe("", "W", stream="S", config=ConsumerConfig())
     got = []
@@ -154,7 +143,7 @@ async def test_sources_go_on_after_kill_9_without_duplicates(server_factory, nat
         for m in await sub.fetch(40, timeout=5):
             got.append(int(m.data))
             await m.ack_sync()
-    await wait_count(nc, "S", 0)
+    await wait_stream_messages(nc, "S", 0)
     await nc.close()
     srv.kill9()
     srv = server_factory.start(jetstream=True, store_dir=srv.store_dir)
@@ -162,7 +151,7 @@ async def test_sources_go_on_after_kill_9_without_duplicates(server_factory, nat
     js = nc.jetstream()
     for i in range(40, 45):
         await js.publish("a.x", b"%d" % i)
-    await wait_count(nc, "S", 5)
+    await wait_stream_messages(nc, "S", 5)
     sub = await js.pull_subscribe_bind("W", "S")
     for m in await sub.fetch(10, timeout=5):
         got.append(int(m.data))
