@@ -9,7 +9,6 @@ consumed from a work queue. Cycles and sources of another domain are
 refused by Tern.
 """
 
-import asyncio
 import base64
 
 import pytest
