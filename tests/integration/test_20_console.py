@@ -126,6 +126,9 @@ async def test_clusterz_single_node(server_factory, nats_connect):
     srv = server_factory.start(monitor=True, jetstream=True)
     nc = await nats_connect(srv)
     await nc.flush()
+    # The harness's readiness probe is a connection too; its close is
+    # handled by whichever I/O loop owns it, so wait until it is gone.
+    wait_for(lambda: srv.varz()["connections"] == 1, what="probe closed")
     cz = srv.http_json("/clusterz")
     varz = srv.varz()
     assert cz["server_id"] == varz["server_id"]
