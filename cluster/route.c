@@ -39,6 +39,7 @@
 
 #include "cluster/interest.h"
 #include "cluster/route_impl.h"
+#include "server/account.h"
 #include "server/client.h"
 #include "server/info.h"
 #include "server/log.h"
@@ -551,9 +552,9 @@ void cluster_local_interest(struct cluster *cl, struct worker *w, const struct s
         return;
     struct emit_ctx e = { cl, w, NULL };
     if (added)
-        interest_add(cl->interest, "$G", s->subject, s->queue, emit_line, &e);
+        interest_add(cl->interest, s->acc->name, s->subject, s->queue, emit_line, &e);
     else
-        interest_remove(cl->interest, "$G", s->subject, s->queue, emit_line, &e);
+        interest_remove(cl->interest, s->acc->name, s->subject, s->queue, emit_line, &e);
 }
 
 /* ---- registry ---- */

@@ -113,11 +113,11 @@ bool route_sniff(struct client *c, const char *buf, size_t n, struct proto_slice
 
 extern const struct proto_handlers route_proto_handlers;
 
-/* Any loop: send one message to a route, with the queue groups (names
- * separated by single spaces, qlen 0 for none) it must reach there.
- * False when the route is closing or too slow. */
-bool route_forward(struct worker *w, struct client *route, const struct proto_msg *m,
-                   const char *queues, size_t qlen);
+/* Any loop: send one message of an account to a route, with the queue
+ * groups (names separated by single spaces, qlen 0 for none) it must
+ * reach there. False when the route is closing or too slow. */
+bool route_forward(struct worker *w, struct client *route, const char *account,
+                   const struct proto_msg *m, const char *queues, size_t qlen);
 
 /* ---- what the JetStream raft group needs of the cluster ---- */
 

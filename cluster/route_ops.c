@@ -7,9 +7,9 @@
  *
  * Remote interest is kept as struct sub records owned by the route
  * connection, keyed in its sid table by "subject[ queue]", so RS- and the
- * route's close reuse the ordinary unsubscribe path. Only the global
- * account ($G) exists in Tern; interest and messages for other accounts
- * (a nats-server peer's $SYS traffic) are ignored.
+ * route's close reuse the ordinary unsubscribe path. Interest and
+ * messages name their account; one this node does not have (a nats-server
+ * peer's $SYS traffic, a peer configured with other accounts) is ignored.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -19,6 +19,7 @@
 
 #include "cluster/route.h"
 #include "cluster/route_impl.h"
+#include "server/account.h"
 #include "server/client.h"
 #include "server/deliver.h"
 #include "server/log.h"
@@ -27,9 +28,9 @@
 #include "server/subs.h"
 #include "server/worker.h"
 
-static bool is_global(struct proto_slice acc)
+static struct account *account_of(struct client *c, struct proto_slice acc)
 {
-    return acc.len == 2 && memcmp(acc.ptr, "$G", 2) == 0;
+    return account_find(c->srv->accounts, acc.ptr, acc.len);
 }
 
 static int stop_with(struct client *c, const char *reason, const char *err)
@@ -252,12 +253,17 @@ static int on_info(void *ctx, struct proto_slice js)
 
 /* ---- RS+ / RS-: the peer's interest ---- */
 
-static size_t make_key(char *out, size_t cap, struct proto_slice subj, struct proto_slice q)
+/* The route's sid table key: "account subject[ queue]". */
+static size_t make_key(char *out, size_t cap, struct proto_slice acc, struct proto_slice subj,
+                       struct proto_slice q)
 {
-    if (subj.len + q.len + 2 > cap)
+    if (acc.len + subj.len + q.len + 3 > cap)
         return 0;
-    memcpy(out, subj.ptr, subj.len);
-    size_t n = subj.len;
+    memcpy(out, acc.ptr, acc.len);
+    size_t n = acc.len;
+    out[n++] = ' ';
+    memcpy(out + n, subj.ptr, subj.len);
+    n += subj.len;
     if (q.len) {
         out[n++] = ' ';
         memcpy(out + n, q.ptr, q.len);
@@ -271,28 +277,30 @@ static int on_rs_plus(void *ctx, struct proto_slice acc, struct proto_slice subj
 {
     struct client *c = ctx;
     char key[4096];
-    size_t klen = make_key(key, sizeof key, subj, q);
-    if (!c->route->registered || !is_global(acc) || !klen)
+    size_t klen = make_key(key, sizeof key, acc, subj, q);
+    struct account *a = account_of(c, acc);
+    if (!c->route->registered || !a || !klen)
         return 0;
     struct sub *s = subs_find(c, key, klen);
     if (s) {
         if (q.len && s->base.weight != (uint32_t)weight) {
             /* The index reads weights without a lock: re-insert. */
-            sublist_remove(c->srv->sublist, &s->base);
+            sublist_remove(a->sublist, &s->base);
             s->base.weight = (uint32_t)weight;
-            sublist_insert(c->srv->sublist, &s->base);
+            sublist_insert(a->sublist, &s->base);
         }
         return 0;
     }
     s = sub_new(c, subj.ptr, subj.len, q.ptr, q.len, key, klen);
     if (!s)
         return stop_with(c, "Server Shutdown", NULL);
+    s->acc = a;
     s->base.weight = (uint32_t)(weight > 0 ? weight : 1);
     if (subs_add(c, s) < 0) {
         sub_free(s);
         return stop_with(c, "Server Shutdown", NULL);
     }
-    if (sublist_insert(c->srv->sublist, &s->base) < 0) {
+    if (sublist_insert(a->sublist, &s->base) < 0) {
         subs_remove(c, s);
         sub_free(s); /* an invalid subject from the peer: ignore it */
     }
@@ -304,8 +312,8 @@ static int on_rs_minus(void *ctx, struct proto_slice acc, struct proto_slice sub
 {
     struct client *c = ctx;
     char key[4096];
-    size_t klen = make_key(key, sizeof key, subj, q);
-    if (!is_global(acc) || !klen)
+    size_t klen = make_key(key, sizeof key, acc, subj, q);
+    if (!klen)
         return 0;
     struct sub *s = subs_find(c, key, klen);
     if (s)
@@ -318,11 +326,12 @@ static int on_rs_minus(void *ctx, struct proto_slice acc, struct proto_slice sub
 static int on_msg(void *ctx, const struct proto_msg *m)
 {
     struct client *c = ctx;
-    if (!c->route->registered || !is_global(m->account))
+    struct account *a = c->route->registered ? account_of(c, m->account) : NULL;
+    if (!a)
         return 0;
     worker_count(&c->in_msgs, 1);
     worker_count(&c->in_bytes, m->total_len);
-    deliver_publish(c->w, c, m);
+    deliver_publish(c->w, a, c, m);
     return 0;
 }
 
@@ -375,20 +384,23 @@ static size_t put_size(char *dst, struct proto_slice digits, size_t value)
     return proto_put_size(dst, value);
 }
 
-bool route_forward(struct worker *w, struct client *rc, const struct proto_msg *m,
-                   const char *queues, size_t qlen)
+bool route_forward(struct worker *w, struct client *rc, const char *account,
+                   const struct proto_msg *m, const char *queues, size_t qlen)
 {
+    size_t alen = strlen(account);
     bool hmsg = m->has_headers && m->hdr_len > 0 && rc->route->headers;
     size_t skip = m->has_headers && !hmsg ? m->hdr_len : 0;
     size_t body = m->total_len - skip;
-    size_t bound = m->subject.len + m->reply.len + qlen + 80 + body;
+    size_t bound = alen + m->subject.len + m->reply.len + qlen + 80 + body;
     bool queued = false, note = false;
 
     pthread_mutex_lock(&rc->out_lock);
     char *d = client_out_reserve(rc, bound, &note);
     if (!d)
         goto out_unlock;
-    size_t n = hmsg ? put(d, "HMSG $G ", 8) : put(d, "RMSG $G ", 8);
+    size_t n = hmsg ? put(d, "HMSG ", 5) : put(d, "RMSG ", 5);
+    n += put(d + n, account, alen);
+    d[n++] = ' ';
     n += put(d + n, m->subject.ptr, m->subject.len);
     d[n++] = ' ';
     if (qlen) {

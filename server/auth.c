@@ -50,6 +50,7 @@ struct auth_user {
     char *nkey;                    /* owned: the public NKEY text; NULL for
                                       a named user */
     unsigned char nkey_pk[NKEY_PUBLIC_BYTES]; /* nkey decoded */
+    char *account;                 /* owned: its account's name; NULL = $G */
     struct auth_perms *own_perms;  /* owned; NULL when it has none */
     const struct auth_perms *perms;/* borrowed: own_perms, the defaults or NULL */
 };
@@ -261,6 +262,8 @@ static int user_init(struct auth *a, struct auth_user *u, const struct opts_user
 {
     int rc;
 
+    if (ou->account != NULL && (u->account = strdup(ou->account)) == NULL)
+        return -ENOMEM;
     if (ou->nkey != NULL) {
         a->has_nkey_users = true;
         if (nkey_decode_user(ou->nkey, u->nkey_pk) < 0)
@@ -432,6 +435,7 @@ static void auth_free(struct auth *a)
     for (size_t i = 0; i < a->nusers; i++) {
         free(a->users[i].name);
         free(a->users[i].nkey);
+        free(a->users[i].account);
         secret_free(&a->users[i].password);
         perms_free(a->users[i].own_perms);
     }
@@ -648,6 +652,11 @@ out:
             *perms = u->perms;
     }
     return rc;
+}
+
+const char *auth_user_account(const struct auth_user *u)
+{
+    return u != NULL ? u->account : NULL;
 }
 
 const char *auth_user_name(const struct auth_user *u)

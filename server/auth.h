@@ -60,6 +60,10 @@ double auth_timeout(const struct auth *a);
 int auth_check(const struct auth *a, const struct auth_creds *c,
                const struct auth_user **user, const struct auth_perms **perms);
 
+/* The name of the account the user was defined in (accounts {}); NULL for
+ * the global account ($G) and for modes without users. */
+const char *auth_user_account(const struct auth_user *u);
+
 /* The user's name for logs and /connz; NULL for none. */
 const char *auth_user_name(const struct auth_user *u);
 

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "cluster/route.h"
+#include "server/account.h"
 #include "server/auth.h"
 #include "server/client_impl.h"
 #include "server/client_ops.h"
@@ -237,6 +238,7 @@ int client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t
     pthread_mutex_init(&c->tls_lock, NULL);
     c->sid_seed = kmap_seed(c);
     c->auth = auth_ref(atomic_load(&s->auth));
+    c->acc = s->accounts->global;
     /* From the WebSocket listener: its own authorization and TLS. */
     int ws_rc = kind == CLIENT_KIND_CLIENT && route_url == WS_ACCEPT_MARK ? ws_accept(c) : 0;
     if (kind == CLIENT_KIND_CLIENT && auth_has_nkey_users(c->auth))
@@ -794,6 +796,7 @@ void client_fill_record(struct client *c, struct conn_record *rec)
     snprintf(rec->version, sizeof rec->version, "%s", c->version ? c->version : "");
     const char *user = c->user ? auth_user_name(c->user) : NULL;
     snprintf(rec->user, sizeof rec->user, "%s", user ? user : "");
+    snprintf(rec->account, sizeof rec->account, "%s", c->acc ? c->acc->name : "$G");
     snprintf(rec->tls_version, sizeof rec->tls_version, "%s", c->tls_version);
     snprintf(rec->tls_cipher, sizeof rec->tls_cipher, "%s", c->tls_cipher);
     rec->in_msgs = atomic_load_explicit(&c->in_msgs, memory_order_relaxed);

@@ -34,6 +34,7 @@ struct tls_ctx;
 struct tls_conn;
 struct ws_conn;
 struct replies;
+struct account;
 
 /* Where a TLS connection is (server/tls.h). */
 enum client_tls_state {
@@ -48,6 +49,7 @@ enum client_tls_state {
 struct sub {
     struct sublist_sub base;   /* what the index sees; must stay first */
     struct client *client;     /* borrowed: the owner */
+    struct account *acc;       /* borrowed: whose index holds it (server/account.h) */
     char *subject;             /* owned (one allocation with queue and sid) */
     char *queue;               /* points into the same allocation, or NULL */
     char *sid;
@@ -118,6 +120,9 @@ struct client {
                                   WebSocket listener (server/ws.h) */
     size_t ncert_names;
     struct auth *auth;         /* owned reference, taken at accept */
+    /* borrowed from srv->accounts: $G until CONNECT names another; set
+     * by the loop under srv->registry_lock (the monitor reads it) */
+    struct account *acc;
     const struct auth_perms *perms;   /* borrowed from auth */
     const struct auth_user *user;     /* borrowed from auth */
     bool deny_filter;          /* set once a SUB overlapped a deny entry:

@@ -19,6 +19,7 @@
 #include "cluster/route.h"
 #include "proto/connect.h"
 #include "proto/subject.h"
+#include "server/account.h"
 #include "server/auth.h"
 #include "server/client.h"
 #include "server/deliver.h"
@@ -138,6 +139,13 @@ static int authenticate(struct client *c, const struct connect_opts *o)
         return -1;
     c->user = user;
     c->perms = perms;
+    /* The user's account; one the set lacks cannot happen (the options
+     * were checked), but would leave the connection in $G. */
+    const char *acc = auth_user_account(user);
+    struct account *a = acc ? account_find(c->srv->accounts, acc, strlen(acc)) : NULL;
+    pthread_mutex_lock(&c->srv->registry_lock);
+    c->acc = a ? a : c->srv->accounts->global;
+    pthread_mutex_unlock(&c->srv->registry_lock);
     return 0;
 }
 
@@ -286,7 +294,7 @@ static int on_msg(void *ctx, const struct proto_msg *m)
         return 0;
     }
     send_ok(c); /* before delivery: a verbose client sees +OK, then its own MSG */
-    deliver_publish(c->w, c, m);
+    deliver_publish(c->w, c->acc, c, m);
     return 0;
 }
 
@@ -365,7 +373,7 @@ static int on_sub(void *ctx, struct proto_slice subj, struct proto_slice q,
         c->deny_filter = true;
         pthread_mutex_unlock(&c->out_lock);
     }
-    int rc = sublist_insert(c->srv->sublist, &s->base);
+    int rc = sublist_insert(s->acc->sublist, &s->base);
     if (rc < 0) {
         subs_remove(c, s);
         sub_free(s);

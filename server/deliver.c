@@ -16,6 +16,8 @@
 
 #include "cluster/route.h"
 #include "proto/ack_reply.h"
+#include "server/account.h"
+#include "server/account_impl.h"
 #include "server/auth.h"
 #include "server/client.h"
 #include "server/replies.h"
@@ -138,6 +140,11 @@ static bool is_route(const struct sub *s)
     return s->client->kind == CLIENT_KIND_ROUTE;
 }
 
+static bool is_internal(const struct sub *s)
+{
+    return s->client->kind == CLIENT_KIND_INTERNAL;
+}
+
 /* Routes a message goes to, each once, with the queue groups it must reach
  * there (spec/cluster-protocol.md §5.2). A cluster has a handful of nodes. */
 #define DELIVER_MAX_ROUTES 64
@@ -236,9 +243,11 @@ static size_t deliver_queue(struct worker *w, struct client *pub,
 
 /* §9: a request nobody received gets a 503 status on the requester's own
  * subscription to the reply subject, if it has one. */
-static void no_responders(struct worker *w, struct client *pub, const struct proto_msg *m)
+static void no_responders(struct worker *w, struct account *acc, struct client *pub,
+                          const struct proto_msg *m)
 {
-    const struct sublist_result *r = sublist_cache_match(w->cache, m->reply.ptr, m->reply.len);
+    const struct sublist_result *r =
+        sublist_cache_match(worker_cache(w, acc), m->reply.ptr, m->reply.len);
     if (!r)
         return;
     for (size_t i = 0; i < r->npsubs; i++) {
@@ -258,13 +267,14 @@ static void no_responders(struct worker *w, struct client *pub, const struct pro
     }
 }
 
-/* The fan-out of one matched message. Local subscribers are sent local;
- * routes are sent routed, which differs from local only for a JetStream
- * consumer delivery (deliver_publish_as). in is the message as it arrived
- * (a route's queue list, the requester for no-responders). */
-static size_t fan_out(struct worker *w, struct client *pub, const struct sublist_result *r,
-                      const struct proto_msg *in, const struct proto_msg *local,
-                      const struct proto_msg *routed)
+/* The fan-out of one matched message in acc. Local subscribers are sent
+ * local; routes, and the server's own subscribers, which see a message as
+ * it travels between nodes, are sent routed. The two differ only for a
+ * JetStream consumer delivery (deliver_publish_as). in is the message as
+ * it arrived (a route's queue list). */
+static size_t fan_out(struct worker *w, struct account *acc, struct client *pub,
+                      const struct sublist_result *r, const struct proto_msg *in,
+                      const struct proto_msg *local, const struct proto_msg *routed)
 {
     /* A message from a route goes to local subscribers only: one hop. */
     bool from_route = pub && pub->kind == CLIENT_KIND_ROUTE;
@@ -278,7 +288,7 @@ static size_t fan_out(struct worker *w, struct client *pub, const struct sublist
                 fwd_mark(&fwd, s->client);
             continue;
         }
-        if (!skip_echo(pub, s) && deliver_to_sub(w, s, local))
+        if (!skip_echo(pub, s) && deliver_to_sub(w, s, is_internal(s) ? routed : local))
             delivered++;
     }
     for (size_t i = 0; i < r->nqgroups; i++) {
@@ -289,10 +299,9 @@ static size_t fan_out(struct worker *w, struct client *pub, const struct sublist
             delivered += deliver_queue(w, pub, g, local, &fwd);
     }
     for (size_t i = 0; i < fwd.n; i++)
-        if (route_forward(w, fwd.t[i].route, routed, fwd.t[i].queues, fwd.t[i].qlen))
+        if (route_forward(w, fwd.t[i].route, acc->name, routed, fwd.t[i].queues,
+                          fwd.t[i].qlen))
             delivered++; /* forwarding counts as delivered (§5.2) */
-    if (!delivered && pub && !from_route && pub->no_responders && in->reply.len)
-        no_responders(w, pub, in);
     return delivered;
 }
 
@@ -306,24 +315,58 @@ static bool js_delivery_from_route(const struct proto_msg *m, struct proto_msg *
     return ack_reply_split(m->reply, &shown->reply, &shown->subject);
 }
 
-size_t deliver_publish(struct worker *w, struct client *pub, const struct proto_msg *m)
+/* acc's subscribers of subject: the loop's cached match, or, nested, one
+ * of its own in *owned (freed by the caller). NULL out of memory. */
+static const struct sublist_result *match(struct worker *w, struct account *acc,
+                                          const char *subject, size_t len, bool nested,
+                                          struct sublist_result **owned)
 {
-    const struct sublist_result *r = sublist_cache_match(w->cache, m->subject.ptr, m->subject.len);
-    if (!r)
-        return 0;
-    struct proto_msg shown;
-    const struct proto_msg *local = m;
-    if (pub && pub->kind == CLIENT_KIND_ROUTE && js_delivery_from_route(m, &shown))
-        local = &shown;
-    return fan_out(w, pub, r, m, local, m);
+    *owned = NULL;
+    if (!nested)
+        return sublist_cache_match(worker_cache(w, acc), subject, len);
+    return sublist_match(acc->sublist, subject, len, owned) < 0 ? NULL : *owned;
 }
 
-size_t deliver_publish_as(struct worker *w, const struct proto_msg *m, const char *to,
-                          size_t tolen)
+size_t deliver_publish(struct worker *w, struct account *acc, struct client *pub,
+                       const struct proto_msg *m)
 {
-    const struct sublist_result *r = sublist_cache_match(w->cache, to, tolen);
+    bool from_route = pub && pub->kind == CLIENT_KIND_ROUTE;
+    size_t delivered = 0;
+    const struct sublist_result *r =
+        sublist_cache_match(worker_cache(w, acc), m->subject.ptr, m->subject.len);
+    if (r) {
+        struct proto_msg shown;
+        const struct proto_msg *local = m;
+        if (from_route && js_delivery_from_route(m, &shown))
+            local = &shown;
+        delivered = fan_out(w, acc, pub, r, m, local, m);
+    }
+    /* Imports happen where the message was published (account.h). */
+    if (!from_route && (acc->nstreams_out || acc->nservices))
+        delivered += account_import_publish(w, acc, m);
+    if (!delivered && pub && !from_route && pub->no_responders && m->reply.len)
+        no_responders(w, acc, pub, m);
+    return delivered;
+}
+
+size_t deliver_in_account(struct worker *w, struct account *acc, const struct proto_msg *m,
+                          bool nested)
+{
+    struct sublist_result *owned;
+    const struct sublist_result *r = match(w, acc, m->subject.ptr, m->subject.len, nested, &owned);
+    size_t delivered = r ? fan_out(w, acc, NULL, r, m, m, m) : 0;
+    sublist_result_free(owned);
+    return delivered;
+}
+
+size_t deliver_as_in_account(struct worker *w, struct account *acc, const struct proto_msg *m,
+                             const char *to, size_t tolen, bool nested)
+{
+    struct sublist_result *owned;
+    const struct sublist_result *r = match(w, acc, to, tolen, nested, &owned);
+    size_t delivered = 0;
     if (!r || (!r->npsubs && !r->nqgroups))
-        return 0;
+        goto out;
     /* Over a route: matched there by `to`, the stored subject behind '@'
      * (proto/ack_reply.h). */
     struct proto_msg routed = *m;
@@ -334,13 +377,24 @@ size_t deliver_publish_as(struct worker *w, const struct proto_msg *m, const cha
         size_t n = ack_reply_joined_len(m->reply.len, m->subject.len);
         reply = n <= sizeof stack ? stack : malloc(n);
         if (!reply)
-            return 0;
+            goto out;
         routed.reply.ptr = reply;
         routed.reply.len = ack_reply_join(reply, m->reply.ptr, m->reply.len, m->subject.ptr,
                                           m->subject.len);
     }
-    size_t delivered = fan_out(w, NULL, r, m, m, &routed);
+    delivered = fan_out(w, acc, NULL, r, m, m, &routed);
     if (reply != stack)
         free(reply);
+out:
+    sublist_result_free(owned);
+    return delivered;
+}
+
+size_t deliver_publish_as(struct worker *w, struct account *acc, const struct proto_msg *m,
+                          const char *to, size_t tolen)
+{
+    size_t delivered = deliver_as_in_account(w, acc, m, to, tolen, false);
+    if (acc->nstreams_out)
+        delivered += account_import_deliver_as(w, acc, m, to, tolen);
     return delivered;
 }

@@ -36,6 +36,7 @@
 #include "server/monitor_url.h"
 #include "server/procstat.h"
 #include "server/server.h"
+#include "server/account.h"
 #include "server/sublist.h"
 #include "server/tls.h"
 #include "server/version.h"
@@ -146,7 +147,7 @@ json_t *monitor__varz(struct monitor *m)
     struct server_counters ctr;
     server_get_counters(s, &ctr);
     struct sublist_stats st;
-    sublist_get_stats(s->sublist, &st);
+    account_set_sublist_stats(s->accounts, &st);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     char up[64];
@@ -227,7 +228,7 @@ json_t *monitor__varz(struct monitor *m)
     json_object_set_new(reqs, "/healthz", json_integer((json_int_t)m->req_healthz));
     json_object_set_new(o, "http_req_stats", reqs);
     json_object_set_new(o, "config_load_time", monitor__jtime(&s->config_load_time));
-    json_object_set_new(o, "system_account", json_string("$SYS"));
+    json_object_set_new(o, "system_account", json_string(s->accounts->system->name));
     return o;
 }
 
@@ -250,7 +251,7 @@ void monitor__sub_detail(void *arg, const struct sub *s)
 {
     struct monitor__sub_detail_ctx *d = arg;
     json_t *o = json_object();
-    json_object_set_new(o, "account", json_string("$G"));
+    json_object_set_new(o, "account", json_string(s->acc ? s->acc->name : "$G"));
     json_object_set_new(o, "subject", json_string(s->subject));
     if (s->queue)
         json_object_set_new(o, "qgroup", json_string(s->queue));
@@ -275,7 +276,7 @@ static json_t *healthz(struct monitor *m)
 static void sublist_fields(struct monitor *m, json_t *o)
 {
     struct sublist_stats st;
-    sublist_get_stats(m->srv->sublist, &st);
+    account_set_sublist_stats(m->srv->accounts, &st);
     json_object_set_new(o, "num_subscriptions", json_integer((json_int_t)st.count));
     json_object_set_new(o, "num_cache", json_integer(0));
     json_object_set_new(o, "num_inserts", json_integer((json_int_t)st.inserts));
@@ -393,9 +394,11 @@ static json_t *routez(struct monitor *m, int subs)
 static json_t *accountz(struct monitor *m)
 {
     json_t *o = monitor__header_object(m);
-    json_object_set_new(o, "system_account", json_string("$SYS"));
+    const struct account_set *set = m->srv->accounts;
+    json_object_set_new(o, "system_account", json_string(set->system->name));
     json_t *accs = json_array();
-    json_array_append_new(accs, json_string("$G"));
+    for (size_t i = 0; i < set->n; i++)
+        json_array_append_new(accs, json_string(set->accs[i]->name));
     json_object_set_new(o, "accounts", accs);
     return o;
 }
@@ -474,7 +477,7 @@ static void on_subsz(struct monitor *m, struct evhttp_request *req,
         monitor__reply_text(req, 400, err);
         return;
     }
-    /* ?acc= is not checked: $G holds every subscription. */
+    /* ?acc= is not checked: the figures are the server's, every account's. */
     monitor__reply_json(req, 200,
                         subsz(m, subs, offset < 0 ? 0 : offset, limit <= 0 ? 1024 : limit, test,
                               tlen),
@@ -527,14 +530,14 @@ static void on_jsz(struct monitor *m, struct evhttp_request *req,
     monitor__reply_json(req, 200, o, false, q);
 }
 
-/* ?acc= names an account: $G and $SYS exist, any other is nats-server's
- * 400. Their details are not built: the list answers for both. */
+/* ?acc= names an account: one that does not exist is nats-server's 400.
+ * Their details are not built: the list answers for each. */
 static void on_accountz(struct monitor *m, struct evhttp_request *req,
                         const struct monitor_url_query *q)
 {
     size_t n;
     const char *acc = monitor_url_get(q, "acc", &n);
-    if (acc && n && strcmp(acc, "$G") != 0 && strcmp(acc, "$SYS") != 0) {
+    if (acc && n && !account_find(m->srv->accounts, acc, n)) {
         char err[700];
         snprintf(err, sizeof err, "Account %.*s does not exist", (int)(n > 600 ? 600 : n), acc);
         monitor__reply_text(req, 400, err);

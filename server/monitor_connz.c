@@ -19,6 +19,7 @@
 #include "server/monitor_impl.h"
 #include "server/monitor_url.h"
 #include "server/server.h"
+#include "server/account.h"
 #include "server/sublist.h"
 #include "server/ws.h"
 
@@ -40,7 +41,9 @@ struct conn_row {
     json_t *subs;          /* owned until moved into the reply */
 };
 
-static size_t collect_rows(struct server *s, const struct connz_query *cq, struct conn_row **out)
+/* acc: only that account's connections; NULL for all. */
+static size_t collect_rows(struct server *s, const struct connz_query *cq, const char *acc,
+                           struct conn_row **out)
 {
     size_t cap = 64, n = 0;
     struct conn_row *rows = malloc(cap * sizeof *rows);
@@ -57,8 +60,11 @@ static size_t collect_rows(struct server *s, const struct connz_query *cq, struc
                     break;
                 rows = nr;
             }
-            struct conn_row *r = &rows[n++];
+            struct conn_row *r = &rows[n];
             client_fill_record(c, &r->rec);
+            if (acc && strcmp(r->rec.account, acc) != 0)
+                continue;
+            n++;
             r->closed = false;
             int64_t ns = atomic_load_explicit(&c->last_activity_ns, memory_order_relaxed);
             r->last.tv_sec = (time_t)(ns / 1000000000);
@@ -77,7 +83,8 @@ static size_t collect_rows(struct server *s, const struct connz_query *cq, struc
     if (cq->state != CONN_OPEN) {
         for (size_t i = 0; i < s->closed_count; i++) {
             size_t idx = (s->closed_next + s->closed_cap - s->closed_count + i) % s->closed_cap;
-            if (cq->cid && s->closed[idx].cid != cq->cid)
+            if ((cq->cid && s->closed[idx].cid != cq->cid) ||
+                (acc && strcmp(s->closed[idx].account, acc) != 0))
                 continue;
             if (n == cap) {
                 struct conn_row *nr = realloc(rows, (cap *= 2) * sizeof *rows);
@@ -161,7 +168,7 @@ static json_t *conn_json(const struct conn_row *r, const struct connz_query *cq,
         json_object_set_new(o, "version", json_string(c->version));
     if (cq->auth && c->user[0]) {
         json_object_set_new(o, "authorized_user", json_string(c->user));
-        json_object_set_new(o, "account", json_string("$G"));
+        json_object_set_new(o, "account", json_string(c->account));
     }
     if (r->closed && c->reason)
         json_object_set_new(o, "reason", json_string(c->reason));
@@ -233,11 +240,13 @@ void monitor__on_connz(struct monitor *m, struct evhttp_request *req,
     if (!read_connz_query(req, q, &cq))
         return;
     m->req_connz++;
-    /* An account other than $G (the only one with clients) is one
-     * nats-server cannot look up: it answers an empty, id-less list. */
+    /* ?acc= shows one account's connections; one that does not exist
+     * gets nats-server's empty, id-less list. */
     size_t alen;
     const char *acc = monitor_url_get(q, "acc", &alen);
-    if (acc && alen && strcmp(acc, "$G") != 0) {
+    if (acc && !alen)
+        acc = NULL;
+    if (acc && !account_find(m->srv->accounts, acc, alen)) {
         json_t *o = json_object();
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
@@ -252,7 +261,7 @@ void monitor__on_connz(struct monitor *m, struct evhttp_request *req,
         return;
     }
     struct conn_row *rows = NULL;
-    size_t n = collect_rows(m->srv, &cq, &rows);
+    size_t n = collect_rows(m->srv, &cq, acc, &rows);
     sort_key = cq.sort; /* qsort has no context argument; main thread only */
     qsort(rows, n, sizeof *rows, cmp_rows);
     struct timespec now;

@@ -27,6 +27,7 @@
 #include "server/monitor_js.h"
 #include "server/procstat.h"
 #include "server/server.h"
+#include "server/account.h"
 #include "server/sublist.h"
 
 /* ---- CPU use, sampled as nats-server samples it ---- */
@@ -95,7 +96,7 @@ static void varz_families(struct monitor *m, struct prom *p, const struct prom_l
     struct server_counters ctr;
     server_get_counters(s, &ctr);
     struct sublist_stats st;
-    sublist_get_stats(s->sublist, &st);
+    account_set_sublist_stats(s->accounts, &st);
     size_t nroutes = s->cluster ? cluster_route_count(s->cluster) : 0;
     one_u64(p, id, "gnatsd_varz_connections", PROM_GAUGE, "Client connections open now",
             (uint64_t)atomic_load(&s->num_clients));

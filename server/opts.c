@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/account.h"
 #include "server/opts_impl.h"
 
 #define DEFAULT_CLUSTER_PORT 6222
@@ -244,6 +245,7 @@ void opts_free(struct tern_opts *o)
     opts__free_strv(o->warnings, o->nwarnings);
     opts__free_tls(o);
     opts__free_ws(o);
+    opts__free_accounts(o);
     memset(o, 0, sizeof *o);
 }
 
@@ -304,6 +306,9 @@ static int validate(struct tern_opts *o, const struct flags *f, char *err, size_
                  "block or account configuration", o->no_auth_user);
         return -EINVAL;
     }
+    int rc = account_check(o, err, errlen);
+    if (rc < 0)
+        return rc;
     if (o->max_payload > MAX_PAYLOAD_WARN)
         return opts_add_warning(o, "Maximum payloads over 8.00 MB are generally discouraged "
                                    "and could lead to poor performance");
@@ -433,6 +438,11 @@ int opts_check_reload(const struct tern_opts *r, const struct tern_opts *n, char
     if (!opts__cluster_tls_same(r, n)) {
         snprintf(err, errlen, "config reload not supported for cluster TLS: its certificates "
                  "are read at start");
+        return -EINVAL;
+    }
+    if (!opts__accounts_same(r, n)) {
+        snprintf(err, errlen, "config reload not supported for accounts: they are built at "
+                 "start (their users may change)");
         return -EINVAL;
     }
     if (!opts__ws_reloadable(r, n)) {

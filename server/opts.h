@@ -37,6 +37,43 @@ struct opts_user {
     char *nkey;        /* owned; public user NKEY (a later issue) */
     bool has_permissions;
     struct opts_permissions permissions;
+    char *account;     /* owned; the accounts {} entry it was written in,
+                          NULL for the authorization block's ($G) */
+};
+
+/* One export of an account (server/account.h says what it does). */
+enum opts_response_type {
+    OPTS_RESPONSE_SINGLETON = 0,  /* one reply per request (the default) */
+    OPTS_RESPONSE_STREAM,         /* any number until the threshold */
+    OPTS_RESPONSE_CHUNKED,        /* the same, as nats-server treats it */
+};
+
+struct opts_export {
+    bool service;                 /* a service; else a stream */
+    char *subject;                /* owned */
+    char **accounts;              /* owned: who may import it; NULL = anyone */
+    size_t naccounts;
+    enum opts_response_type response_type;
+    int64_t response_threshold_ms;/* how long a reply may come; default 2 min */
+};
+
+struct opts_import {
+    bool service;
+    char *account;                /* owned: the exporting account */
+    char *subject;                /* owned: the subject as exported there */
+    char *to;                     /* owned; NULL = the same subject here */
+    char *prefix;                 /* owned; streams only; NULL = none */
+};
+
+/* One entry of the accounts {} block. */
+struct opts_account {
+    char *name;                   /* owned */
+    int jetstream;                /* -1 not said, 0 disabled, 1 enabled */
+    struct opts_export *exports;  /* owned array */
+    size_t nexports;
+    struct opts_import *imports;  /* owned array */
+    size_t nimports;
+    char *where;                  /* owned: "file:line:col" of the entry */
 };
 
 enum opts_action {
@@ -104,6 +141,13 @@ struct tern_opts {
     char *no_auth_user;
     bool has_default_permissions;
     struct opts_permissions default_permissions;
+
+    /* Accounts (server/account.h). Their users are in users[] above, each
+     * naming its account. */
+    struct opts_account *accounts; /* owned array; none = everything in $G */
+    size_t naccounts;
+    char *system_account;        /* owned; NULL = $SYS */
+    char *accounts_where;        /* owned: "file:line:col" of accounts {} */
 
     /* Cluster (routes; used by cluster/). */
     char *cluster_name;

@@ -192,6 +192,7 @@ void opts__free_user(struct opts_user *u)
     free(u->user);
     free(u->password);
     free(u->nkey);
+    free(u->account);
     opts__free_permissions(&u->permissions);
 }
 
@@ -277,6 +278,19 @@ static int parse_users(struct cfg *c, const struct conf_entry *e, struct auth_bl
             return rc;
     }
     return 0;
+}
+
+int opts__parse_user_list(struct cfg *c, const struct conf_entry *e, struct opts_user **users,
+                          size_t *n)
+{
+    struct auth_block a = { 0 };
+    int rc = parse_users(c, e, &a);
+    *users = a.users;
+    *n = a.nusers;
+    a.users = NULL;
+    a.nusers = 0;
+    free_auth_block(&a);
+    return rc;
 }
 
 static int parse_auth_timeout(struct cfg *c, const struct conf_entry *k, struct auth_block *a)
@@ -372,8 +386,25 @@ int opts__apply_authorization(struct cfg *c, const struct conf_entry *e)
     o->token = a.token;
     a.user = a.password = a.token = NULL;
     o->auth_timeout_s = a.has_timeout ? a.timeout_s : 2;
+    /* The block's users replace the earlier block's; those an accounts {}
+     * entry defined stay, after them. */
+    size_t kept = 0;
     for (size_t i = 0; i < o->nusers; i++)
-        opts__free_user(&o->users[i]);
+        kept += o->users[i].account != NULL;
+    if (kept) {
+        struct opts_user *all = realloc(a.users, (a.nusers + kept + 1) * sizeof *all);
+        if (!all) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        a.users = all;
+    }
+    for (size_t i = 0; i < o->nusers; i++) {
+        if (o->users[i].account)
+            a.users[a.nusers++] = o->users[i];
+        else
+            opts__free_user(&o->users[i]);
+    }
     free(o->users);
     o->users = a.users;
     o->nusers = a.nusers;

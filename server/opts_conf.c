@@ -460,9 +460,9 @@ static int apply_server_name(struct cfg *c, const struct conf_entry *e)
  * permissions inside accounts that do not exist, subjects not mapped, OCSP
  * not checked). */
 static const char refused_keys[] =
-    "accounts mappings maps operator operators roots root "
+    "mappings maps operator operators roots root "
     "root_operators root_operator resolver account_resolver accounts_resolver resolver_tls "
-    "resolver_preload resolver_pinned_accounts trusted trusted_keys system_account system "
+    "resolver_preload resolver_pinned_accounts trusted trusted_keys "
     "ocsp proxy_protocol default_js_domain";
 
 /* Leaf nodes, gateways, MQTT: a block that opens nothing (no port, no
@@ -580,6 +580,10 @@ static int apply_key(struct cfg *c, const struct conf_entry *e)
         return opts__apply_authorization(c, e);
     if (opts__key_is(e, "no_auth_user"))
         return opts__set_str(c, e, &o->no_auth_user);
+    if (opts__key_is(e, "accounts"))
+        return opts__apply_accounts(c, e);
+    if (opts__key_is(e, "system_account system"))
+        return opts__set_str(c, e, &o->system_account);
     if (opts__key_is(e, "cluster"))
         return apply_cluster(c, e);
     if (opts__key_is(e, "jetstream"))

@@ -78,6 +78,16 @@ int opts__apply_authorization(struct cfg *c, const struct conf_entry *e);
 int opts__apply_cluster_auth(struct cfg *c, const struct conf_entry *k);
 /* Free what the structs own (not the structs themselves). */
 void opts__free_user(struct opts_user *u);
+/* A users array (as in authorization {}) into a new owned array. */
+int opts__parse_user_list(struct cfg *c, const struct conf_entry *e, struct opts_user **users,
+                          size_t *n);
+
+/* ---- opts_accounts.c: accounts {} ---- */
+
+int opts__apply_accounts(struct cfg *c, const struct conf_entry *e);
+void opts__free_accounts(struct tern_opts *o);
+/* Whether two option sets describe the same accounts (users aside). */
+bool opts__accounts_same(const struct tern_opts *a, const struct tern_opts *b);
 void opts__free_permissions(struct opts_permissions *p);
 
 /* ---- opts_tls.c: the client port's TLS ---- */

@@ -29,6 +29,7 @@
 #include "server/log.h"
 #include "server/monitor.h"
 #include "server/reclaim.h"
+#include "server/account.h"
 #include "server/sublist.h"
 #include "server/tls.h"
 #include "server/ws.h"
@@ -313,6 +314,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct server *s = arg;
     reclaim_tick(s->reclaim);
+    account_set_sweep(s->accounts);
 }
 
 static int add_signals(struct server *s)
@@ -468,9 +470,9 @@ int server_init(struct server *s, struct tern_opts *opts, int argc, char **argv)
         return -EINVAL;
     }
     atomic_store(&s->tls, t);
-    s->sublist = sublist_new();
+    s->accounts = account_set_new(&s->opts);
     s->main_base = event_base_new();
-    if (!s->server_name || !s->sublist || !s->main_base || (s->closed_cap && !s->closed))
+    if (!s->server_name || !s->accounts || !s->main_base || (s->closed_cap && !s->closed))
         return -ENOMEM;
     log_startup(s);
     if (start_workers(s) < 0)
@@ -494,10 +496,17 @@ int server_init(struct server *s, struct tern_opts *opts, int argc, char **argv)
     s->cluster = cluster_new(s, &cerr);
     if (cerr < 0)
         return -EINVAL;
+    /* The accounts' own subscriptions before any route: a new route is
+     * told of them with the rest of the interest. */
+    if (account_set_start(s->accounts, s) < 0)
+        return -ENOMEM;
     /* JetStream first: a clustered node's raft state is then in its very
      * first route INFO, so no peer mistakes it for a node without
      * JetStream while the group forms. */
-    if (s->opts.jetstream && jetstream_start(s, s->nworkers, &s->jetstream) < 0)
+    if (s->opts.jetstream && !s->accounts->jetstream)
+        LOG_WARN("JetStream is enabled, but no account enables it: every account is "
+                 "answered \"JetStream not enabled for account\"");
+    if (s->accounts->jetstream && jetstream_start(s, s->nworkers, &s->jetstream) < 0)
         return -EIO;
     if (s->cluster && cluster_start(s->cluster) < 0)
         return -EINVAL;
@@ -552,10 +561,13 @@ void server_destroy(struct server *s)
     s->jetstream = NULL;
     cluster_free(s->cluster); /* after the loops: closing routes use it */
     monitor_stop(s->monitor);
+    account_set_stop(s->accounts);
     for (int i = 0; i < s->nworkers; i++)
         worker_free(s->workers[i]);
     free(s->workers);
     reclaim_free(s->reclaim);
+    account_set_free(s->accounts); /* after the loops' caches and retired subs */
+    s->accounts = NULL;
     for (size_t i = 0; i < sizeof s->sig_events / sizeof s->sig_events[0]; i++)
         if (s->sig_events[i])
             event_free(s->sig_events[i]);
@@ -565,7 +577,6 @@ void server_destroy(struct server *s)
         event_free(s->ldm_ev);
     if (s->main_base)
         event_base_free(s->main_base);
-    sublist_free(s->sublist);
     auth_unref(atomic_load(&s->auth));
     tls_ctx_unref(atomic_load(&s->tls));
     ws_server_free(s->ws); /* after the loops and the reclaimer: clients point at it */

@@ -24,7 +24,7 @@ struct evconnlistener;
 struct sockaddr;
 struct event;
 struct auth;
-struct sublist;
+struct account_set;
 struct reclaim;
 struct worker;
 struct client;
@@ -46,6 +46,7 @@ struct conn_record {
     char lang[32];
     char version[32];
     char user[128];
+    char account[128];       /* the connection's account */
     char tls_version[8];     /* "1.3"; empty for a plain connection */
     char tls_cipher[64];     /* IANA name of the negotiated suite */
     uint64_t in_msgs, out_msgs, in_bytes, out_bytes;
@@ -77,7 +78,8 @@ struct server {
     bool workers_running;
     atomic_uint next_worker;
 
-    struct sublist *sublist;        /* owned */
+    struct account_set *accounts;   /* owned: every account and its subject
+                                       index (server/account.h); fixed at start */
     struct reclaim *reclaim;        /* owned */
     struct monitor *monitor;        /* owned; NULL when -m is off */
     struct cluster *cluster;        /* owned; NULL when clustering is off */

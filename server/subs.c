@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cluster/route.h"
+#include "server/account.h"
 #include "server/log.h"
 #include "server/reclaim.h"
 #include "server/server.h"
@@ -42,6 +43,7 @@ struct sub *sub_new(struct client *c, const char *subject, size_t slen,
     p[sidlen] = '\0';
     s->sid_len = sidlen;
     s->client = c;
+    s->acc = c->acc;
     s->base.subject = s->subject;
     s->base.subject_len = slen;
     s->base.queue = s->queue;
@@ -110,7 +112,7 @@ void sub_retire(struct client *c, struct sub *s)
     pthread_mutex_lock(&c->out_lock);
     s->dead = true;
     pthread_mutex_unlock(&c->out_lock);
-    sublist_remove(c->srv->sublist, &s->base);
+    sublist_remove(s->acc->sublist, &s->base);
     if (c->kind == CLIENT_KIND_CLIENT)
         cluster_local_interest(c->srv->cluster, c->w, s, false);
     if (reclaim_retire(c->srv->reclaim, s, sub_free, NULL) < 0)

@@ -280,6 +280,19 @@ uint32_t worker_rand(struct worker *w)
     return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
 }
 
+/* One match cache per account: the accounts are fixed at start. */
+static int worker_new_caches(struct worker *w)
+{
+    const struct account_set *set = w->srv->accounts;
+    if (!(w->caches = calloc(set->n, sizeof *w->caches)))
+        return -ENOMEM;
+    w->ncaches = set->n;
+    for (size_t i = 0; i < set->n; i++)
+        if (!(w->caches[i] = sublist_cache_new(set->accs[i]->sublist, WORKER_CACHE_ENTRIES)))
+            return -ENOMEM;
+    return 0;
+}
+
 struct worker *worker_new(struct server *srv, int index)
 {
     struct worker *w = calloc(1, sizeof *w);
@@ -304,10 +317,9 @@ struct worker *worker_new(struct server *srv, int index)
     event_config_free(cfg);
     if (!w->base)
         goto err_after_alloc;
-    w->cache = sublist_cache_new(srv->sublist, WORKER_CACHE_ENTRIES);
     w->readbuf = malloc(WORKER_READBUF);
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (!w->cache || !w->readbuf || w->wake_fd < 0)
+    if (!w->readbuf || w->wake_fd < 0 || worker_new_caches(w) < 0)
         goto err_after_alloc;
     w->wake_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST, on_wake, w);
     w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
@@ -357,7 +369,9 @@ void worker_free(struct worker *w)
     free(w->accepts);
     free(w->flushes);
     free(w->pending);
-    sublist_cache_free(w->cache);
+    for (size_t i = 0; i < w->ncaches; i++)
+        sublist_cache_free(w->caches[i]);
+    free(w->caches);
     free(w->readbuf);
     pthread_mutex_destroy(&w->inbox_lock);
     free(w);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "server/account.h"
 #include "server/client.h"
 
 struct server;
@@ -43,7 +44,10 @@ struct worker {
     int index;                      /* also the reclaim slot */
     pthread_t thread;
     struct event_base *base;        /* owned */
-    struct sublist_cache *cache;    /* owned; loop thread only */
+    /* owned array, one per account (by account.index), each owned; loop
+     * thread only */
+    struct sublist_cache **caches;
+    size_t ncaches;
     int wake_fd;                    /* owned eventfd */
     struct event *wake_ev;          /* owned */
     struct event *tick_ev;          /* owned: keeps reclamation moving when idle */
@@ -101,6 +105,12 @@ void worker_note_output(struct worker *w, struct client *c);
 
 /* Random numbers for queue-group choice; loop thread only. */
 uint32_t worker_rand(struct worker *w);
+
+/* This loop's match cache of acc's subject index. */
+static inline struct sublist_cache *worker_cache(struct worker *w, const struct account *acc)
+{
+    return w->caches[acc->index];
+}
 
 /* Single-writer counter bump: a plain add, no locked instruction. */
 static inline void worker_count(atomic_uint_fast64_t *ctr, uint64_t n)

@@ -38,6 +38,7 @@
 #include "server/reclaim.h"
 #include "server/server.h"
 #include "server/subs.h"
+#include "server/account.h"
 #include "server/sublist.h"
 #include "server/worker.h"
 
@@ -570,6 +571,7 @@ static struct client *internal_client(struct js *js)
         return NULL;
     c->srv = js->srv;
     c->w = js->w;
+    c->acc = js->srv->accounts->jetstream; /* its subscriptions are there */
     c->kind = CLIENT_KIND_INTERNAL;
     c->fd = -1;
     c->cid = atomic_fetch_add(&js->srv->next_cid, 1);

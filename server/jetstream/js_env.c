@@ -19,6 +19,7 @@
 #include "server/reclaim.h"
 #include "server/server.h"
 #include "server/subs.h"
+#include "server/account.h"
 #include "server/sublist.h"
 #include "server/worker.h"
 
@@ -35,13 +36,16 @@ static size_t route_publish(void *arg, const struct proto_msg *m, const char *to
     struct js *js = arg;
     /* Subscribers of `to` here and, over routes, on other nodes; or
      * ordinary routing of m's own subject. */
-    return to ? deliver_publish_as(js->w, m, to, tolen) : deliver_publish(js->w, NULL, m);
+    struct account *acc = js->srv->accounts->jetstream;
+    return to ? deliver_publish_as(js->w, acc, m, to, tolen)
+              : deliver_publish(js->w, acc, NULL, m);
 }
 
 static bool index_interest(void *arg, const char *subject, size_t len)
 {
     struct js *js = arg;
-    const struct sublist_result *r = sublist_cache_match(js->w->cache, subject, len);
+    const struct sublist_result *r =
+        sublist_cache_match(worker_cache(js->w, js->srv->accounts->jetstream), subject, len);
     return r && (r->npsubs || r->nqgroups);
 }
 
@@ -52,7 +56,7 @@ static struct sub *index_subscribe(void *arg, const char *subject, const char *s
     struct sub *s = sub_new(js->ic, subject, strlen(subject), NULL, 0, sid, sid_len);
     if (!s)
         return NULL;
-    if (sublist_insert(js->srv->sublist, &s->base) < 0) {
+    if (sublist_insert(s->acc->sublist, &s->base) < 0) {
         sub_free(s);
         return NULL;
     }
@@ -63,7 +67,7 @@ static struct sub *index_subscribe(void *arg, const char *subject, const char *s
 static void index_unsubscribe(void *arg, struct sub *s)
 {
     struct js *js = arg;
-    sublist_remove(js->srv->sublist, &s->base);
+    sublist_remove(s->acc->sublist, &s->base);
     cluster_local_interest(js->srv->cluster, js->w, s, false);
     /* A loop may still hold it in a match result: free it only once every
      * loop has moved on. A delivery that still arrives finds no stream. */

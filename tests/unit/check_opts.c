@@ -378,6 +378,74 @@ START_TEST(durations)
 }
 END_TEST
 
+START_TEST(accounts_block)
+{
+    ck_assert_int_eq(run_conf("accounts {\n"
+                              "  A: { users: [{user: a, password: pa}], jetstream: enabled,\n"
+                              "       exports: [{stream: \"feed.>\"},\n"
+                              "                 {service: \"svc.*\", accounts: [B],\n"
+                              "                  response_type: stream, response_threshold: \"5s\"}] }\n"
+                              "  B: { users: [{user: b, password: pb}],\n"
+                              "       imports: [{stream: {account: A, subject: \"feed.>\"}, prefix: p},\n"
+                              "                 {service: {account: A, subject: \"svc.*\"}, to: \"s.*\"}] }\n"
+                              "}\n"
+                              "authorization { users: [{user: g, password: pg}] }\n"
+                              "system_account: A\n"),
+                     0);
+    ck_assert_uint_eq(o.naccounts, 2);
+    ck_assert_str_eq(o.system_account, "A");
+    /* The authorization block after accounts {} keeps the accounts' users. */
+    ck_assert_uint_eq(o.nusers, 3);
+    ck_assert_str_eq(o.users[0].user, "g");
+    ck_assert_ptr_null(o.users[0].account);
+    ck_assert_str_eq(o.users[1].account, "A");
+    ck_assert_str_eq(o.users[2].account, "B");
+    const struct opts_account *a = &o.accounts[0], *b = &o.accounts[1];
+    ck_assert_int_eq(a->jetstream, 1);
+    ck_assert_int_eq(b->jetstream, -1);
+    ck_assert_uint_eq(a->nexports, 2);
+    ck_assert(!a->exports[0].service);
+    ck_assert(a->exports[1].service);
+    ck_assert_int_eq(a->exports[1].response_type, OPTS_RESPONSE_STREAM);
+    ck_assert_int_eq(a->exports[1].response_threshold_ms, 5000);
+    ck_assert_str_eq(a->exports[1].accounts[0], "B");
+    ck_assert_uint_eq(b->nimports, 2);
+    ck_assert_str_eq(b->imports[0].prefix, "p");
+    ck_assert_str_eq(b->imports[1].to, "s.*");
+
+    /* nats-server's refusals, at the accounts block. */
+    ck_assert_str_eq(conf_err("accounts {\n A: { exports: [{stream: \"x.>\"}] }\n"
+                              " B: { imports: [{stream: {account: A, subject: \"y.>\"}}] }\n}\n"),
+                     "f:1:1: Error adding stream import \"y.>\": stream import not authorized");
+    ck_assert_str_eq(conf_err("accounts {\n B: { imports: [{stream: {account: Z, subject: "
+                              "\"y\"}}] }\n}\n"),
+                     "f:1:1: \"Z\" account not defined for stream import");
+    ck_assert_str_eq(conf_err("accounts {\n A: { exports: [{service: \"x.>\", accounts: [C]}] }\n}\n"),
+                     "f:1:1: \"C\" account not defined for service export");
+    ck_assert_str_eq(conf_err("accounts {\n A: { exports: [{service: \"x.>\", accounts: [B]}] }\n"
+                              " B: {}\n C: { imports: [{service: {account: A, subject: \"x.y\"}}] }\n}\n"),
+                     "f:1:1: Error adding service import \"x.y\": service import not authorized");
+    ck_assert_str_eq(conf_err("accounts {\n A: { exports: [{service: \"x.>\", response_type: bogus}] }\n}\n"),
+                     "f:2:34: Unknown response type: \"bogus\"");
+    ck_assert_str_eq(conf_err("accounts {\n A: { exports: [{service: \"x.>\"}] }\n"
+                              " B: { imports: [{service: {account: A, subject: \"x.>\"}, to: \"q.*\"}] }\n}\n"),
+                     "f:1:1: Error adding service import \"x.>\": failed to create mapping transform "
+                     "for service import subject \"q.*\" to \"x.>\": invalid subject");
+    ck_assert_str_eq(conf_err("system_account: NOPE\n"), "system account \"NOPE\" not defined");
+    /* Tern's own limits, refused rather than ignored. */
+    ck_assert_str_eq(conf_err("jetstream: enabled\naccounts {\n A: { jetstream: enabled }\n"
+                              " B: { jetstream: enabled }\n}\n"),
+                     "f:4:2: JetStream is enabled for accounts \"A\" and \"B\": Tern's JetStream "
+                     "serves one account");
+    ck_assert_str_eq(conf_err("accounts {\n A: { jetstream: { max_mem: 1M } }\n}\n"),
+                     "f:2:7: per-account JetStream limits are not supported by Tern");
+    ck_assert_str_eq(conf_err("accounts {\n A: { exports: [{stream: \"x\"}] }\n"
+                              " A2: { imports: [{stream: {account: A2, subject: \"x\"}}] }\n}\n"),
+                     "f:1:1: Error adding stream import \"x\": an account cannot import from "
+                     "itself");
+}
+END_TEST
+
 START_TEST(unknown_and_ignored_keys)
 {
     ck_assert_str_eq(conf_err("port: 1\nbogus_key: 1\n"), "f:2:1: unknown field \"bogus_key\"");
@@ -388,8 +456,8 @@ START_TEST(unknown_and_ignored_keys)
     ck_assert_str_eq(conf_err("k = 1\nport: $k\nj=2\n"), "f:3:1: unknown field \"j\"");
     /* What would change the server is refused; what only tunes it is noted. */
     ck_assert_str_eq(conf_err("port: 1\nmqtt { port: 1 }\n"), "f:2:1: \"mqtt\" is not supported by Tern");
-    ck_assert_str_eq(conf_err("accounts { A: { users: [{user: a, password: b}] } }\n"),
-                     "f:1:1: \"accounts\" is not supported by Tern");
+    ck_assert_str_eq(conf_err("accounts { A: { mappings: { a: b } } }\n"),
+                     "f:1:17: account \"mappings\" is not supported by Tern");
     ck_assert_str_eq(conf_err("leafnodes { port: 7422 }\n"), "f:1:1: \"leafnodes\" is not supported by Tern");
     ck_assert_str_eq(conf_err("gateway { name: g, port: 7222 }\n"), "f:1:1: \"gateway\" is not supported by Tern");
     ck_assert_str_eq(conf_err("mappings { a: b }\n"), "f:1:1: \"mappings\" is not supported by Tern");
@@ -785,6 +853,7 @@ static Suite *opts_suite(void)
     tcase_add_test(tc, jetstream_forms);
     tcase_add_test(tc, validation);
     tcase_add_test(tc, reload_rules);
+    tcase_add_test(tc, accounts_block);
     tcase_add_test(tc, tls_options);
     suite_add_tcase(s, tc);
     return s;
