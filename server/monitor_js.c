@@ -20,6 +20,7 @@
 
 #include "server/jetstream/js_config.h"
 #include "server/jetstream/jetstream.h"
+#include "server/account.h"
 #include "server/server.h"
 
 static json_t *jint(uint64_t v)
@@ -40,6 +41,12 @@ static json_t *config_json(struct server *s, const struct jetstream_stats *st)
     return c;
 }
 
+/* The account JetStream serves: $G without accounts {}. */
+static const char *js_account_name(const struct server *s)
+{
+    return s->accounts->jetstream ? s->accounts->jetstream->name : "$G";
+}
+
 /* The usage fields /jsz lists at its top level and /varz under "stats". */
 static void usage_fields(json_t *o, const struct jetstream_stats *st, bool enabled)
 {
@@ -47,7 +54,7 @@ static void usage_fields(json_t *o, const struct jetstream_stats *st, bool enabl
     json_object_set_new(o, "storage", jint(st->storage));
     json_object_set_new(o, "reserved_memory", jint(st->reserved_memory));
     json_object_set_new(o, "reserved_storage", jint(st->reserved_storage));
-    json_object_set_new(o, "accounts", json_integer(enabled ? 1 : 0)); /* $G only */
+    json_object_set_new(o, "accounts", json_integer(enabled ? 1 : 0)); /* one at most */
     json_object_set_new(o, "ha_assets", json_integer(0)); /* nothing replicated yet */
     json_t *api = json_object();
     json_object_set_new(api, "total", jint(st->api_total));
@@ -115,7 +122,8 @@ static json_t *stream_detail(struct server *s, const struct jetstream_stats *st,
     return e;
 }
 
-/* The only account, $G; it counts no accounts of its own. nats-server
+/* The one account JetStream serves ($G without accounts {}); it counts
+ * no accounts of its own. nats-server
  * shows its reservations as 2^64 - 1 (its "no limit" cast to unsigned),
  * which a JSON integer here cannot hold: the account's actual
  * reservations are shown instead, the same as the server's. */
@@ -123,8 +131,9 @@ static json_t *account_detail(struct jsz_build *b, const struct jetstream_view *
 {
     const struct jetstream_stats *st = v->stats;
     json_t *a = json_object();
-    json_object_set_new(a, "name", json_string("$G"));
-    json_object_set_new(a, "id", json_string("$G"));
+    const char *name = js_account_name(b->s);
+    json_object_set_new(a, "name", json_string(name));
+    json_object_set_new(a, "id", json_string(name));
     usage_fields(a, st, false);
     if (b->streams) {
         json_t *arr = json_array();
@@ -472,9 +481,10 @@ static void metrics_fields(void *arg, const struct jetstream_view *v)
     x->leader = st->clustered ? st->leader : s->server_name;
     x->is_leader = leads ? "true" : "false";
     server_labels(x, meta, x->is_leader);
-    x->l[SERVER_LABELS] = (struct prom_label){ "account", "$G" };
-    x->l[SERVER_LABELS + 1] = (struct prom_label){ "account_name", "$G" };
-    x->l[SERVER_LABELS + 2] = (struct prom_label){ "account_id", "$G" };
+    const char *acc_name = js_account_name(s);
+    x->l[SERVER_LABELS] = (struct prom_label){ "account", acc_name };
+    x->l[SERVER_LABELS + 1] = (struct prom_label){ "account_name", acc_name };
+    x->l[SERVER_LABELS + 2] = (struct prom_label){ "account_id", acc_name };
 
     varz_js_families(x, st);
     server_gauge(x, "jetstream_server_jetstream_disabled", "1 when JetStream is off", 0);
@@ -489,7 +499,7 @@ static void metrics_fields(void *arg, const struct jetstream_view *v)
                 "Configured file storage limit, bytes; -1: none");
     prom_i64(x->p, x->l, SERVER_LABELS, st->max_storage);
 
-    /* $G, the only account: it holds everything the server holds. */
+    /* The JetStream account holds everything the server holds. */
     static const struct {
         const char *name, *help;
         size_t off;

@@ -456,9 +456,8 @@ static int apply_server_name(struct cfg *c, const struct conf_entry *e)
 
 /* Keys nats-server accepts that change what a server does and Tern cannot
  * do yet: refused, since running without them would be a different server
- * than the one configured (open ports that are not there, users or
- * permissions inside accounts that do not exist, subjects not mapped, OCSP
- * not checked). */
+ * than the one configured (open ports that are not there, operator JWTs
+ * not checked, subjects not mapped, OCSP not checked). */
 static const char refused_keys[] =
     "mappings maps operator operators roots root "
     "root_operators root_operator resolver account_resolver accounts_resolver resolver_tls "

@@ -271,6 +271,8 @@ async def test_connz_and_accountz_name_accounts(acc_server, nats_connect):
     assert [c["name"] for c in only_b["connections"]] == ["in-b"]
     az = acc_server.http_json("/accountz")
     assert {"A", "B", "C", "$G", "$SYS"} <= set(az["accounts"])
+    jsz = acc_server.http_json("/jsz?accounts=true")
+    assert [a["name"] for a in jsz["account_details"]] == ["A"]
 
 
 @pytest.mark.skipif(REFERENCE, reason="Tern's own refusals")
