@@ -77,7 +77,7 @@ struct table {
 static const struct field stream_create[] = {
     F(1, K_STR, REQUIRED, C, stream), F(2, K_BIN, REQUIRED, C, config),
     F(3, K_U64, REQUIRED, C, created_ns), F(12, K_U64, OPTIONAL, C, acct_max),
-    F(15, K_U64, OPTIONAL, C, req),
+    F(13, K_U64, OPTIONAL, C, acct_streams), F(15, K_U64, OPTIONAL, C, req),
 };
 static const struct field stream_update[] = {
     F(1, K_STR, REQUIRED, C, stream), F(2, K_BIN, REQUIRED, C, config),
@@ -106,7 +106,7 @@ static const struct field consumer_create[] = {
     F(1, K_STR, REQUIRED, C, stream), F(2, K_STR, REQUIRED, C, consumer),
     F(3, K_BIN, REQUIRED, C, config), F(4, K_U64, REQUIRED, C, created_ns),
     F(5, K_STR, OPTIONAL, C, deliver_seen), F(6, K_BOOL, OPTIONAL, C, deliver_bound),
-    F(15, K_U64, OPTIONAL, C, req),
+    F(7, K_U64, OPTIONAL, C, acct_consumers), F(15, K_U64, OPTIONAL, C, req),
 };
 static const struct field consumer_update[] = {
     F(1, K_STR, REQUIRED, C, stream), F(2, K_STR, REQUIRED, C, consumer),
@@ -134,7 +134,7 @@ static const struct field publish[] = {
     FH(9, OPT_FLAG, P, exp_last_subj_seq, has_exp_last_subj_seq),
     F(10, K_STR, OPTIONAL, P, exp_last_msg_id), F(11, K_U8, OPTIONAL, P, rollup),
     F(12, K_U64, OPTIONAL, P, acct_max), F(13, K_STR, OPTIONAL, P, exp_last_subj_seq_subj),
-    F(15, K_U64, OPTIONAL, P, req),
+    F(14, K_U64, OPTIONAL, P, acct_limit), F(15, K_U64, OPTIONAL, P, req),
 };
 #undef P
 

@@ -69,6 +69,10 @@ struct jscmd_publish {
                                          stream's storage kind in bytes
                                          (max_file_store / max_memory_store,
                                          chosen by the proposer); 0 = none */
+    uint64_t acct_limit;              /* key 14: the JetStream account's own
+                                         limit (accounts {} jetstream
+                                         max_mem / max_file) for that kind,
+                                         past which 10002; 0 = none */
     uint64_t req;
     struct jscmd_bytes exp_last_subj_seq_subj; /* key 13: the subject (maybe
                                          a wildcard) the expected last
@@ -97,7 +101,7 @@ struct jscmd_acks {
  * stays the caller's (never pass such a command to jscmd_free).
  *
  * Each op reads and fills only its own fields (spec/raft.md §8.3 table):
- *   STREAM_CREATE    stream, config, created_ns, acct_max?, req
+ *   STREAM_CREATE    stream, config, created_ns, acct_max?, acct_streams?, req
  *   STREAM_UPDATE    stream, config, acct_max?, req
  *   STREAM_DELETE    stream, req
  *   STREAM_PURGE     stream, filter?, seq? (has_seq), keep? (has_keep), req
@@ -106,10 +110,10 @@ struct jscmd_acks {
  *   STREAM_SYNC      stream, seq (has_seq must be set: the most messages
  *                    to copy) (no req)
  *   CONSUMER_CREATE  stream, consumer, config, created_ns, deliver_seen?,
- *                    deliver_bound?, req
+ *                    deliver_bound?, acct_consumers?, req
  *   CONSUMER_UPDATE  stream, consumer, config, req
  *   CONSUMER_DELETE  stream, consumer, req
- *   PUBLISH          pub (acct_max? in pub; stream and req may be given in c or in c->pub;
+ *   PUBLISH          pub (acct_max?, acct_limit? in pub; stream and req may be given in c or in c->pub;
  *                    if in both they must be equal; decode fills both)
  *   PUBLISH_BATCH    pubs/npubs (npubs >= 1; each item has its own req)
  *   CONSUMER_ACKS    acks (stream and consumer likewise in c or c->acks)
@@ -128,6 +132,11 @@ struct jscmd {
                                          account's limit for the stream's
                                          storage kind (max_bytes reservations
                                          must fit in it); 0 = none */
+    uint64_t acct_streams;            /* stream create, key 13: the account's
+                                         max_streams (10027); 0 = none */
+    uint64_t acct_consumers;          /* consumer create, key 7: the
+                                         account's max_consumers per stream
+                                         (10026); 0 = none */
     uint64_t created_ns;
     struct jscmd_bytes deliver_seen;  /* consumer create, key 5 (Tern's, not
                                          in the spec's table yet): the

@@ -46,6 +46,7 @@ static struct account *add_account(struct account_set *set, const char *name)
         return NULL;
     }
     a->index = (uint32_t)set->n;
+    a->js_max_memory = a->js_max_store = a->js_max_streams = a->js_max_consumers = -1;
     a->set = set;
     set->accs[set->n++] = a;
     return a;
@@ -125,6 +126,10 @@ struct account_set *account_set_new(const struct tern_opts *o)
         if (!a)
             goto fail;
         a->jetstream = o->jetstream && o->accounts[i].jetstream == 1;
+        a->js_max_memory = o->accounts[i].js_max_memory;
+        a->js_max_store = o->accounts[i].js_max_store;
+        a->js_max_streams = o->accounts[i].js_max_streams;
+        a->js_max_consumers = o->accounts[i].js_max_consumers;
         if (a->jetstream)
             set->jetstream = a;
     }

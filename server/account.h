@@ -67,6 +67,8 @@ struct account {
     uint32_t index;              /* its slot in each loop's cache table */
     struct sublist *sublist;     /* owned */
     bool jetstream;              /* the JetStream engine serves this account */
+    /* its jetstream { } limits (opts_account's); -1 = none */
+    int64_t js_max_memory, js_max_store, js_max_streams, js_max_consumers;
     struct account_stream_link *streams_out;   /* owned array */
     size_t nstreams_out;
     struct account_service_link *services;     /* owned array */

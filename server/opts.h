@@ -69,6 +69,9 @@ struct opts_import {
 struct opts_account {
     char *name;                   /* owned */
     int jetstream;                /* -1 not said, 0 disabled, 1 enabled */
+    /* jetstream { max_mem, max_file, max_streams, max_consumers }: the
+     * account's own limits; -1 = none */
+    int64_t js_max_memory, js_max_store, js_max_streams, js_max_consumers;
     struct opts_export *exports;  /* owned array */
     size_t nexports;
     struct opts_import *imports;  /* owned array */

@@ -235,8 +235,33 @@ static int parse_list(struct cfg *c, const struct conf_entry *k, bool exports, v
 
 /* ---- one account ---- */
 
-static int parse_jetstream(struct cfg *c, const struct conf_entry *k, int *js)
+/* jetstream { ... } of an account: its limits. */
+static int parse_js_limits(struct cfg *c, const struct conf_entry *k, struct opts_account *a)
 {
+    int rc = 0;
+    for (size_t i = 0; i < k->val->u.map.n && rc == 0; i++) {
+        const struct conf_entry *f = &k->val->u.map.items[i];
+        int64_t *field = opts__key_is(f, "max_mem max_memory")           ? &a->js_max_memory
+                         : opts__key_is(f, "max_file max_store max_disk") ? &a->js_max_store
+                         : opts__key_is(f, "max_streams")                 ? &a->js_max_streams
+                         : opts__key_is(f, "max_consumers")               ? &a->js_max_consumers
+                                                                          : NULL;
+        if (field) {
+            rc = opts__as_int(c, f, field);
+            if (rc == 0 && *field < -1)
+                rc = ent_err(c, f, "%s must be -1 (no limit) or more", f->key);
+            if (rc == 0 && *field == 0)
+                *field = -1; /* nats-server reads 0 as no limit too */
+        } else {
+            rc = ent_err(c, f, "account JetStream \"%s\" is not supported by Tern", f->key);
+        }
+    }
+    return rc;
+}
+
+static int parse_jetstream(struct cfg *c, const struct conf_entry *k, struct opts_account *a)
+{
+    int *js = &a->jetstream;
     const struct conf_value *v = k->val;
     if (v->type == CONF_BOOL) {
         *js = v->u.b;
@@ -255,10 +280,8 @@ static int parse_jetstream(struct cfg *c, const struct conf_entry *k, int *js)
         return 0;
     }
     if (v->type == CONF_MAP) {
-        if (v->u.map.n)
-            return ent_err(c, k, "per-account JetStream limits are not supported by Tern");
         *js = 1;
-        return 0;
+        return parse_js_limits(c, k, a);
     }
     return opts__type_err(c, k, "map[string]interface {}");
 }
@@ -292,6 +315,7 @@ static int take_users(struct cfg *c, const struct conf_entry *k, const char *acc
 static int parse_account(struct cfg *c, const struct conf_entry *e, struct opts_account *a)
 {
     a->jetstream = -1;
+    a->js_max_memory = a->js_max_store = a->js_max_streams = a->js_max_consumers = -1;
     if (!(a->name = strdup(e->key)) || !(a->where = where_of(e->file, e->line, e->col)))
         return -ENOMEM;
     if (e->val->type != CONF_MAP)
@@ -307,7 +331,7 @@ static int parse_account(struct cfg *c, const struct conf_entry *e, struct opts_
         else if (opts__key_is(k, "imports"))
             rc = parse_list(c, k, false, (void **)&a->imports, &a->nimports);
         else if (opts__key_is(k, "jetstream"))
-            rc = parse_jetstream(c, k, &a->jetstream);
+            rc = parse_jetstream(c, k, a);
         else if (opts__key_is(k, "nkey mappings maps limits default_permissions "
                                  "max_connections max_subscriptions max_payload "
                                  "max_leafnodes trace_dest message_tracing"))
@@ -369,6 +393,8 @@ static bool import_same(const struct opts_import *a, const struct opts_import *b
 static bool account_same(const struct opts_account *a, const struct opts_account *b)
 {
     if (!str_same(a->name, b->name) || a->jetstream != b->jetstream ||
+        a->js_max_memory != b->js_max_memory || a->js_max_store != b->js_max_store ||
+        a->js_max_streams != b->js_max_streams || a->js_max_consumers != b->js_max_consumers ||
         a->nexports != b->nexports || a->nimports != b->nimports)
         return false;
     for (size_t i = 0; i < a->nexports; i++)

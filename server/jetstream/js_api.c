@@ -209,16 +209,19 @@ static void account_info(struct js *js, const struct js_inmsg *m)
     struct jetstream_stats t;
     js_totals(js, &t);
     struct jtext b = { 0 };
-    /* The limits are the account's own, and $G has none (-1), as 2.9
-     * answers: the server's (max_memory_store / max_file_store, or their
-     * defaults) show in /jsz and /varz, and refuse publishes with 10023. */
+    /* The limits are the account's own (its jetstream { } in accounts {};
+     * none, -1, for $G), as 2.9 answers: the server's (max_memory_store /
+     * max_file_store, or their defaults) show in /jsz and /varz, and
+     * refuse publishes with 10023. */
     jtext_printf(&b,
                  "{\"type\":\"" T_PREFIX "account_info_response\",\"memory\":%" PRIu64
                  ",\"storage\":%" PRIu64 ",\"streams\":%zu,\"consumers\":%" PRIu64
-                 ",\"limits\":{\"max_memory\":-1,\"max_storage\":-1,\"max_streams\":-1,"
-                 "\"max_consumers\":-1,\"max_ack_pending\":-1,\"memory_max_stream_bytes\":-1,"
+                 ",\"limits\":{\"max_memory\":%" PRId64 ",\"max_storage\":%" PRId64
+                 ",\"max_streams\":%" PRId64 ",\"max_consumers\":%" PRId64
+                 ",\"max_ack_pending\":-1,\"memory_max_stream_bytes\":-1,"
                  "\"storage_max_stream_bytes\":-1,\"max_bytes_required\":false},",
-                 t.memory, t.storage, js->nstreams, t.consumers);
+                 t.memory, t.storage, js->nstreams, t.consumers, js->acc_max_memory,
+                 js->acc_max_store, js->acc_max_streams, js->acc_max_consumers);
     if (js->domain) {
         jtext_str(&b, "\"domain\":");
         jtext_quoted(&b, js->domain, strlen(js->domain));
@@ -283,7 +286,12 @@ static void stream_create_or_update(struct js *js, const struct js_inmsg *m, con
     }
     inherit_direct(js, &cfg);
     char *json = js_stream_config_to_json(&cfg);
-    int64_t limit = cfg.storage == JS_STORAGE_MEMORY ? js->max_memory : js->max_store;
+    /* Reservations fit in the server's limit and the account's. */
+    bool mem = cfg.storage == JS_STORAGE_MEMORY;
+    int64_t limit = mem ? js->max_memory : js->max_store;
+    int64_t acc_limit = mem ? js->acc_max_memory : js->acc_max_store;
+    if (acc_limit > 0 && (limit <= 0 || acc_limit < limit))
+        limit = acc_limit;
     js_stream_config_free(&cfg);
     if (!json) {
         fail(js, m, type, 10023);
@@ -295,6 +303,7 @@ static void stream_create_or_update(struct js *js, const struct js_inmsg *m, con
         .config = bytes_of(json),
         .created_ns = (uint64_t)js_clock(js),
         .acct_max = limit > 0 ? (uint64_t)limit : 0,
+        .acct_streams = js->acc_max_streams > 0 ? (uint64_t)js->acc_max_streams : 0,
     };
     js_propose(js, &cmd, m->reply, m->reply ? m->reply_len : 0);
     free(json);

@@ -158,6 +158,7 @@ static void api_create(struct js *js, const struct js_inmsg *m, const struct pro
         .created_ns = (uint64_t)js_clock(js),
         .deliver_seen = { ods, strlen(ods) },
         .deliver_bound = *ods && js_has_interest(js, ods, strlen(ods)),
+        .acct_consumers = js->acc_max_consumers > 0 ? (uint64_t)js->acc_max_consumers : 0,
     };
     js_propose(js, &cmd, m->reply, m->reply ? m->reply_len : 0);
     free(json);

@@ -348,7 +348,10 @@ int js_consumer_fsm_create(struct js *js, const struct jscmd *cmd, struct js_res
             res->updated = true;
         goto out;
     }
-    if (st->cfg.max_consumers > 0 && (int64_t)st->nconsumers >= st->cfg.max_consumers) {
+    /* The stream's max_consumers, then the account's (per stream, as
+     * nats-server counts it). */
+    if ((st->cfg.max_consumers > 0 && (int64_t)st->nconsumers >= st->cfg.max_consumers) ||
+        (cmd->acct_consumers && st->nconsumers >= cmd->acct_consumers)) {
         js_err_set(e, 10026, NULL);
         goto out;
     }

@@ -58,7 +58,11 @@ static int apply_create_or_update(struct js *js, const struct jscmd *cmd, struct
     struct js_stream_config cfg = { 0 };
     int rc = 0;
     if (parse_config(js, cmd, create, &cfg, res) == 0) {
-        if (create) {
+        bool exists = js_stream_find(js, cfg.name, strlen(cfg.name)) != NULL;
+        if (create && !exists && cmd->acct_streams && js->nstreams >= cmd->acct_streams) {
+            /* The account's max_streams, as the proposer saw it. */
+            js_err_set(&res->err, 10027, NULL);
+        } else if (create) {
             rc = js_apply_stream_create(js, &cfg, (int64_t)cmd->created_ns, cmd->acct_max, res);
             /* Where a new stream starts (first_seq, a mirror's start) is
              * decided here only, from the state at this point of the log: a
@@ -217,6 +221,7 @@ int js_fsm_replica_open(const char *root, struct js **out)
     if (!js)
         return -ENOMEM;
     js->max_memory = js->max_store = -1;
+    js->acc_max_memory = js->acc_max_store = js->acc_max_streams = js->acc_max_consumers = -1;
     js->root = strdup(root);
     int rc = js->root ? js_streams_init(js) : -ENOMEM;
     /* A proposer without a loop, so that committed raft entries can reach

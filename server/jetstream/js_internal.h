@@ -190,6 +190,10 @@ struct js {
     struct client *ic;             /* owned: the internal client */
     char *root;                    /* owned: <store_dir>/jetstream/$G/streams */
     int64_t max_memory, max_store; /* -1 = unlimited */
+    /* The JetStream account's own limits (accounts {} jetstream { }):
+     * storage past them is 10002, streams and consumers past them 10027
+     * and 10026; -1 = none */
+    int64_t acc_max_memory, acc_max_store, acc_max_streams, acc_max_consumers;
 
     struct js_stage *stages;       /* owned array, one per loop (by worker
                                       index): each loop thread's own */

@@ -650,7 +650,9 @@ void js_propose_publish(struct js *js, struct js_stream *st, const struct js_inm
 {
     const char *h = m->hdr, *v;
     size_t hl = m->hdr_len, vl;
-    int64_t limit = st->cfg.storage == JS_STORAGE_MEMORY ? js->max_memory : js->max_store;
+    bool mem = st->cfg.storage == JS_STORAGE_MEMORY;
+    int64_t limit = mem ? js->max_memory : js->max_store;
+    int64_t acc_limit = mem ? js->acc_max_memory : js->acc_max_store;
     struct jscmd cmd = {
         .op = JSCMD_PUBLISH,
         .pub = {
@@ -660,6 +662,7 @@ void js_propose_publish(struct js *js, struct js_stream *st, const struct js_inm
             .data = { m->data, m->data_len },
             .ts_ns = (uint64_t)js_clock(js),
             .acct_max = limit > 0 ? (uint64_t)limit : 0,
+            .acct_limit = acc_limit > 0 ? (uint64_t)acc_limit : 0,
         },
     };
     struct jscmd_publish *p = &cmd.pub;

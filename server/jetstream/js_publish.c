@@ -156,8 +156,11 @@ static int check(struct js_stream *st, const struct jscmd_publish *p, int64_t ts
     if (c->max_msg_size > 0 && hl + dl > (uint64_t)c->max_msg_size)
         return js_err_set(e, 10054, NULL);
     uint64_t size = store_msg_size(st->store, p->subject.len, hl, dl);
-    /* The account's max_memory_store / max_file_store, as the proposer
-     * saw it (§6 #9 family). */
+    /* The JetStream account's own limit (10002, as nats-server's "resource
+     * limits exceeded for account"), then the server's max_memory_store /
+     * max_file_store, both as the proposer saw them (§6 #9 family). */
+    if (p->acct_limit && js_usage(st->js, c->storage) + size > p->acct_limit)
+        return js_err_set(e, 10002, NULL);
     if (p->acct_max && js_usage(st->js, c->storage) + size > p->acct_max)
         return js_err_set(e, 10023, NULL);
     if (c->discard == JS_DISCARD_NEW) {

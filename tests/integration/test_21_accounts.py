@@ -303,3 +303,50 @@ def test_reload_may_not_change_accounts(server_factory):
                                                 "{user: b, password: b2}"))
     srv.send_signal(signal.SIGHUP)
     srv.wait_for_log(r"Reloaded: authorization")
+
+
+LIMITS = """
+accounts {
+  L: {
+    users: [{user: l, password: l}]
+    jetstream: { max_mem: 1M, max_file: 64K, max_streams: 2, max_consumers: 1 }
+  }
+}
+"""
+
+
+async def test_account_jetstream_limits(server_factory, nats_connect):
+    srv = server_factory.start(config=LIMITS, jetstream=True)
+    nc = await nats_connect(f"nats://l:l@127.0.0.1:{srv.port}")
+
+    async def api(subject, body):
+        return json.loads((await nc.request(subject, json.dumps(body).encode(),
+                                            timeout=2)).data)
+
+    info = await api("$JS.API.INFO", {})
+    assert {k: info["limits"][k] for k in ("max_memory", "max_storage", "max_streams",
+                                           "max_consumers")} == {
+        "max_memory": 1000000, "max_storage": 64000, "max_streams": 2, "max_consumers": 1}
+    big = await api("$JS.API.STREAM.CREATE.M", {"name": "M", "subjects": ["m"],
+                                                "storage": "memory", "max_bytes": 2000000})
+    assert big["error"]["err_code"] == 10028
+    for name in ("S1", "S2"):
+        r = await api(f"$JS.API.STREAM.CREATE.{name}", {"name": name,
+                                                       "subjects": [name.lower() + ".>"]})
+        assert "error" not in r, r
+    r = await api("$JS.API.STREAM.CREATE.S3", {"name": "S3", "subjects": ["s3.>"]})
+    assert r["error"] == {"code": 400, "err_code": 10027,
+                          "description": "maximum number of streams reached"}
+    for durable, want in (("c1", None), ("c2", 10026)):
+        r = await api(f"$JS.API.CONSUMER.DURABLE.CREATE.S1.{durable}",
+                      {"stream_name": "S1", "config": {"durable_name": durable,
+                                                       "ack_policy": "explicit"}})
+        assert (r.get("error") or {}).get("err_code") == want, r
+    # File storage past 64 KB: the account's limit, nats-server's 10002.
+    for k in range(100):
+        r = json.loads((await nc.request("s1.x", b"x" * 1000, timeout=2)).data)
+        if "error" in r:
+            break
+    assert r["error"] == {"code": 400, "err_code": 10002,
+                          "description": "resource limits exceeded for account"}, r
+    assert 50 < k < 70

@@ -41,10 +41,11 @@ struct keyspec {
 
 static const struct opspec {
     enum jscmd_op op;
-    struct keyspec k[15];
+    struct keyspec k[16];
 } specs[] = {
     { JSCMD_STREAM_CREATE,
-      { { 1, 's', 0 }, { 2, 'b', 0 }, { 3, 'u', 0 }, { 12, 'u', 1 }, { 15, 'u', 1 } } },
+      { { 1, 's', 0 }, { 2, 'b', 0 }, { 3, 'u', 0 }, { 12, 'u', 1 }, { 13, 'u', 1 },
+        { 15, 'u', 1 } } },
     { JSCMD_STREAM_UPDATE, { { 1, 's', 0 }, { 2, 'b', 0 }, { 12, 'u', 1 }, { 15, 'u', 1 } } },
     { JSCMD_STREAM_DELETE, { { 1, 's', 0 }, { 15, 'u', 1 } } },
     { JSCMD_STREAM_PURGE,
@@ -54,13 +55,13 @@ static const struct opspec {
     { JSCMD_STREAM_SYNC, { { 1, 's', 0 }, { 5, 'u', 0 } } },
     { JSCMD_CONSUMER_CREATE,
       { { 1, 's', 0 }, { 2, 's', 0 }, { 3, 'b', 0 }, { 4, 'u', 0 }, { 5, 's', 1 },
-        { 6, 't', 1 }, { 15, 'u', 1 } } },
+        { 6, 't', 1 }, { 7, 'u', 1 }, { 15, 'u', 1 } } },
     { JSCMD_CONSUMER_UPDATE, { { 1, 's', 0 }, { 2, 's', 0 }, { 3, 'b', 0 }, { 15, 'u', 1 } } },
     { JSCMD_CONSUMER_DELETE, { { 1, 's', 0 }, { 2, 's', 0 }, { 15, 'u', 1 } } },
     { JSCMD_PUBLISH,
       { { 1, 's', 0 }, { 2, 's', 0 }, { 3, 'b', 1 }, { 4, 'b', 0 }, { 5, 'u', 0 },
         { 6, 's', 1 }, { 7, 's', 1 }, { 8, 'u', 1 }, { 9, 'u', 1 }, { 10, 's', 1 },
-        { 11, 'u', 1 }, { 12, 'u', 1 }, { 13, 's', 1 }, { 15, 'u', 1 } } },
+        { 11, 'u', 1 }, { 12, 'u', 1 }, { 13, 's', 1 }, { 14, 'u', 1 }, { 15, 'u', 1 } } },
     { JSCMD_PUBLISH_BATCH, { { 1, 'a', 0 } } },
     { JSCMD_CONSUMER_ACKS,
       { { 1, 's', 0 }, { 2, 's', 0 }, { 3, 'u', 0 }, { 4, 'u', 0 }, { 5, 'a', 0 },
@@ -84,6 +85,7 @@ static struct jscmd_publish pub_full(int i)
         .exp_stream = B("ORDERS"), .has_exp_last_seq = true, .exp_last_seq = 0,
         .has_exp_last_subj_seq = true, .exp_last_subj_seq = 41,
         .exp_last_msg_id = B("abb"), .rollup = JSCMD_ROLLUP_SUB, .acct_max = 1u << 30,
+        .acct_limit = 64000,
         .req = 900 + (uint64_t)i, .exp_last_subj_seq_subj = B("orders.*"),
     };
     return p;
@@ -129,6 +131,7 @@ static struct jscmd make_cmd(enum jscmd_op op, bool full)
         c.config = B(cfg);
         c.created_ns = 1700000000000000000ULL;
         c.acct_max = full ? 1u << 20 : 0;
+        c.acct_streams = full ? 2 : 0;
         break;
     case JSCMD_STREAM_UPDATE:
         c.config = B(cfg);
@@ -166,6 +169,7 @@ static struct jscmd make_cmd(enum jscmd_op op, bool full)
         if (full) {
             c.deliver_seen = B("deliver.old");
             c.deliver_bound = true;
+            c.acct_consumers = 3;
         }
         break;
     case JSCMD_CONSUMER_UPDATE:
@@ -314,7 +318,7 @@ static void check_keys(const char *e, enum jscmd_op op, bool full)
     struct keyspec got[32];
     size_t n = body_keys(e, got, 32), j = 0;
     const struct opspec *s = spec_of(op);
-    for (size_t i = 0; i < 14 && s->k[i].key; i++) {
+    for (size_t i = 0; i < 16 && s->k[i].key; i++) {
         if (s->k[i].opt && !full)
             continue;
         ck_assert_msg(j < n, "%s: key %d missing", jscmd_op_name(op), s->k[i].key);
@@ -479,9 +483,9 @@ START_TEST(batches)
     REQUIRE(msgpack_unpack_next(&up, e + 8, body_len(e), &off) == MSGPACK_UNPACK_SUCCESS);
     const msgpack_object *items = &up.data.via.map.ptr[0].val;
     ck_assert_uint_eq(items->via.array.size, 3);
-    ck_assert_uint_eq(items->via.array.ptr[0].via.map.size, 14);
+    ck_assert_uint_eq(items->via.array.ptr[0].via.map.size, 15);
     ck_assert_uint_eq(items->via.array.ptr[1].via.map.size, 4);
-    ck_assert_uint_eq(items->via.array.ptr[2].via.map.size, 13);
+    ck_assert_uint_eq(items->via.array.ptr[2].via.map.size, 14);
     msgpack_unpacked_destroy(&up);
 
     struct jscmd d;
@@ -824,7 +828,7 @@ static void repack(struct mp *m, const msgpack_object *o, int drop, int dup, int
     }
     for (int i = 0; i < extra; i++) {
         switch (i % 5) {
-        case 0: msgpack_pack_uint8(&m->pk, 14); break;
+        case 0: msgpack_pack_uint8(&m->pk, 16); break;
         case 1: msgpack_pack_uint8(&m->pk, 99); break;
         case 2: msgpack_pack_uint64(&m->pk, UINT64_MAX); break;
         case 3: msgpack_pack_str_with_body(&m->pk, "stream", 6); break;

@@ -31,7 +31,8 @@ static inline bool jscmd_pub_eq(const struct jscmd_publish *a, const struct jscm
            a->has_exp_last_seq == b->has_exp_last_seq &&
            a->has_exp_last_subj_seq == b->has_exp_last_subj_seq &&
            a->exp_last_seq == b->exp_last_seq && a->exp_last_subj_seq == b->exp_last_subj_seq &&
-           a->rollup == b->rollup && a->acct_max == b->acct_max && a->req == b->req;
+           a->rollup == b->rollup && a->acct_max == b->acct_max &&
+           a->acct_limit == b->acct_limit && a->req == b->req;
 }
 
 static inline bool jscmd_acks_eq(const struct jscmd_acks *a, const struct jscmd_acks *b)
@@ -60,7 +61,8 @@ static inline bool jscmd_cmd_eq(const struct jscmd *a, const struct jscmd *b)
         a->deliver_bound != b->deliver_bound || !jscmd_bytes_eq(a->filter, b->filter) ||
         a->has_seq != b->has_seq || a->has_keep != b->has_keep || a->seq != b->seq ||
         a->keep != b->keep || a->no_erase != b->no_erase || a->cutoff_ns != b->cutoff_ns || a->now_ns != b->now_ns ||
-        a->acct_max != b->acct_max ||
+        a->acct_max != b->acct_max || a->acct_streams != b->acct_streams ||
+        a->acct_consumers != b->acct_consumers ||
         !jscmd_pub_eq(&a->pub, &b->pub) || !jscmd_acks_eq(&a->acks, &b->acks) || a->npubs != b->npubs ||
         a->nackss != b->nackss)
         return false;
