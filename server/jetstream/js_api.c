@@ -273,8 +273,7 @@ static void stream_create_or_update(struct js *js, const struct js_inmsg *m, con
     }
     /* Past nats-server's own checks (above), but not performed: a mirror
      * or source of another domain or account would never fill, s2
-     * compression or an origin's subject_transforms be ignored. Refused,
-     * not kept. */
+     * compression be ignored. Refused, not kept. */
     const char *unsupported = js_stream_config_unsupported_field(m->data, m->data_len);
     if (!unsupported)
         unsupported = js_stream_config_unsupported_origin(&cfg);

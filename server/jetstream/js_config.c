@@ -178,6 +178,15 @@ static const struct errdef {
     { 10138, 400, true, "consumer subject filters cannot overlap" },
     { 10139, 400, true, "consumer filter in FilterSubjects cannot be empty" },
     { 10143, 400, true, "stream mirrors can not have first sequence configured" },
+    { 10144, 400, true, "source with multiple subject transforms cannot also have a single "
+                        "subject filter" },
+    { 10145, 400, true, "source subject filter is invalid" },
+    { 10146, 400, true, "source transform destination is invalid" },
+    { 10147, 400, true, "source filters can not overlap" },
+    { 10150, 400, true, "mirror with multiple subject transforms cannot also have a single "
+                        "subject filter" },
+    { 10151, 400, true, "mirror subject filter is invalid" },
+    { 10152, 400, true, "mirror subject filters can not overlap" },
 };
 
 static const struct errdef *errdef(int err_code)

@@ -121,7 +121,7 @@ char *js_stream_config_mirror_origin(const struct js_stream_config *c);
 const char *js_stream_config_unsupported_origin(const struct js_stream_config *c);
 /* What of nats-server 2.10's that the stream config in json asks for and
  * Tern does not perform yet, or NULL: "compression s2" ("none" is what
- * Tern does), "mirror subject_transforms", "sources subject_transforms".
+ * Tern does).
  * 2.9.10's way of ignoring unknown fields would silently store otherwise
  * than asked; the API refuses them instead. */
 const char *js_stream_config_unsupported_field(const char *json, size_t len);

@@ -14,7 +14,8 @@
  * (known fields only, in struct order, omitempty honoured, republish src
  * defaulted to ">"), and checked as far as the request alone allows: the
  * mirror/sources exclusions, external prefixes, a stream sourcing itself,
- * republish source/destination (the mapping itself is proto/submap.h's,
+ * 2.10's subject_transforms of a mirror or a source (js_origin.c applies
+ * them), republish source/destination (the mapping itself is proto/submap.h's,
  * which js_republish.c applies). Origin streams are the caller's. Pure.
  */
 #include <errno.h>
@@ -70,6 +71,40 @@ static int norm_placement(const json_t *in, json_t **out)
     return rc;
 }
 
+/* 2.10's subject_transforms of an origin: [{src, dest}], each echoed with
+ * both (an empty one stays empty); NULL when absent, null or empty. */
+static int norm_transforms(const json_t *in, json_t **out)
+{
+    *out = NULL;
+    if (!in || json_is_null(in))
+        return 0;
+    if (!json_is_array(in))
+        return -EINVAL;
+    if (!json_array_size(in))
+        return 0;
+    json_t *a = json_array();
+    int rc = a ? 0 : -ENOMEM;
+    for (size_t i = 0; !rc && i < json_array_size(in); i++) {
+        const json_t *t = json_array_get(in, i);
+        char *src = NULL, *dest = NULL;
+        rc = json_is_object(t) ? 0 : -EINVAL;
+        if (!rc)
+            rc = jf_str(t, "src", &src);
+        if (!rc)
+            rc = jf_str(t, "dest", &dest);
+        if (!rc && json_array_append_new(a, json_pack("{s:s,s:s}", "src", src ? src : "",
+                                                      "dest", dest ? dest : "")) != 0)
+            rc = -ENOMEM;
+        free(src);
+        free(dest);
+    }
+    if (rc)
+        json_decref(a);
+    else
+        *out = a;
+    return rc;
+}
+
 /* A StreamSource (mirror or one of sources) as Go re-encodes it. */
 static int norm_source(const json_t *in, json_t **out)
 {
@@ -88,6 +123,9 @@ static int norm_source(const json_t *in, json_t **out)
         rc = -EINVAL;
     if (!rc)
         rc = jf_str(in, "filter_subject", &filter);
+    json_t *trs = NULL;
+    if (!rc)
+        rc = norm_transforms(jf_get(in, "subject_transforms"), &trs);
     if (!rc && (ext = jf_get(in, "external")) && !json_is_object(ext))
         rc = -EINVAL;
     if (!rc && ext)
@@ -104,6 +142,8 @@ static int norm_source(const json_t *in, json_t **out)
             js_put(o, "opt_start_time", json_string(ts), &oom);
         if (filter)
             js_put(o, "filter_subject", json_string(filter), &oom);
+        if (trs)
+            js_put(o, "subject_transforms", json_incref(trs), &oom);
         if (ext)
             js_put(o, "external",
                 json_pack("{s:s,s:s}", "api", api ? api : "", "deliver", deliver ? deliver : ""),
@@ -114,6 +154,7 @@ static int norm_source(const json_t *in, json_t **out)
     free(filter);
     free(api);
     free(deliver);
+    json_decref(trs);
     if (rc)
         json_decref(o);
     else
@@ -251,15 +292,6 @@ const char *js_stream_config_unsupported_field(const char *json, size_t len)
     json_t *root = json_loadb(json, len, 0, NULL);
     const char *z = json_string_value(json_object_get(root, "compression"));
     const char *found = z && !strcmp(z, "s2") ? "compression s2" : NULL;
-    /* 2.10's per-origin transforms: the origin decoders keep only what
-     * they know, so they are looked for here */
-    if (!found && json_array_size(json_object_get(json_object_get(root, "mirror"),
-                                                  "subject_transforms")))
-        found = "mirror subject_transforms";
-    json_t *sources = json_object_get(root, "sources");
-    for (size_t i = 0; !found && i < json_array_size(sources); i++)
-        if (json_array_size(json_object_get(json_array_get(sources, i), "subject_transforms")))
-            found = "sources subject_transforms";
     json_decref(root);
     return found;
 }
@@ -392,6 +424,47 @@ int js_extra_check_republish(const struct js_stream_config *c, const struct js_c
     return 0;
 }
 
+/* An origin's subject_transforms as 2.10's checkStreamCfg checks them
+ * (codes for a mirror, else for a source), then as its addStream makes
+ * them (each pair a valid mapping). */
+static int check_origin_transforms(const json_t *o, bool mirror, struct js_err *err)
+{
+    const json_t *trs = json_object_get(o, "subject_transforms");
+    size_t n = json_array_size(trs);
+    if (!n)
+        return 0;
+    if (json_object_get(o, "filter_subject"))
+        return js_err_set(err, mirror ? 10150 : 10144, NULL);
+    for (size_t i = 0; !mirror && i < n; i++) {
+        const char *d = json_string_value(json_object_get(json_array_get(trs, i), "dest"));
+        if (*d && !subject_valid_sub(d, strlen(d)))
+            return js_err_set(err, 10146, NULL);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *a = json_string_value(json_object_get(json_array_get(trs, i), "src"));
+        if (!subject_valid_sub(a, strlen(a)))
+            return js_err_set(err, mirror ? 10151 : 10145, NULL);
+        /* a mirror's may not collide at all; a source's may not contain
+         * one another */
+        for (size_t j = 0; j < n; j++) {
+            const char *b = json_string_value(json_object_get(json_array_get(trs, j), "src"));
+            bool clash = mirror ? subject_overlap(a, strlen(a), b, strlen(b))
+                                : subject_covers(b, strlen(b), a, strlen(a));
+            if (i != j && clash)
+                return js_err_set(err, mirror ? 10152 : 10147, NULL);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *t = json_array_get(trs, i);
+        const char *a = json_string_value(json_object_get(t, "src"));
+        const char *d = json_string_value(json_object_get(t, "dest"));
+        if (*d && !transform_ok(a, d))
+            return js_err_set(err, 10049, "subject transform from '%s' to '%s' for the %s: %s",
+                              a, d, mirror ? "mirror" : "source", "invalid subject transform");
+    }
+    return 0;
+}
+
 /* checkStreamCfg's mirror/sources rules, in its order. */
 int js_extra_check_sources(const struct js_stream_config *c, const struct js_cfg_extra *x,
                            struct js_err *err)
@@ -404,6 +477,13 @@ int js_extra_check_sources(const struct js_stream_config *c, const struct js_cfg
         return js_err_set(err, 10034, NULL);
     if (x->mirror && nsources > 0)
         return js_err_set(err, 10031, NULL);
+    if (x->mirror && (rc = check_origin_transforms(x->mirror, true, err)) < 0)
+        return rc;
+    for (size_t i = 0; i < nsources; i++) {
+        const json_t *s = json_array_get(x->sources, i);
+        if (json_is_object(s) && (rc = check_origin_transforms(s, false, err)) < 0)
+            return rc;
+    }
     /* 2.9.10 dereferences each source here and crashes on a null one */
     for (size_t i = 0; i < nsources; i++)
         if (json_is_null(json_array_get(x->sources, i)))

@@ -31,7 +31,7 @@ void js_mirror_close(struct js_stream *st)
     if (!m)
         return;
     free(m->origin);
-    free(m->filter);
+    js_origin_filter_free(&m->take);
     free(m->start_time);
     free(m);
     st->mirror = NULL;
@@ -66,18 +66,12 @@ int js_mirror_open(struct js_stream *st)
         rc = (m->origin = strdup(name ? name : "")) ? 0 : -ENOMEM;
     }
     if (!rc)
-        rc = dup_member(src, "filter_subject", &m->filter);
+        rc = js_origin_filter_parse(src, &m->take);
     if (!rc)
         rc = dup_member(src, "opt_start_time", &m->start_time);
     if (!rc) {
         json_t *seq = json_object_get(src, "opt_start_seq");
         m->start_seq = json_is_integer(seq) ? (uint64_t)json_integer_value(seq) : 0;
-        /* ">" takes everything: asked unfiltered, the store answers O(1) */
-        if (m->filter && !strcmp(m->filter, ">")) {
-            free(m->filter);
-            m->filter = NULL;
-        }
-        m->filter_len = m->filter ? strlen(m->filter) : 0;
     }
     json_decref(src);
     st->mirror = m;
@@ -131,18 +125,29 @@ int js_mirror_start(struct js *js, struct js_stream *st)
 /* Store origin message msg in mirror st at its own sequence. */
 static int copy_one(struct js *js, struct js_stream *st, const struct store_msg *msg)
 {
-    int rc = store_append_at(st->store, msg->seq, msg->subject, msg->subject_len, msg->hdr,
-                             msg->hdr_len, msg->data ? msg->data : "", msg->data_len, msg->ts);
+    /* Under the origin's sequence; under its subject, or the transformed
+     * one (2.10's subject_transforms). */
+    char *renamed = NULL;
+    size_t slen = msg->subject_len;
+    int rc = js_origin_rename(&st->mirror->take, msg->subject, msg->subject_len, &renamed,
+                              &slen);
+    if (rc == -ENOMEM)
+        return rc;
+    const char *subject = renamed ? renamed : msg->subject;
+    rc = store_append_at(st->store, msg->seq, subject, slen, msg->hdr, msg->hdr_len,
+                         msg->data ? msg->data : "", msg->data_len, msg->ts);
     if (rc < 0) {
         LOG_ERROR("JetStream: mirror '%s': storing message %llu failed: %s", st->cfg.name,
                   (unsigned long long)msg->seq, strerror(-rc));
+        free(renamed);
         return rc;
     }
     if (msg->ts > st->clock)
         st->clock = msg->ts;
     st->dirty = true;
-    if (js_stream_enforce_limits(st, msg->subject, msg->subject_len))
+    if (js_stream_enforce_limits(st, subject, slen))
         st->removed = true;
+    free(renamed);
     /* a mirror of this mirror follows in the same apply */
     return js_mirror_follow(js, st, msg->seq);
 }
@@ -174,7 +179,7 @@ int js_mirror_follow(struct js *js, struct js_stream *origin, uint64_t seq)
         /* Caught up: seq is the first message the filter takes past what
          * the mirror has. Otherwise a sync copies it, in order. */
         uint64_t from = last_seq(st) + 1;
-        if (seq < from || store_next_seq(origin->store, from, m->filter, m->filter_len) != seq)
+        if (seq < from || js_origin_next_seq(origin->store, from, &m->take) != seq)
             continue;
         if (store_load(origin->store, seq, &msg) == 0)
             rc = copy_one(js, st, &msg);
@@ -193,7 +198,7 @@ int js_mirror_sync(struct js *js, struct js_stream *st, uint64_t max)
     int rc = 0;
     uint64_t seq = last_seq(st) + 1;
     for (uint64_t n = 0; n < max && !rc &&
-                         store_load_next(o->store, seq, m->filter, m->filter_len, &msg) == 0;
+                         js_origin_load_next(o->store, seq, &m->take, &msg) == 0;
          n++) {
         seq = msg.seq + 1;
         rc = copy_one(js, st, &msg);
@@ -207,8 +212,7 @@ uint64_t js_mirror_lag(struct js *js, const struct js_stream *st)
     struct js_stream *o = st->mirror ? origin_of(js, st) : NULL;
     if (!o)
         return 0;
-    return store_count_from(o->store, last_seq(st) + 1, st->mirror->filter,
-                            st->mirror->filter_len);
+    return js_origin_count_from(o->store, last_seq(st) + 1, &st->mirror->take);
 }
 
 /* ---- runtime (serving node) ---- */

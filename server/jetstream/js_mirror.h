@@ -1,8 +1,9 @@
 /*
  * server/jetstream/js_mirror.h — a stream that mirrors another stream of
  * this server: the origin's messages at the origin's sequence numbers,
- * optionally only those one subject filter takes, from a start sequence or
- * time on.
+ * optionally only those a subject filter or 2.10's subject transforms take
+ * (renamed by the transforms, js_origin.h), from a start sequence or time
+ * on.
  *
  * Every stream lives in the one replicated state (one raft group holds
  * them all), so a mirror is derived inside the state machine rather than
@@ -25,6 +26,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "server/jetstream/js_origin.h"
+
 struct js;
 struct js_stream;
 
@@ -32,8 +35,8 @@ struct js_stream;
  * (js_stream.mirror); NULL for any other stream. */
 struct js_mirror {
     char *origin;          /* owned: the origin stream's name */
-    char *filter;          /* owned: filter_subject, NULL when none */
-    size_t filter_len;
+    struct js_origin_filter take; /* owned: filter_subject or 2.10's
+                                     subject_transforms */
     uint64_t start_seq;    /* opt_start_seq, 0 when absent */
     char *start_time;      /* owned: opt_start_time as written, or NULL */
 };

@@ -36,7 +36,7 @@ static void links_free(struct js_sources *s)
         return;
     for (size_t i = 0; i < s->n; i++) {
         free(s->v[i].origin);
-        free(s->v[i].filter);
+        js_origin_filter_free(&s->v[i].take);
         free(s->v[i].start_time);
     }
     free(s->v);
@@ -64,18 +64,13 @@ static int link_parse(const json_t *src, struct js_source_link *l)
     const char *name = json_string_value(json_object_get(src, "name"));
     int rc = (l->origin = strdup(name ? name : "")) ? 0 : -ENOMEM;
     if (!rc)
-        rc = dup_str(src, "filter_subject", &l->filter);
+        rc = js_origin_filter_parse(src, &l->take);
     if (!rc)
         rc = dup_str(src, "opt_start_time", &l->start_time);
     if (rc)
         return rc;
     json_t *seq = json_object_get(src, "opt_start_seq");
     l->start_seq = json_is_integer(seq) ? (uint64_t)json_integer_value(seq) : 0;
-    if (l->filter && !strcmp(l->filter, ">")) {
-        free(l->filter);
-        l->filter = NULL;
-    }
-    l->filter_len = l->filter ? strlen(l->filter) : 0;
     return 0;
 }
 
@@ -125,8 +120,8 @@ void js_source_start(struct js *js, struct js_stream *st)
 
 static bool same_link(const struct js_source_link *a, const struct js_source_link *b)
 {
-    return !strcmp(a->origin, b->origin) &&
-           (a->filter ? b->filter && !strcmp(a->filter, b->filter) : !b->filter);
+    const char *x = a->take.key, *y = b->take.key;
+    return !strcmp(a->origin, b->origin) && (x ? y && !strcmp(x, y) : !y);
 }
 
 int js_source_reopen(struct js *js, struct js_stream *st)
@@ -219,9 +214,16 @@ static int copy_one(struct js *js, struct js_stream *st, struct js_source_link *
         return 0; /* an origin name too long for a header line: not copied */
     if (rc < 0)
         return rc;
+    /* Under the origin's subject, or the transformed one (2.10). */
+    char *renamed = NULL;
+    size_t slen = m->subject_len;
+    if (js_origin_rename(&l->take, m->subject, m->subject_len, &renamed, &slen) == -ENOMEM) {
+        free(hdr);
+        return -ENOMEM;
+    }
     struct jscmd_publish p = {
         .stream = { st->cfg.name, strlen(st->cfg.name) },
-        .subject = { m->subject, m->subject_len },
+        .subject = { renamed ? renamed : m->subject, slen },
         .hdr = { hdr, hlen },
         .data = { m->data ? m->data : "", m->data_len },
         .ts_ns = m->ts > 0 ? (uint64_t)m->ts : 0,
@@ -230,6 +232,7 @@ static int copy_one(struct js *js, struct js_stream *st, struct js_source_link *
     memset(&r, 0, sizeof r);
     rc = js_apply_publish(js, st, &p, &r);
     free(hdr);
+    free(renamed);
     return rc;
 }
 
@@ -243,7 +246,7 @@ int js_source_follow(struct js *js, struct js_stream *origin, uint64_t seq)
         for (size_t i = 0; st->sources && i < st->sources->n && !rc; i++) {
             struct js_source_link *l = &st->sources->v[i];
             if (strcmp(l->origin, origin->cfg.name) != 0 || seq < l->cursor ||
-                store_next_seq(origin->store, l->cursor, l->filter, l->filter_len) != seq)
+                js_origin_next_seq(origin->store, l->cursor, &l->take) != seq)
                 continue;
             if (store_load(origin->store, seq, &msg) == 0)
                 rc = copy_one(js, st, l, &msg);
@@ -261,8 +264,7 @@ int js_source_sync(struct js *js, struct js_stream *st, uint64_t max)
         struct js_source_link *l = &st->sources->v[i];
         struct js_stream *o = origin_of(js, l);
         for (uint64_t n = 0; o && n < max && !rc &&
-                             store_load_next(o->store, l->cursor, l->filter, l->filter_len,
-                                             &msg) == 0;
+                             js_origin_load_next(o->store, l->cursor, &l->take, &msg) == 0;
              n++)
             rc = copy_one(js, st, l, &msg);
     }
@@ -289,7 +291,7 @@ void js_source_recount(struct js *js)
 static uint64_t link_lag(struct js *js, const struct js_source_link *l)
 {
     struct js_stream *o = origin_of(js, l);
-    return o ? store_count_from(o->store, l->cursor, l->filter, l->filter_len) : 0;
+    return o ? js_origin_count_from(o->store, l->cursor, &l->take) : 0;
 }
 
 uint64_t js_source_lag(struct js *js, const struct js_stream *st)
@@ -351,7 +353,7 @@ int js_source_save(struct js_stream *st)
     for (size_t i = 0; !oom && i < st->sources->n; i++) {
         const struct js_source_link *l = &st->sources->v[i];
         oom |= json_array_append_new(
-                   a, json_pack("{s:s,s:s?,s:I}", "name", l->origin, "filter", l->filter,
+                   a, json_pack("{s:s,s:s?,s:I}", "name", l->origin, "filter", l->take.key,
                                 "cursor", (json_int_t)l->cursor)) != 0;
     }
     char *text = oom ? NULL : json_dumps(a, JSON_COMPACT);
@@ -370,8 +372,8 @@ static struct js_source_link *link_named(struct js_stream *st, const char *origi
 {
     for (size_t i = 0; i < st->sources->n; i++) {
         struct js_source_link *l = &st->sources->v[i];
-        if (!strcmp(l->origin, origin) && (l->filter ? filter && !strcmp(l->filter, filter)
-                                                     : !filter))
+        const char *key = l->take.key;
+        if (!strcmp(l->origin, origin) && (key ? filter && !strcmp(key, filter) : !filter))
             return l;
     }
     return NULL;

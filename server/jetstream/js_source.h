@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "server/jetstream/js_origin.h"
+
 struct js;
 struct js_stream;
 struct js_stream_config;
@@ -35,8 +37,9 @@ struct js_err;
 /* One source of a stream. Owned by its struct js_sources. */
 struct js_source_link {
     char *origin;        /* owned: the origin stream's name */
-    char *filter;        /* owned: filter_subject, NULL when none */
-    size_t filter_len;
+    struct js_origin_filter take; /* owned: filter_subject or 2.10's
+                                     subject_transforms; take.key names
+                                     the link with its origin */
     uint64_t start_seq;  /* opt_start_seq, 0 when absent */
     char *start_time;    /* owned: opt_start_time as written, or NULL */
     uint64_t cursor;     /* replicated: the next origin sequence to
