@@ -106,7 +106,8 @@ static const struct field consumer_create[] = {
     F(1, K_STR, REQUIRED, C, stream), F(2, K_STR, REQUIRED, C, consumer),
     F(3, K_BIN, REQUIRED, C, config), F(4, K_U64, REQUIRED, C, created_ns),
     F(5, K_STR, OPTIONAL, C, deliver_seen), F(6, K_BOOL, OPTIONAL, C, deliver_bound),
-    F(7, K_U64, OPTIONAL, C, acct_consumers), F(15, K_U64, OPTIONAL, C, req),
+    F(7, K_U64, OPTIONAL, C, acct_consumers), F(8, K_U8, OPTIONAL, C, action),
+    F(15, K_U64, OPTIONAL, C, req),
 };
 static const struct field consumer_update[] = {
     F(1, K_STR, REQUIRED, C, stream), F(2, K_STR, REQUIRED, C, consumer),

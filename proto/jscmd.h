@@ -51,6 +51,15 @@ enum jscmd_op {
     JSCMD_CONSUMER_ACKS_BATCH = 0x31,
 };
 
+/* A consumer create's action (nats-server 2.10): create or update
+ * (absent, 0), only create (an existing consumer with another config is
+ * 10148), only update (a missing consumer is 10149). */
+enum {
+    JSCMD_ACTION_CREATE_OR_UPDATE = 0,
+    JSCMD_ACTION_UPDATE = 1,
+    JSCMD_ACTION_CREATE = 2,
+};
+
 /* Borrowed bytes (not NUL-terminated). ptr NULL = absent. */
 struct jscmd_bytes {
     const char *ptr;
@@ -110,7 +119,7 @@ struct jscmd_acks {
  *   STREAM_SYNC      stream, seq (has_seq must be set: the most messages
  *                    to copy) (no req)
  *   CONSUMER_CREATE  stream, consumer, config, created_ns, deliver_seen?,
- *                    deliver_bound?, acct_consumers?, req
+ *                    deliver_bound?, acct_consumers?, action?, req
  *   CONSUMER_UPDATE  stream, consumer, config, req
  *   CONSUMER_DELETE  stream, consumer, req
  *   PUBLISH          pub (acct_max?, acct_limit? in pub; stream and req may be given in c or in c->pub;
@@ -137,6 +146,8 @@ struct jscmd {
     uint64_t acct_consumers;          /* consumer create, key 7: the
                                          account's max_consumers per stream
                                          (10026); 0 = none */
+    uint8_t action;                   /* consumer create, key 8: 2.10's
+                                         request action (JSCMD_ACTION_*) */
     uint64_t created_ns;
     struct jscmd_bytes deliver_seen;  /* consumer create, key 5 (Tern's, not
                                          in the spec's table yet): the

@@ -183,10 +183,13 @@ static const struct errdef {
     { 10145, 400, true, "source subject filter is invalid" },
     { 10146, 400, true, "source transform destination is invalid" },
     { 10147, 400, true, "source filters can not overlap" },
+    { 10148, 400, true, "consumer already exists" },
+    { 10149, 400, true, "consumer does not exist" },
     { 10150, 400, true, "mirror with multiple subject transforms cannot also have a single "
                         "subject filter" },
     { 10151, 400, true, "mirror subject filter is invalid" },
     { 10152, 400, true, "mirror subject filters can not overlap" },
+    { 10153, 400, false, "consumer inactive threshold exceeds system limit of {limit}" },
 };
 
 static const struct errdef *errdef(int err_code)
@@ -677,6 +680,9 @@ char *js_stream_config_to_json(const struct js_stream_config *c)
     js_put(o, "deny_delete", json_boolean(c->deny_delete), &oom);
     js_put(o, "deny_purge", json_boolean(c->deny_purge), &oom);
     js_put(o, "allow_rollup_hdrs", json_boolean(c->allow_rollup_hdrs), &oom);
+    json_t *limits = json_object_get(x, "consumer_limits"); /* 2.10, when set */
+    if (limits)
+        js_put(o, "consumer_limits", json_incref(limits), &oom);
     js_put_metadata(o, c->metadata, &oom);
     if (!oom)
         text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);

@@ -119,6 +119,10 @@ char *js_stream_config_mirror_origin(const struct js_stream_config *c);
  * external"), or NULL: mirrors and sources of streams of this server are
  * performed (js_mirror.h, js_source.h). */
 const char *js_stream_config_unsupported_origin(const struct js_stream_config *c);
+/* 2.10's consumer_limits of c: the default and ceiling of its consumers'
+ * inactive_threshold (ns) and max_ack_pending; 0 when not set. */
+int js_stream_config_consumer_limits(const struct js_stream_config *c, int64_t *inactive_ns,
+                                     int64_t *max_ack_pending);
 /* What of nats-server 2.10's that the stream config in json asks for and
  * Tern does not perform yet, or NULL: "compression s2" ("none" is what
  * Tern does).
@@ -237,6 +241,10 @@ int js_consumer_config_check(struct js_consumer_config *c, bool direct, struct j
  * step and 10026; here they simply come last. */
 int js_consumer_config_check_stream(const struct js_consumer_config *c,
                                     const struct js_stream_config *s, struct js_err *err);
+/* Two consumer configs the same in every field (2.10's action "create"
+ * accepts an existing consumer only with the same config). */
+bool js_consumer_config_equal(const struct js_consumer_config *a,
+                              const struct js_consumer_config *b);
 /* Creating an existing consumer with cfg: 0 when equal or an allowed
  * update (then *changed is true), -EINVAL with 10012 "<field> can not
  * be updated" (code 500) otherwise. As in 2.9.10, any change to a config

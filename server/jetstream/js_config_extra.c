@@ -36,6 +36,7 @@ void js_extra_free(struct js_cfg_extra *x)
     json_decref(x->sources);
     json_decref(x->republish);
     json_decref(x->transform);
+    json_decref(x->consumer_limits);
 }
 
 static int norm_placement(const json_t *in, json_t **out)
@@ -196,6 +197,46 @@ static int norm_src_dest(const json_t *in, bool with_headers_only, json_t **out)
     return rc;
 }
 
+/* 2.10's consumer_limits {inactive_threshold, max_ack_pending}: the
+ * defaults and ceilings of the stream's consumers; kept only when one is
+ * set (both omitempty in Go). */
+static int norm_consumer_limits(const json_t *in, json_t **out)
+{
+    int64_t inactive = 0, max_ack = 0;
+    *out = NULL;
+    if (json_is_null(in))
+        return 0;
+    int rc = json_is_object(in) ? 0 : -EINVAL;
+    if (!rc)
+        rc = jf_int(in, "inactive_threshold", 0, INT64_MAX, &inactive);
+    if (!rc)
+        rc = jf_int(in, "max_ack_pending", INT32_MIN, INT32_MAX, &max_ack);
+    if (rc || (!inactive && !max_ack))
+        return rc;
+    json_t *o = json_object();
+    bool oom = !o;
+    if (o && inactive)
+        js_put(o, "inactive_threshold", json_integer(inactive), &oom);
+    if (o && max_ack)
+        js_put(o, "max_ack_pending", json_integer(max_ack), &oom);
+    if (oom) {
+        json_decref(o);
+        return -ENOMEM;
+    }
+    *out = o;
+    return 0;
+}
+
+int js_stream_config_consumer_limits(const struct js_stream_config *c, int64_t *inactive_ns,
+                                     int64_t *max_ack_pending)
+{
+    json_t *o = js_extra_member(c->extra_json, "consumer_limits");
+    *inactive_ns = json_integer_value(json_object_get(o, "inactive_threshold"));
+    *max_ack_pending = json_integer_value(json_object_get(o, "max_ack_pending"));
+    json_decref(o);
+    return 0;
+}
+
 int js_extra_decode(const json_t *root, struct js_cfg_extra *x)
 {
     json_t *v;
@@ -224,6 +265,8 @@ int js_extra_decode(const json_t *root, struct js_cfg_extra *x)
         rc = norm_src_dest(v, true, &x->republish);
     if (!rc && (v = jf_get(root, "subject_transform")))
         rc = norm_src_dest(v, false, &x->transform);
+    if (!rc && (v = jf_get(root, "consumer_limits")))
+        rc = norm_consumer_limits(v, &x->consumer_limits);
     return rc;
 }
 
@@ -232,7 +275,8 @@ int js_extra_pack(const struct js_cfg_extra *x, char **out)
 {
     bool oom = false;
     *out = NULL;
-    if (!x->placement && !x->mirror && !x->sources && !x->republish && !x->transform)
+    if (!x->placement && !x->mirror && !x->sources && !x->republish && !x->transform &&
+        !x->consumer_limits)
         return 0;
     json_t *o = json_object();
     if (!o)
@@ -247,6 +291,8 @@ int js_extra_pack(const struct js_cfg_extra *x, char **out)
         js_put(o, "subject_transform", json_incref(x->transform), &oom);
     if (x->republish)
         js_put(o, "republish", json_incref(x->republish), &oom);
+    if (x->consumer_limits)
+        js_put(o, "consumer_limits", json_incref(x->consumer_limits), &oom);
     if (!oom)
         *out = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
     json_decref(o);

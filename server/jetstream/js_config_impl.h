@@ -90,6 +90,7 @@ struct js_cfg_extra {
     bool storage_any;                                 /* "storage":"any" */
     json_t *placement, *mirror, *sources, *republish; /* Go-normalised, owned */
     json_t *transform;                                /* subject_transform, too */
+    json_t *consumer_limits;                          /* 2.10's, when not empty */
     size_t metadata_size;                             /* see jf_strmap */
 };
 int js_extra_decode(const json_t *root, struct js_cfg_extra *x);

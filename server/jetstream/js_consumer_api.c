@@ -77,6 +77,90 @@ static void reply_info(struct js *js, const struct js_inmsg *m, struct js_consum
 
 /* ---- create ---- */
 
+/* Go's time.Duration.String() of whole nanoseconds, as 2.10's limit texts
+ * write it ("5s", "1m30s", "1.5s", "250ms"). */
+static void go_duration(int64_t ns, char *out, size_t cap)
+{
+    if (ns < 1000000000) {
+        if (ns % 1000000 == 0)
+            snprintf(out, cap, "%" PRId64 "ms", ns / 1000000);
+        else
+            snprintf(out, cap, "%" PRId64 "ns", ns);
+        return;
+    }
+    int64_t h = ns / 3600000000000LL, m = ns / 60000000000LL % 60;
+    int64_t s = ns / 1000000000 % 60, frac = ns % 1000000000;
+    size_t n = 0;
+    if (h)
+        n += (size_t)snprintf(out + n, cap - n, "%" PRId64 "h", h);
+    if (h || m)
+        n += (size_t)snprintf(out + n, cap - n, "%" PRId64 "m", m);
+    n += (size_t)snprintf(out + n, cap - n, "%" PRId64, s);
+    if (frac) {
+        char f[16];
+        snprintf(f, sizeof f, "%09" PRId64, frac);
+        for (size_t k = strlen(f); k > 0 && f[k - 1] == '0'; k--)
+            f[k - 1] = '\0';
+        n += (size_t)snprintf(out + n, cap - n, ".%s", f);
+    }
+    snprintf(out + n, cap - n, "s");
+}
+
+/* The request's "action" (2.10): "" create or update, "create", "update";
+ * anything else does not decode, 10025 as Go's decoder makes it. */
+static int request_action(const struct js_inmsg *m, uint8_t *action, struct js_err *e)
+{
+    json_t *o = json_loadb(m->data, m->data_len, 0, NULL);
+    const json_t *a = json_object_get(o, "action");
+    const char *s = json_string_value(a);
+    int rc = 0;
+    *action = JSCMD_ACTION_CREATE_OR_UPDATE;
+    if (s && !strcmp(s, "create"))
+        *action = JSCMD_ACTION_CREATE;
+    else if (s && !strcmp(s, "update"))
+        *action = JSCMD_ACTION_UPDATE;
+    else if (a && !json_is_null(a) && (!s || *s))
+        rc = js_err_set(e, 10025, NULL);
+    json_decref(o);
+    return rc;
+}
+
+/* Whether the request's config names a key with a non-zero value (a
+ * default put in by the parser is not the client's). */
+static bool request_sets(const struct js_inmsg *m, const char *key)
+{
+    json_t *o = json_loadb(m->data, m->data_len, 0, NULL);
+    json_int_t v = json_integer_value(json_object_get(json_object_get(o, "config"), key));
+    json_decref(o);
+    return v != 0;
+}
+
+/* 2.10's consumer_limits of the stream: the defaults of a consumer that
+ * sets neither, and the most one may set (10121, 10153). */
+static int apply_consumer_limits(const struct js_stream *st, const struct js_inmsg *m,
+                                 struct js_consumer_config *cfg, struct js_err *e)
+{
+    int64_t inactive, max_ack;
+    js_stream_config_consumer_limits(&st->cfg, &inactive, &max_ack);
+    if (max_ack > 0) {
+        if (!request_sets(m, "max_ack_pending"))
+            cfg->max_ack_pending = cfg->ack_policy == JS_ACK_NONE ? 0 : max_ack;
+        else if (cfg->max_ack_pending > max_ack)
+            return js_err_set(e, 10121, "consumer max ack pending exceeds system limit of "
+                              "%" PRId64, max_ack);
+    }
+    if (inactive > 0) {
+        char d[48];
+        go_duration(inactive, d, sizeof d);
+        if (!request_sets(m, "inactive_threshold"))
+            cfg->inactive_threshold = inactive;
+        else if (cfg->inactive_threshold > inactive)
+            return js_err_set(e, 10153, "consumer inactive threshold exceeds system limit of %s",
+                              d);
+    }
+    return 0;
+}
+
 static char *dup_slice(const struct proto_slice *s)
 {
     return strndup(s->ptr, s->len);
@@ -128,7 +212,9 @@ static void api_create(struct js *js, const struct js_inmsg *m, const struct pro
         js_err_set(&e, 10059, NULL);
         goto err;
     }
-    if (js_consumer_config_check(&cfg, direct, &e) < 0)
+    uint8_t action;
+    if (js_consumer_config_check(&cfg, direct, &e) < 0 || request_action(m, &action, &e) < 0 ||
+        apply_consumer_limits(st, m, &cfg, &e) < 0)
         goto err;
     /* The remaining admission (existing consumer, 10026, the work-queue
      * rules) is apply's, against the state where the command lands. */
@@ -159,6 +245,7 @@ static void api_create(struct js *js, const struct js_inmsg *m, const struct pro
         .deliver_seen = { ods, strlen(ods) },
         .deliver_bound = *ods && js_has_interest(js, ods, strlen(ods)),
         .acct_consumers = js->acc_max_consumers > 0 ? (uint64_t)js->acc_max_consumers : 0,
+        .action = action,
     };
     js_propose(js, &cmd, m->reply, m->reply ? m->reply_len : 0);
     free(json);

@@ -495,7 +495,8 @@ static bool backoff_equal(const struct js_consumer_config *a, const struct js_co
 }
 
 /* reflect.DeepEqual of two normalised configs. */
-static bool config_equal(const struct js_consumer_config *a, const struct js_consumer_config *b)
+bool js_consumer_config_equal(const struct js_consumer_config *a,
+                              const struct js_consumer_config *b)
 {
     return js_streq(a->durable_name, b->durable_name) && js_streq(a->name, b->name) &&
            js_streq(a->description, b->description) && a->deliver_policy == b->deliver_policy &&
@@ -528,7 +529,7 @@ int js_consumer_config_check_update(const struct js_consumer_config *old,
 {
 #define NOPE(what) js_err_set(err, 10012, "%s can not be updated", what)
     *changed = false;
-    if (config_equal(old, upd))
+    if (js_consumer_config_equal(old, upd))
         return 0;
     if (old->deliver_policy != upd->deliver_policy)
         return NOPE("deliver policy");

@@ -336,8 +336,16 @@ int js_consumer_fsm_create(struct js *js, const struct jscmd *cmd, struct js_res
         js_consumer_config_check_stream(&cfg, &st->cfg, e) < 0)
         goto out;
     struct js_consumer *c = js_consumer_find(st, name, strlen(name));
+    if (!c && cmd->action == JSCMD_ACTION_UPDATE) {
+        js_err_set(e, 10149, NULL);
+        goto out;
+    }
     if (c) {
         bool changed = false;
+        if (cmd->action == JSCMD_ACTION_CREATE && !js_consumer_config_equal(&c->cfg, &cfg)) {
+            js_err_set(e, 10148, NULL);
+            goto out;
+        }
         if (js_consumer_config_check_update(&c->cfg, &cfg, bound(cmd, c), &changed, e) < 0 ||
             !changed)
             goto out;

@@ -55,7 +55,7 @@ static const struct opspec {
     { JSCMD_STREAM_SYNC, { { 1, 's', 0 }, { 5, 'u', 0 } } },
     { JSCMD_CONSUMER_CREATE,
       { { 1, 's', 0 }, { 2, 's', 0 }, { 3, 'b', 0 }, { 4, 'u', 0 }, { 5, 's', 1 },
-        { 6, 't', 1 }, { 7, 'u', 1 }, { 15, 'u', 1 } } },
+        { 6, 't', 1 }, { 7, 'u', 1 }, { 8, 'u', 1 }, { 15, 'u', 1 } } },
     { JSCMD_CONSUMER_UPDATE, { { 1, 's', 0 }, { 2, 's', 0 }, { 3, 'b', 0 }, { 15, 'u', 1 } } },
     { JSCMD_CONSUMER_DELETE, { { 1, 's', 0 }, { 2, 's', 0 }, { 15, 'u', 1 } } },
     { JSCMD_PUBLISH,
@@ -170,6 +170,7 @@ static struct jscmd make_cmd(enum jscmd_op op, bool full)
             c.deliver_seen = B("deliver.old");
             c.deliver_bound = true;
             c.acct_consumers = 3;
+            c.action = JSCMD_ACTION_CREATE;
         }
         break;
     case JSCMD_CONSUMER_UPDATE:

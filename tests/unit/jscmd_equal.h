@@ -62,7 +62,7 @@ static inline bool jscmd_cmd_eq(const struct jscmd *a, const struct jscmd *b)
         a->has_seq != b->has_seq || a->has_keep != b->has_keep || a->seq != b->seq ||
         a->keep != b->keep || a->no_erase != b->no_erase || a->cutoff_ns != b->cutoff_ns || a->now_ns != b->now_ns ||
         a->acct_max != b->acct_max || a->acct_streams != b->acct_streams ||
-        a->acct_consumers != b->acct_consumers ||
+        a->acct_consumers != b->acct_consumers || a->action != b->action ||
         !jscmd_pub_eq(&a->pub, &b->pub) || !jscmd_acks_eq(&a->acks, &b->acks) || a->npubs != b->npubs ||
         a->nackss != b->nackss)
         return false;
