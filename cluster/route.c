@@ -692,7 +692,7 @@ size_t route_info(struct client *c, char *out, size_t cap, bool ldm)
                      "INFO {\"server_id\":\"%s\",\"server_name\":%s,\"version\":\"%s\","
                      "\"proto\":2,\"go\":\"%s\",\"host\":%s,\"port\":%d,\"headers\":true,"
                      "%s%s\"max_payload\":%lld,\"cluster\":%s%s%s%s%s,\"tern_raft\":%d%s} \r\n",
-                     s->server_id, name, TERN_PROTO_VERSION, TERN_GO_FIELD, host, aport,
+                     s->server_id, name, TERN_ROUTE_PROTO_VERSION, TERN_GO_FIELD, host, aport,
                      cl->user ? "\"auth_required\":true," : "",
                      /* nats-server sets both from one flag: routes always verify */
                      cl->tls ? "\"tls_required\":true,\"tls_verify\":true," : "",
