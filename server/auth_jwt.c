@@ -177,6 +177,7 @@ int auth_jwt_check(const struct auth_jwt *t, const char *token, const char *sig,
         out->expires = u->exp;
         out->max_subs = lower_limit(u->max_subs, a->max_subs);
         out->max_payload = lower_limit(u->max_payload, a->max_payload);
+        out->max_conn = a->max_conn;
     }
     jwt_free(u);
     return rc;

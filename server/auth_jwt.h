@@ -35,6 +35,7 @@ struct auth_jwt_login {
     struct auth_perms *perms;
     int64_t expires;                 /* Unix seconds; 0 = never */
     int64_t max_subs, max_payload;   /* the lower of user and account; JWT_NO_LIMIT = none */
+    int64_t max_conn;                /* the account's connections; JWT_NO_LIMIT = none */
     const char *why;                 /* on refusal: nats-server's debug line (static) */
 };
 

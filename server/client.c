@@ -780,6 +780,9 @@ void client_close(struct client *c, const char *reason, const char *err)
     else
         atomic_fetch_sub(&c->srv->num_clients, 1);
     subs_clear(c, sub_retire);
+    if (c->jwt_counted) /* operator mode's per-account connection limit */
+        atomic_fetch_sub(&c->jwt_counted->jwt_conns, 1);
+    c->jwt_counted = NULL;
     auth_unref(c->auth);
     c->auth = NULL;
     tls_ctx_unref(c->tls_ctx);

@@ -135,6 +135,8 @@ struct client {
     /* The payload limit the JWTs set (< 0 = the server's), which INFO
      * then announces; written by the loop, read by any (async INFO). */
     _Atomic int64_t jwt_max_payload;
+    struct account *jwt_counted;      /* borrowed: the account whose
+                                         jwt_conns counts this connection */
     bool deny_filter;          /* set once a SUB overlapped a deny entry:
                                   deliveries are checked against it; read
                                   by other loops, so written under out_lock */

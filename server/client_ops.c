@@ -117,6 +117,9 @@ static void set_identity(struct client *c, const struct connect_opts *o)
     pthread_mutex_unlock(&c->srv->registry_lock);
 }
 
+/* authenticate()'s refusals besides -1 (an authorization violation). */
+#define AUTH_MAX_ACCOUNT_CONNS (-2)
+
 static void retire_perms(void *p)
 {
     perms_free(p);
@@ -156,12 +159,23 @@ static int authenticate_jwt(struct client *c, const struct auth_jwt *trust,
     c->user = NULL;
     c->jwt_max_subs = login.max_subs;
     c->jwt_expires = login.expires;
+    if (c->jwt_counted) { /* a repeated CONNECT counts afresh */
+        atomic_fetch_sub(&c->jwt_counted->jwt_conns, 1);
+        c->jwt_counted = NULL;
+    }
     if (login.max_payload >= 0 && (c->parser.max_payload < 0 ||
                                    login.max_payload < c->parser.max_payload)) {
         c->parser.max_payload = login.max_payload;
         atomic_store(&c->jwt_max_payload, login.max_payload);
     }
     join_account(c, login.account);
+    /* The account JWT's "conn" limit: nats-server's own error, not an
+     * authorization violation. */
+    if (atomic_fetch_add(&c->acc->jwt_conns, 1) >= login.max_conn && login.max_conn >= 0) {
+        atomic_fetch_sub(&c->acc->jwt_conns, 1);
+        return AUTH_MAX_ACCOUNT_CONNS;
+    }
+    c->jwt_counted = c->acc;
     LOG_DEBUG("%s:%d - cid:%llu - Authenticated JWT: Client \"%s\" by Account \"%s\"",
               c->ip, c->port, (unsigned long long)c->cid, login.user, login.account);
     return 0;
@@ -273,7 +287,15 @@ static int on_connect(void *ctx, struct proto_slice js)
     c->protocol = o.protocol == 0 || o.protocol == 1 ? (int)o.protocol : -1;
     set_identity(c, &o);
 
-    if (authenticate(c, &o) < 0) {
+    int arc = authenticate(c, &o);
+    if (arc == AUTH_MAX_ACCOUNT_CONNS) {
+        LOG_ERROR("%s:%d - cid:%llu - maximum account active connections exceeded", c->ip,
+                  c->port, (unsigned long long)c->cid);
+        rc = stop_with(c, "Maximum Account Connections Exceeded",
+                       "maximum account active connections exceeded");
+        goto out_free_opts;
+    }
+    if (arc < 0) {
         LOG_ERROR("%s:%d - cid:%llu - authentication error", c->ip, c->port,
                   (unsigned long long)c->cid);
         rc = stop_with(c, "Authentication Failure", "Authorization Violation");

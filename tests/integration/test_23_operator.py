@@ -323,6 +323,29 @@ def test_payload_limit_from_the_account_jwt(server_factory, trust, raw, tmp_path
     rc.assert_closed()
 
 
+def test_connection_limit_from_the_account_jwt(server_factory, trust, raw):
+    limited = keypair(nkeys.PREFIX_BYTE_ACCOUNT)
+    preloads = {pub(limited): account_jwt(trust.op, limited, limits=dict(NO_LIMITS, conn=1))}
+    lines = "\n".join(f"  {k}: {v}" for k, v in preloads.items())
+    conf = trust.config().split("resolver_preload")[0] + f"resolver_preload: {{\n{lines}\n}}\n"
+    srv = server_factory.start(config=conf)
+    _, ukp, jwt = trust.user(account=limited)
+    first, _, line = raw_login(srv, raw, jwt, ukp, verbose=False)
+    assert line.startswith(b"PONG")
+    second, _, line = raw_login(srv, raw, jwt, ukp, verbose=False)
+    assert line.startswith(b"-ERR 'maximum account active connections exceeded'")
+    second.assert_closed()
+    first.close()
+    # The slot is free again once the first connection is gone.
+    deadline = time.monotonic() + 5
+    while True:
+        third, _, line = raw_login(srv, raw, jwt, ukp, verbose=False)
+        if line.startswith(b"PONG") or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert line.startswith(b"PONG")
+
+
 async def test_accounts_are_isolated(op_server, trust, nats_connect):
     a = await nats_connect(op_server, user_credentials=str(trust.user()[0]))
     b = await nats_connect(op_server, user_credentials=str(trust.user(account=trust.b)[0]))
