@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import os
+import signal
 import time
 
 import nkeys
@@ -97,11 +98,12 @@ class Trust:
         self.revoked = keypair(nkeys.PREFIX_BYTE_USER)
         self.count = 0
 
-    def preloads(self):
+    def preloads(self, revoke=()):
+        revocations = {pub(k): int(time.time()) + 5 for k in (self.revoked, *revoke)}
         a = account_jwt(self.op, self.a, signing_keys=[pub(self.a_signing)],
                         exports=[{"name": "feed", "subject": "feed.>", "type": "stream"},
                                  {"name": "svc", "subject": "svc.>", "type": "service"}],
-                        revocations={pub(self.revoked): int(time.time()) + 5})
+                        revocations=revocations)
         # B is signed by one of the operator's signing keys.
         b = account_jwt(self.op_signing, self.b,
                         imports=[{"name": "feed", "subject": "feed.>", "account": pub(self.a),
@@ -110,12 +112,12 @@ class Trust:
                                   "local_subject": "echo", "type": "service"}])
         return {pub(self.a): a, pub(self.b): b}
 
-    def config(self, extra=""):
+    def config(self, extra="", revoke=()):
         op = self.tmp / "operator.jwt"
         op.write_text("-----BEGIN NATS OPERATOR JWT-----\n" +
                       operator_jwt(self.op, signing_keys=[pub(self.op_signing)]) +
                       "\n------END NATS OPERATOR JWT------\n")
-        lines = "\n".join(f"  {k}: {v}" for k, v in self.preloads().items())
+        lines = "\n".join(f"  {k}: {v}" for k, v in self.preloads(revoke).items())
         return (f"operator: {op}\nresolver: MEMORY\nresolver_preload: {{\n{lines}\n}}\n"
                 + extra)
 
@@ -458,3 +460,15 @@ def test_operator_inline_and_system_account(server_factory, trust, raw):
     _, ukp, jwt = trust.user()
     _, _, line = raw_login(srv, raw, jwt, ukp)
     assert line.startswith(b"+OK")
+
+
+def test_reload_applies_new_revocations(server_factory, trust, raw):
+    srv = server_factory.start(config=trust.config())
+    _, ukp, jwt = trust.user()
+    _, _, line = raw_login(srv, raw, jwt, ukp)
+    assert line.startswith(b"+OK")
+    srv.config_path.write_text(trust.config(revoke=[ukp]))
+    srv.send_signal(signal.SIGHUP)
+    srv.wait_for_log(r"Reloaded")
+    _, _, line = raw_login(srv, raw, jwt, ukp)
+    assert line.startswith(AUTH_VIOLATION)
