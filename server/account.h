@@ -29,6 +29,7 @@
 #define TERN_SERVER_ACCOUNT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,6 +79,10 @@ struct account {
      * by account_set_start */
     struct client *ic;
     struct sub *no_js_sub;       /* owned: $JS.API.> when JetStream does not serve it */
+    /* Connections logged in with a user JWT of this account, against the
+     * account JWT's "conn" limit (operator mode, server/client_ops.c);
+     * counted up at CONNECT, down at close, from any loop. */
+    atomic_int jwt_conns;
 };
 
 struct account_set {

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "server/auth.h"
+#include "server/auth_jwt.h"
 #include "server/nkey.h"
 #include "server/perms.h"
 
@@ -33,6 +34,7 @@ enum auth_mode {
     AUTH_MODE_SINGLE,   /* --user/--pass or authorization { user, password } */
     AUTH_MODE_TOKEN,    /* --auth or authorization { token } */
     AUTH_MODE_USERS,    /* authorization { users = [...] } */
+    AUTH_MODE_OPERATOR, /* operator: user JWTs, checked by server/auth_jwt.c */
 };
 
 /* A configured password or token. For plain ones only a digest is kept for
@@ -97,6 +99,7 @@ struct auth {
     const struct auth_user *no_auth_user; /* borrowed from users */
     struct auth_perms *default_perms;     /* owned; NULL when none */
     struct bcrypt_cache *cache;           /* owned */
+    struct auth_jwt *jwt;                 /* owned; AUTH_MODE_OPERATOR only */
 };
 
 /* ---- small helpers ---- */
@@ -445,11 +448,17 @@ static void auth_free(struct auth *a)
     free(a->single_user);
     secret_free(&a->single_secret);
     cache_free(a->cache);
+    auth_jwt_free(a->jwt);
     free(a);
 }
 
 static int build_mode(struct auth *a, const struct tern_opts *o, char *err, size_t errlen)
 {
+    /* Operator mode excludes users (server/opts_operator.c checked). */
+    if (o->operator_jwt) {
+        a->mode = AUTH_MODE_OPERATOR;
+        return auth_jwt_new(o, &a->jwt, err, errlen);
+    }
     /* As nats-server: users win, then token, then a single user; a lone
      * password without a user requires nothing. */
     if (o->users != NULL || o->nusers > 0) {
@@ -538,7 +547,12 @@ double auth_timeout(const struct auth *a)
 
 bool auth_has_nkey_users(const struct auth *a)
 {
-    return a->has_nkey_users;
+    return a->has_nkey_users || a->mode == AUTH_MODE_OPERATOR; /* both need the nonce */
+}
+
+const struct auth_jwt *auth_operator(const struct auth *a)
+{
+    return a->jwt;
 }
 
 size_t auth_bcrypt_cache_hits(const struct auth *a)
@@ -640,6 +654,9 @@ int auth_check(const struct auth *a, const struct auth_creds *c,
         break;
     case AUTH_MODE_USERS:
         rc = check_users(a, c, &u);
+        break;
+    case AUTH_MODE_OPERATOR: /* only auth_jwt_check admits anyone */
+        rc = -EACCES;
         break;
     case AUTH_MODE_NONE:
         break;

@@ -9,7 +9,7 @@
  * Modes (spec/server-cli-config.md §3.2): none; single user/password;
  * token; a users list with per-user permissions, whose entries are named
  * users or NKEY users (server/nkey.h: the client signs this connection's
- * INFO nonce). Passwords may be bcrypt hashes ($2a$/$2b$/$2x$/$2y$),
+ * INFO nonce); operator mode, where users bring JWTs (server/auth_jwt.h). Passwords may be bcrypt hashes ($2a$/$2b$/$2x$/$2y$),
  * checked with libxcrypt; comparisons of plain secrets are constant-time.
  */
 #ifndef TERN_SERVER_AUTH_H
@@ -94,8 +94,14 @@ bool auth_can_deliver(const struct auth_perms *p, const char *subject, size_t le
 /* True when some configured user is an NKEY user: INFO then carries a
  * nonce, and a CONNECT naming an nkey is admitted by its signature of that
  * nonce alone. Without nkey users the field is ignored, as nats-server
- * ignores it. */
+ * ignores it. True in operator mode too, where user JWTs sign the nonce. */
 bool auth_has_nkey_users(const struct auth *a);
+
+/* Operator mode (an `operator` option): the trust table that admits user
+ * JWTs (server/auth_jwt.h), borrowed from a; NULL in every other mode.
+ * auth_check admits nobody in operator mode. */
+struct auth_jwt;
+const struct auth_jwt *auth_operator(const struct auth *a);
 
 /* Constant-time equality of two secrets of any lengths. */
 bool auth_secret_equal(const char *a, size_t alen, const char *b, size_t blen);

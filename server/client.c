@@ -41,6 +41,7 @@
 #include "server/client_ops.h"
 #include "server/info.h"
 #include "server/log.h"
+#include "server/perms.h"
 #include "server/reclaim.h"
 #include "server/replies.h"
 #include "server/server.h"
@@ -76,6 +77,7 @@ static void client_free(void *arg)
     buf_free(&c->out);
     free(c->expired);
     replies_free(c->replies);
+    perms_free(c->own_perms);
     free(c->name);
     free(c->lang);
     free(c->version);
@@ -239,6 +241,7 @@ int client_accept(struct worker *w, int fd, const struct sockaddr *sa, socklen_t
     c->sid_seed = kmap_seed(c);
     c->auth = auth_ref(atomic_load(&s->auth));
     c->acc = s->accounts->global;
+    atomic_init(&c->jwt_max_payload, -1);
     /* From the WebSocket listener: its own authorization and TLS. */
     int ws_rc = kind == CLIENT_KIND_CLIENT && route_url == WS_ACCEPT_MARK ? ws_accept(c) : 0;
     if (kind == CLIENT_KIND_CLIENT && auth_has_nkey_users(c->auth))
@@ -562,8 +565,16 @@ static void on_write_deadline(evutil_socket_t fd, short what, void *arg)
 static void on_auth_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct client *c = arg;
-    if (c->connected)
+    /* After CONNECT the timer is armed only for a user JWT's expiry
+     * (client_ops.c); nats-server's authExpired. */
+    if (c->connected) {
+        if (c->jwt_expires > 0) {
+            LOG_DEBUG("%s:%d - cid:%llu - User Authentication Expired", c->ip, c->port,
+                      (unsigned long long)c->cid);
+            client_close(c, "Authentication Expired", "User Authentication Expired");
+        }
         return;
+    }
     LOG_ERROR("%s:%d - cid:%llu - Authentication Timeout", c->ip, c->port,
               (unsigned long long)c->cid);
     client_close(c, "Authentication Timeout", "Authentication Timeout");
@@ -769,6 +780,9 @@ void client_close(struct client *c, const char *reason, const char *err)
     else
         atomic_fetch_sub(&c->srv->num_clients, 1);
     subs_clear(c, sub_retire);
+    if (c->jwt_counted) /* operator mode's per-account connection limit */
+        atomic_fetch_sub(&c->jwt_counted->jwt_conns, 1);
+    c->jwt_counted = NULL;
     auth_unref(c->auth);
     c->auth = NULL;
     tls_ctx_unref(c->tls_ctx);

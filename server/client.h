@@ -125,6 +125,18 @@ struct client {
     struct account *acc;
     const struct auth_perms *perms;   /* borrowed from auth */
     const struct auth_user *user;     /* borrowed from auth */
+    /* Operator mode (server/auth_jwt.h): what the user JWT granted. Loop
+     * thread only, except own_perms, which other loops read through perms:
+     * freed by client_free after the reclaimer, a replaced one retired. */
+    struct auth_perms *own_perms;     /* owned; perms points at it */
+    int64_t jwt_max_subs;             /* from the JWTs; < 0 = none */
+    int64_t jwt_expires;              /* Unix s; 0 = never; auth_timer
+                                         closes the connection then */
+    /* The payload limit the JWTs set (< 0 = the server's), which INFO
+     * then announces; written by the loop, read by any (async INFO). */
+    _Atomic int64_t jwt_max_payload;
+    struct account *jwt_counted;      /* borrowed: the account whose
+                                         jwt_conns counts this connection */
     bool deny_filter;          /* set once a SUB overlapped a deny entry:
                                   deliveries are checked against it; read
                                   by other loops, so written under out_lock */

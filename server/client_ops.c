@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <event2/event.h>
 
 #include "cluster/route.h"
@@ -21,9 +22,12 @@
 #include "proto/subject.h"
 #include "server/account.h"
 #include "server/auth.h"
+#include "server/auth_jwt.h"
 #include "server/client.h"
 #include "server/deliver.h"
 #include "server/log.h"
+#include "server/perms.h"
+#include "server/reclaim.h"
 #include "server/replies.h"
 #include "server/server.h"
 #include "server/sublist.h"
@@ -113,10 +117,82 @@ static void set_identity(struct client *c, const struct connect_opts *o)
     pthread_mutex_unlock(&c->srv->registry_lock);
 }
 
+/* authenticate()'s refusals besides -1 (an authorization violation). */
+#define AUTH_MAX_ACCOUNT_CONNS (-2)
+
+static void retire_perms(void *p)
+{
+    perms_free(p);
+}
+
+/* The connection's account by name; one the set lacks cannot happen (the
+ * options were checked), but would leave the connection in $G. */
+static void join_account(struct client *c, const char *acc)
+{
+    struct account *a = acc ? account_find(c->srv->accounts, acc, strlen(acc)) : NULL;
+    pthread_mutex_lock(&c->srv->registry_lock);
+    c->acc = a ? a : c->srv->accounts->global;
+    pthread_mutex_unlock(&c->srv->registry_lock);
+}
+
+/* Operator mode: the user JWT decides (server/auth_jwt.h). The
+ * permissions it grants are this connection's own; ones a previous
+ * CONNECT left are retired, since other loops may still be reading them. */
+static int authenticate_jwt(struct client *c, const struct auth_jwt *trust,
+                            const struct connect_opts *o)
+{
+    const char *jwt = NULL, *sig = NULL;
+    struct auth_jwt_login login;
+    if (!cstr(&o->jwt, &jwt) || !cstr(&o->sig, &sig))
+        return -1;
+    int rc = auth_jwt_check(trust, jwt, sig, c->nonce, c->ws != NULL, (int64_t)time(NULL),
+                            &login);
+    if (rc < 0) {
+        LOG_DEBUG("%s:%d - cid:%llu - %s", c->ip, c->port, (unsigned long long)c->cid,
+                  login.why ? login.why : "out of memory checking a user JWT");
+        return -1;
+    }
+    if (c->own_perms && reclaim_retire(c->srv->reclaim, c->own_perms, retire_perms, NULL) < 0)
+        LOG_ERROR("out of memory retiring permissions; leaking them");
+    c->own_perms = login.perms;
+    c->perms = login.perms;
+    c->user = NULL;
+    c->jwt_max_subs = login.max_subs;
+    c->jwt_expires = login.expires;
+    if (c->jwt_counted) { /* a repeated CONNECT counts afresh */
+        atomic_fetch_sub(&c->jwt_counted->jwt_conns, 1);
+        c->jwt_counted = NULL;
+    }
+    if (login.max_payload >= 0 && (c->parser.max_payload < 0 ||
+                                   login.max_payload < c->parser.max_payload)) {
+        c->parser.max_payload = login.max_payload;
+        atomic_store(&c->jwt_max_payload, login.max_payload);
+    }
+    join_account(c, login.account);
+    /* The account JWT's "conn" limit: nats-server's own error, not an
+     * authorization violation. */
+    if (atomic_fetch_add(&c->acc->jwt_conns, 1) >= login.max_conn && login.max_conn >= 0) {
+        atomic_fetch_sub(&c->acc->jwt_conns, 1);
+        return AUTH_MAX_ACCOUNT_CONNS;
+    }
+    c->jwt_counted = c->acc;
+    LOG_DEBUG("%s:%d - cid:%llu - Authenticated JWT: Client \"%s\" by Account \"%s\"",
+              c->ip, c->port, (unsigned long long)c->cid, login.user, login.account);
+    return 0;
+}
+
 static int authenticate(struct client *c, const struct connect_opts *o)
 {
+    c->jwt_max_subs = -1;
+    c->jwt_expires = 0;
     if (o->account_key || o->new_account_key)
         return -1;
+    const struct auth_jwt *trust = auth_operator(c->auth);
+    if (trust) {
+        int rc = authenticate_jwt(c, trust, o);
+        c->nonce[0] = '\0'; /* signed once; later INFOs carry none */
+        return rc;
+    }
     struct auth_creds creds = {
         .nonce = c->nonce,
         .cert_names = c->cert_names,
@@ -139,14 +215,19 @@ static int authenticate(struct client *c, const struct connect_opts *o)
         return -1;
     c->user = user;
     c->perms = perms;
-    /* The user's account; one the set lacks cannot happen (the options
-     * were checked), but would leave the connection in $G. */
-    const char *acc = auth_user_account(user);
-    struct account *a = acc ? account_find(c->srv->accounts, acc, strlen(acc)) : NULL;
-    pthread_mutex_lock(&c->srv->registry_lock);
-    c->acc = a ? a : c->srv->accounts->global;
-    pthread_mutex_unlock(&c->srv->registry_lock);
+    join_account(c, auth_user_account(user));
     return 0;
+}
+
+/* A user JWT with an expiry closes the connection then, with nats-server's
+ * "User Authentication Expired" (client.c on_auth_timeout). */
+static void arm_expiry(struct client *c)
+{
+    if (c->jwt_expires <= 0)
+        return;
+    int64_t left = c->jwt_expires - (int64_t)time(NULL);
+    struct timeval tv = { (time_t)(left > 0 ? left : 0), 0 };
+    event_add(c->auth_timer, &tv);
 }
 
 /* allow_responses: from now on, deliveries to c note their replies
@@ -206,7 +287,15 @@ static int on_connect(void *ctx, struct proto_slice js)
     c->protocol = o.protocol == 0 || o.protocol == 1 ? (int)o.protocol : -1;
     set_identity(c, &o);
 
-    if (authenticate(c, &o) < 0) {
+    int arc = authenticate(c, &o);
+    if (arc == AUTH_MAX_ACCOUNT_CONNS) {
+        LOG_ERROR("%s:%d - cid:%llu - maximum account active connections exceeded", c->ip,
+                  c->port, (unsigned long long)c->cid);
+        rc = stop_with(c, "Maximum Account Connections Exceeded",
+                       "maximum account active connections exceeded");
+        goto out_free_opts;
+    }
+    if (arc < 0) {
         LOG_ERROR("%s:%d - cid:%llu - authentication error", c->ip, c->port,
                   (unsigned long long)c->cid);
         rc = stop_with(c, "Authentication Failure", "Authorization Violation");
@@ -224,8 +313,10 @@ static int on_connect(void *ctx, struct proto_slice js)
     track_replies(c);
     c->connected = true;
     c->parser.require_connect = false;
-    if (c->auth_timer)
+    if (c->auth_timer) {
         event_del(c->auth_timer);
+        arm_expiry(c);
+    }
     send_ok(c);
 out_free_opts:
     connect_opts_free(&o);
@@ -328,7 +419,9 @@ static bool may_subscribe(struct client *c, struct proto_slice subj, struct prot
 static bool within_limits(struct client *c, struct proto_slice subj)
 {
     int64_t max_subs = atomic_load(&c->srv->max_subscriptions);
-    if (max_subs > 0 && (int64_t)c->nsubs >= max_subs) {
+    /* A user JWT's limit (the lower of user and account) applies too. */
+    bool jwt_full = c->jwt_max_subs >= 0 && (int64_t)c->nsubs >= c->jwt_max_subs;
+    if (jwt_full || (max_subs > 0 && (int64_t)c->nsubs >= max_subs)) {
         client_send_err(c, "maximum subscriptions exceeded");
         return false;
     }
@@ -423,6 +516,12 @@ static int on_ping(void *ctx)
     struct client *c = ctx;
     LOG_TRACE("%s:%d - cid:%llu - <<- [PING]", c->ip, c->port, (unsigned long long)c->cid);
     client_send(c, "PONG\r\n", 6);
+    /* nats-server follows the first PONG after CONNECT with a fresh INFO
+     * when the JWTs lowered max_payload, so the client learns it. */
+    if (c->connected && !c->first_pong_sent && atomic_load(&c->jwt_max_payload) >= 0) {
+        c->first_pong_sent = true;
+        client_send_async_info(c, false);
+    }
     if (c->connected)
         c->first_pong_sent = true;
     return 0;

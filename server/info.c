@@ -83,7 +83,9 @@ size_t info_build_client(struct server *s, struct client *c, char *out, size_t c
                      s->server_id, name, TERN_PROTO_VERSION, TERN_GO_FIELD, TERN_VERSION,
                      host, s->client_port, s->no_header_support ? "false" : "true",
                      auth_required(a) ? "\"auth_required\":true," : "", tls,
-                     (long long)atomic_load(&s->max_payload),
+                     (long long)(atomic_load(&c->jwt_max_payload) >= 0
+                                     ? atomic_load(&c->jwt_max_payload)
+                                     : atomic_load(&s->max_payload)),
                      s->jetstream_on ? "\"jetstream\":true," : "", (unsigned long long)c->cid,
                      c->ip, c->nonce[0] ? ",\"nonce\":\"" : "", c->nonce[0] ? c->nonce : "",
                      c->nonce[0] ? "\"" : "", cluster, urls, ldm ? ",\"ldm\":true" : "", domain);

@@ -8,8 +8,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The role byte of a user key: 'U' is base32 value 20, in the top 5 bits. */
-#define PREFIX_USER (20u << 3)
 #define RAW_BYTES (1 + NKEY_PUBLIC_BYTES + 2) /* prefix, key, CRC-16 */
 #define TEXT_CHARS 56                         /* ceil(35 * 8 / 5) */
 #define NONCE_BYTES 11
@@ -38,7 +36,14 @@ static uint16_t crc16(const unsigned char *p, size_t n)
 
 int nkey_decode_user(const char *text, unsigned char key[NKEY_PUBLIC_BYTES])
 {
-    if (text == NULL || strlen(text) != TEXT_CHARS)
+    return nkey_decode(text, 'U', key);
+}
+
+int nkey_decode(const char *text, char role, unsigned char key[NKEY_PUBLIC_BYTES])
+{
+    /* The role byte holds the role letter's base32 value in its top 5 bits. */
+    int rv = base32_value(role);
+    if (text == NULL || rv < 0 || strlen(text) != TEXT_CHARS)
         return -EINVAL;
     unsigned char raw[RAW_BYTES];
     uint32_t acc = 0;
@@ -60,7 +65,7 @@ int nkey_decode_user(const char *text, unsigned char key[NKEY_PUBLIC_BYTES])
     if (n != RAW_BYTES || (acc & ((1u << bits) - 1)) != 0)
         return -EINVAL;
     uint16_t want = (uint16_t)(raw[RAW_BYTES - 2] | raw[RAW_BYTES - 1] << 8);
-    if (raw[0] != PREFIX_USER || crc16(raw, RAW_BYTES - 2) != want)
+    if (raw[0] != (unsigned char)(rv << 3) || crc16(raw, RAW_BYTES - 2) != want)
         return -EINVAL;
     memcpy(key, raw + 1, NKEY_PUBLIC_BYTES);
     return 0;

@@ -23,6 +23,10 @@
  * into its ed25519 key. 0, or -EINVAL for anything else. */
 int nkey_decode_user(const char *text, unsigned char key[NKEY_PUBLIC_BYTES]);
 
+/* The same for any role: 'U' user, 'A' account, 'O' operator (operator
+ * mode's JWTs, server/jwt.h). */
+int nkey_decode(const char *text, char role, unsigned char key[NKEY_PUBLIC_BYTES]);
+
 /* A fresh random nonce, NUL-terminated. */
 void nkey_make_nonce(char out[NKEY_NONCE_CHARS + 1]);
 

@@ -246,6 +246,7 @@ void opts_free(struct tern_opts *o)
     opts__free_tls(o);
     opts__free_ws(o);
     opts__free_accounts(o);
+    opts__free_operator(o);
     memset(o, 0, sizeof *o);
 }
 
@@ -306,7 +307,10 @@ static int validate(struct tern_opts *o, const struct flags *f, char *err, size_
                  "block or account configuration", o->no_auth_user);
         return -EINVAL;
     }
-    int rc = account_check(o, err, errlen);
+    /* Operator mode first: it adds the preloaded accounts to check. */
+    int rc = opts__finish_operator(o, err, errlen);
+    if (rc == 0)
+        rc = account_check(o, err, errlen);
     if (rc < 0)
         return rc;
     if (o->max_payload > MAX_PAYLOAD_WARN)

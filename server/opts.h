@@ -79,6 +79,13 @@ struct opts_account {
     char *where;                  /* owned: "file:line:col" of the entry */
 };
 
+/* One entry of resolver_preload: an account's public key and its JWT. */
+struct opts_preload {
+    char *key;                    /* owned */
+    char *jwt;                    /* owned */
+    char *where;                  /* owned: "file:line:col" of the entry */
+};
+
 enum opts_action {
     OPTS_RUN = 0,
     OPTS_VERSION,      /* -v: print "ternd: v<version>" and exit 0 */
@@ -151,6 +158,15 @@ struct tern_opts {
     size_t naccounts;
     char *system_account;        /* owned; NULL = $SYS */
     char *accounts_where;        /* owned: "file:line:col" of accounts {} */
+
+    /* Operator mode (server/opts_operator.c, server/auth_jwt.h): clients
+     * log in with user JWTs of the accounts preloaded here, which
+     * opts_operator.c also turns into accounts[] above. */
+    char *operator_jwt;          /* owned: the operator's token; NULL = off */
+    char *operator_where;        /* owned: "file:line:col" of operator */
+    bool resolver_memory;        /* resolver: MEMORY */
+    struct opts_preload *preloads; /* owned array */
+    size_t npreloads;
 
     /* Cluster (routes; used by cluster/). */
     char *cluster_name;

@@ -459,9 +459,7 @@ static int apply_server_name(struct cfg *c, const struct conf_entry *e)
  * than the one configured (open ports that are not there, operator JWTs
  * not checked, subjects not mapped, OCSP not checked). */
 static const char refused_keys[] =
-    "mappings maps operator operators roots root "
-    "root_operators root_operator resolver account_resolver accounts_resolver resolver_tls "
-    "resolver_preload resolver_pinned_accounts trusted trusted_keys "
+    "mappings maps resolver_tls resolver_pinned_accounts trusted trusted_keys "
     "ocsp proxy_protocol default_js_domain";
 
 /* Leaf nodes, gateways, MQTT: a block that opens nothing (no port, no
@@ -581,6 +579,13 @@ static int apply_key(struct cfg *c, const struct conf_entry *e)
         return opts__set_str(c, e, &o->no_auth_user);
     if (opts__key_is(e, "accounts"))
         return opts__apply_accounts(c, e);
+    /* Operator mode: server/opts_operator.c. */
+    if (opts__key_is(e, "operator operators roots root root_operators root_operator"))
+        return opts__apply_operator(c, e);
+    if (opts__key_is(e, "resolver account_resolver accounts_resolver"))
+        return opts__apply_resolver(c, e);
+    if (opts__key_is(e, "resolver_preload"))
+        return opts__apply_preload(c, e);
     if (opts__key_is(e, "system_account system"))
         return opts__set_str(c, e, &o->system_account);
     if (opts__key_is(e, "cluster"))

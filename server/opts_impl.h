@@ -86,6 +86,16 @@ int opts__parse_user_list(struct cfg *c, const struct conf_entry *e, struct opts
 
 int opts__apply_accounts(struct cfg *c, const struct conf_entry *e);
 void opts__free_accounts(struct tern_opts *o);
+/* ---- opts_operator.c: operator mode ---- */
+
+int opts__apply_operator(struct cfg *c, const struct conf_entry *e);
+int opts__apply_resolver(struct cfg *c, const struct conf_entry *e);
+int opts__apply_preload(struct cfg *c, const struct conf_entry *e);
+/* After the whole file: nats-server's operator checks, then each preloaded
+ * account becomes an accounts[] entry. 0 or -EINVAL with err set. */
+int opts__finish_operator(struct tern_opts *o, char *err, size_t errlen);
+void opts__free_operator(struct tern_opts *o);
+
 /* Whether two option sets describe the same accounts (users aside). */
 bool opts__accounts_same(const struct tern_opts *a, const struct tern_opts *b);
 void opts__free_permissions(struct opts_permissions *p);

@@ -468,7 +468,14 @@ START_TEST(unknown_and_ignored_keys)
     ck_assert_str_eq(conf_err("leafnodes { port: 7422 }\n"), "f:1:1: \"leafnodes\" is not supported by Tern");
     ck_assert_str_eq(conf_err("gateway { name: g, port: 7222 }\n"), "f:1:1: \"gateway\" is not supported by Tern");
     ck_assert_str_eq(conf_err("mappings { a: b }\n"), "f:1:1: \"mappings\" is not supported by Tern");
-    ck_assert_str_eq(conf_err("operator: /x.jwt\n"), "f:1:1: \"operator\" is not supported by Tern");
+    ck_assert_str_eq(conf_err("trusted: [OABC]\n"), "f:1:1: \"trusted\" is not supported by Tern");
+    /* Operator mode (server/opts_operator.c): nats-server's texts. */
+    ck_assert_str_eq(conf_err("operator: /x.jwt\n"),
+                     "f:1:1: error parsing operator JWT: open /x.jwt: No such file or directory");
+    ck_assert_str_eq(conf_err("resolver: URL(\"http://h/\")\n"),
+                     "f:1:1: resolver URL is not supported by Tern: use resolver: MEMORY");
+    ck_assert_str_eq(conf_err("resolver_preload: { AB: 1 }\n"),
+                     "f:1:25: preload map value should be a string JWT");
     ck_assert_str_eq(conf_err("leafnodes { remotes: [{url: \"nats://h:7422\"}] }\n"),
                      "f:1:1: \"leafnodes\" is not supported by Tern");
     ck_assert_str_eq(conf_err("mqtt: 1883\n"), "f:1:1: \"mqtt\" is not supported by Tern");
