@@ -355,13 +355,15 @@ static int get_account_limits(json_t *nats, struct jwt *j)
             (rc = get_int(lim, "consumer", &consumers)) < 0)
             return rc;
         j->jetstream = mem != 0 || disk != 0;
-        j->jetstream_limited = j->jetstream && (mem > 0 || disk > 0 || streams >= 0 ||
-                                                consumers >= 0);
+        j->js_mem = mem > 0 ? mem : -1;
+        j->js_disk = disk > 0 ? disk : -1;
+        j->js_streams = streams > 0 ? streams : -1;
+        j->js_consumers = consumers > 0 ? consumers : -1;
     }
     json_t *tiers = json_object_get(nats, "tiered_limits");
     if (json_is_object(tiers) && json_object_size(tiers) > 0) {
         j->jetstream = true;
-        j->jetstream_limited = true;
+        j->jetstream_tiered = true;
     }
     return 0;
 }
@@ -452,6 +454,7 @@ static int decode_claims(json_t *cl, enum jwt_type want, struct jwt *j, char *wh
         break;
     case JWT_ACCOUNT:
         j->max_conn = j->max_subs = j->max_payload = JWT_NO_LIMIT;
+        j->js_mem = j->js_disk = j->js_streams = j->js_consumers = -1;
         rc = decode_account(nats, j);
         break;
     case JWT_USER:

@@ -95,7 +95,10 @@ struct jwt {
     size_t nrevocations;
     int64_t max_conn, max_subs, max_payload; /* JWT_NO_LIMIT = none */
     bool jetstream;             /* mem_storage or disk_storage not 0 */
-    bool jetstream_limited;     /* some JetStream limit is finite */
+    /* its JetStream limits (mem_storage, disk_storage, streams, consumer);
+     * -1 = none */
+    int64_t js_mem, js_disk, js_streams, js_consumers;
+    bool jetstream_tiered;      /* tiered_limits given (not performed) */
     bool disallow_bearer;
     bool has_default_perms;
     struct jwt_perms default_perms;

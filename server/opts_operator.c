@@ -220,12 +220,17 @@ static int take_account(struct tern_opts *o, const struct opts_preload *p, const
 {
     int rc;
     a->jetstream = j->jetstream ? 1 : -1;
+    /* The JWT's JetStream limits are the account's own (opts_account) */
+    a->js_max_memory = j->js_mem;
+    a->js_max_store = j->js_disk;
+    a->js_max_streams = j->js_streams;
+    a->js_max_consumers = j->js_consumers;
     if ((rc = opts__dup_into(&a->name, p->key)) < 0 ||
         (rc = opts__dup_into(&a->where, p->where)) < 0)
         return rc;
-    if (j->jetstream_limited &&
-        (rc = opts_add_warning(o, "account %s: the JetStream limits of its JWT are not "
-                                  "enforced by Tern", p->key)) < 0)
+    if (j->jetstream_tiered &&
+        (rc = opts_add_warning(o, "account %s: the tiered JetStream limits of its JWT are "
+                                  "not enforced by Tern", p->key)) < 0)
         return rc;
     if (!(a->exports = calloc(j->nexports + 1, sizeof *a->exports)) ||
         !(a->imports = calloc(j->nimports + 1, sizeof *a->imports)))

@@ -472,3 +472,29 @@ def test_reload_applies_new_revocations(server_factory, trust, raw):
     srv.wait_for_log(r"Reloaded")
     _, _, line = raw_login(srv, raw, jwt, ukp)
     assert line.startswith(AUTH_VIOLATION)
+
+
+async def test_jetstream_limits_from_the_account_jwt(server_factory, trust, nats_connect):
+    js_acc = keypair(nkeys.PREFIX_BYTE_ACCOUNT)
+    limits = dict(NO_LIMITS, mem_storage=1000000, disk_storage=64000, streams=2, consumer=1)
+    # nats-server's JetStream needs a system account in operator mode
+    sys_acc = keypair(nkeys.PREFIX_BYTE_ACCOUNT)
+    preloads = {pub(js_acc): account_jwt(trust.op, js_acc, limits=limits),
+                pub(sys_acc): account_jwt(trust.op, sys_acc)}
+    lines = "\n".join(f"  {k}: {v}" for k, v in preloads.items())
+    conf = (trust.config().split("resolver_preload")[0] +
+            f"resolver_preload: {{\n{lines}\n}}\nsystem_account: {pub(sys_acc)}\n")
+    srv = server_factory.start(config=conf, jetstream=True)
+    creds, _, _ = trust.user(account=js_acc)
+    nc = await nats_connect(srv, user_credentials=str(creds))
+    info = json.loads((await nc.request("$JS.API.INFO", b"", timeout=2)).data)
+    assert {k: info["limits"][k] for k in ("max_memory", "max_storage", "max_streams",
+                                           "max_consumers")} == {
+        "max_memory": 1000000, "max_storage": 64000, "max_streams": 2, "max_consumers": 1}
+    js = nc.jetstream()
+    await js.add_stream(name="S1", subjects=["s1"])
+    await js.add_stream(name="S2", subjects=["s2"])
+    r = json.loads((await nc.request("$JS.API.STREAM.CREATE.S3",
+                                      json.dumps({"name": "S3", "subjects": ["s3"]}).encode(),
+                                      timeout=2)).data)
+    assert r["error"]["err_code"] == 10027, r

@@ -183,7 +183,8 @@ START_TEST(test_operator_and_account)
     ck_assert_ptr_null(j->imports[0].local_subject);
     ck_assert_int_eq(j->max_subs, 5);
     ck_assert_int_eq(j->max_payload, 100);
-    ck_assert(j->jetstream && !j->jetstream_limited);
+    ck_assert(j->jetstream && !j->jetstream_tiered);
+    ck_assert_int_eq(j->js_mem, -1);
     /* revoked: at or before the entry's time, for the key or for "*" */
     ck_assert(jwt_revoked(j, user.text, NOW));
     ck_assert(!jwt_revoked(j, user.text, NOW + 1));
