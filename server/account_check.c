@@ -17,10 +17,7 @@
 #include "server/account_impl.h"
 
 
-static int fail(char *err, size_t errlen, const char *where, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, const char *where, const char *fmt, ...)
+int account__fail(char *err, size_t errlen, const char *where, const char *fmt, ...)
 {
     char why[800];
     va_list ap;
@@ -116,25 +113,25 @@ static int check_import(const struct tern_opts *o, const struct opts_account *a,
     const char *kind = im->service ? "service" : "stream";
     const char *where = o->accounts_where;
     if (!named(o, im->account))
-        return fail(err, errlen, where, "\"%s\" account not defined for %s import",
+        return account__fail(err, errlen, where, "\"%s\" account not defined for %s import",
                     im->account, kind);
     if (strcmp(im->account, a->name) == 0)
-        return fail(err, errlen, where, "Error adding %s import \"%s\": an account cannot "
+        return account__fail(err, errlen, where, "Error adding %s import \"%s\": an account cannot "
                     "import from itself", kind, im->subject);
     if (!subject_valid_sub(im->subject, strlen(im->subject)) ||
         (im->to && !subject_valid_sub(im->to, strlen(im->to))) ||
         (im->prefix && !subject_valid_literal(im->prefix, strlen(im->prefix))))
-        return fail(err, errlen, where, "Error adding %s import \"%s\": invalid subject",
+        return account__fail(err, errlen, where, "Error adding %s import \"%s\": invalid subject",
                     kind, im->subject);
     if (!account__find_export(o, im->account, im->service, im->subject, a->name))
-        return fail(err, errlen, where, "Error adding %s import \"%s\": %s import not "
+        return account__fail(err, errlen, where, "Error adding %s import \"%s\": %s import not "
                     "authorized", kind, im->subject, kind);
     struct submap *m = NULL;
     int rc = im->service ? account__compile(im->to ? im->to : im->subject, im->subject, NULL, &m)
                          : account__compile(im->subject, im->to, im->prefix, &m);
     submap_free(m);
     if (rc == -EINVAL)
-        return fail(err, errlen, where, "Error adding %s import \"%s\": failed to create "
+        return account__fail(err, errlen, where, "Error adding %s import \"%s\": failed to create "
                     "mapping transform for %s import subject \"%s\" to \"%s\": invalid "
                     "subject", kind, im->subject, kind,
                     im->service ? (im->to ? im->to : im->subject) : im->subject,
@@ -146,16 +143,16 @@ static int check_account(const struct tern_opts *o, const struct opts_account *a
                          size_t errlen)
 {
     if (!strcmp(a->name, GLOBAL_ACCOUNT))
-        return fail(err, errlen, a->where, "account name \"%s\" is reserved", a->name);
+        return account__fail(err, errlen, a->where, "account name \"%s\" is reserved", a->name);
     for (size_t i = 0; i < a->nexports; i++) {
         const struct opts_export *x = &a->exports[i];
         const char *kind = x->service ? "service" : "stream";
         if (!subject_valid_sub(x->subject, strlen(x->subject)))
-            return fail(err, errlen, o->accounts_where, "Error adding %s export \"%s\": "
+            return account__fail(err, errlen, o->accounts_where, "Error adding %s export \"%s\": "
                         "invalid subject", kind, x->subject);
         for (size_t j = 0; j < x->naccounts; j++)
             if (!named(o, x->accounts[j]))
-                return fail(err, errlen, o->accounts_where,
+                return account__fail(err, errlen, o->accounts_where,
                             "\"%s\" account not defined for %s export", x->accounts[j], kind);
     }
     for (size_t i = 0; i < a->nimports; i++) {
@@ -175,17 +172,17 @@ int account_check(const struct tern_opts *o, char *err, size_t errlen)
         if (rc < 0)
             return rc;
         if (a->jetstream == 1 && js)
-            return fail(err, errlen, a->where, "JetStream is enabled for accounts \"%s\" and "
+            return account__fail(err, errlen, a->where, "JetStream is enabled for accounts \"%s\" and "
                         "\"%s\": Tern's JetStream serves one account", js->name, a->name);
         if (a->jetstream == 1)
             js = a;
     }
     if (o->system_account && !named(o, o->system_account))
-        return fail(err, errlen, NULL, "system account \"%s\" not defined",
+        return account__fail(err, errlen, NULL, "system account \"%s\" not defined",
                     o->system_account);
     for (size_t i = 0; i < o->nusers; i++)
         if (o->users[i].account && !opts_find(o, o->users[i].account))
-            return fail(err, errlen, NULL, "user's account \"%s\" not defined",
+            return account__fail(err, errlen, NULL, "user's account \"%s\" not defined",
                         o->users[i].account);
     return 0;
 }

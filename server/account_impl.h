@@ -21,6 +21,10 @@ struct submap;
 
 /* ---- account_check.c ---- */
 
+/* "<where>: <reason>" (where NULL: the reason alone) into err; -EINVAL. */
+int account__fail(char *err, size_t errlen, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* pattern with each whole-token '*' turned into "$1", "$2", ...; with a
  * prefix, "<prefix>." first. malloc'd; NULL on out of memory. */
 char *account__tokenize(const char *pattern, const char *prefix);

@@ -265,6 +265,13 @@ static int finish_cluster(struct tern_opts *o)
     return 0;
 }
 
+char *opts__where(const char *file, int line, int col)
+{
+    char buf[600];
+    snprintf(buf, sizeof buf, "%s:%d:%d", file, line, col);
+    return strdup(buf);
+}
+
 bool opts__has_user(const struct tern_opts *o, const char *name)
 {
     for (size_t i = 0; i < o->nusers; i++)

@@ -47,13 +47,6 @@ void opts__free_accounts(struct tern_opts *o)
     o->accounts_where = NULL;
 }
 
-static char *where_of(const char *file, int line, int col)
-{
-    char buf[600];
-    snprintf(buf, sizeof buf, "%s:%d:%d", file, line, col);
-    return strdup(buf);
-}
-
 /* ---- exports ---- */
 
 static int parse_response_type(struct cfg *c, const struct conf_entry *k,
@@ -316,7 +309,7 @@ static int parse_account(struct cfg *c, const struct conf_entry *e, struct opts_
 {
     a->jetstream = -1;
     a->js_max_memory = a->js_max_store = a->js_max_streams = a->js_max_consumers = -1;
-    if (!(a->name = strdup(e->key)) || !(a->where = where_of(e->file, e->line, e->col)))
+    if (!(a->name = strdup(e->key)) || !(a->where = opts__where(e->file, e->line, e->col)))
         return -ENOMEM;
     if (e->val->type != CONF_MAP)
         return ent_err(c, e, "Expected map entries for accounts, got %s",
@@ -352,7 +345,7 @@ int opts__apply_accounts(struct cfg *c, const struct conf_entry *e)
         return ent_err(c, e, "accounts defined twice");
     size_t n = e->val->u.map.n;
     if (!(o->accounts = calloc(n + 1, sizeof *o->accounts)) ||
-        !(o->accounts_where = where_of(e->file, e->line, e->col)))
+        !(o->accounts_where = opts__where(e->file, e->line, e->col)))
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const struct conf_entry *k = &e->val->u.map.items[i];

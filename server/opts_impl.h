@@ -23,6 +23,8 @@
 
 /* *dst = strdup(s) (NULL when s is NULL), freeing the old *dst. */
 int opts__dup_into(char **dst, const char *s);
+/* "file:line:col" of a config entry, malloc'd; NULL on out of memory. */
+char *opts__where(const char *file, int line, int col);
 /* A user (by name or nkey) of the authorization block. */
 bool opts__has_user(const struct tern_opts *o, const char *name);
 /* Frees n strings and the array. */

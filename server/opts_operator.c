@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "server/jwt.h"
+#include "server/account_impl.h"
 #include "server/opts_impl.h"
 
 void opts__free_operator(struct tern_opts *o)
@@ -39,13 +40,6 @@ void opts__free_operator(struct tern_opts *o)
     free(o->preloads);
     o->preloads = NULL;
     o->npreloads = 0;
-}
-
-static char *where_of(const char *file, int line, int col)
-{
-    char buf[600];
-    snprintf(buf, sizeof buf, "%s:%d:%d", file, line, col);
-    return strdup(buf);
 }
 
 /* The file's contents, or NULL (errno set). Operator JWTs are small. */
@@ -97,7 +91,7 @@ int opts__apply_operator(struct cfg *c, const struct conf_entry *e)
         free(o->operator_jwt);
         free(o->operator_where);
         o->operator_jwt = strndup(tok, toklen);
-        o->operator_where = where_of(e->file, e->line, e->col);
+        o->operator_where = opts__where(e->file, e->line, e->col);
         if (!o->operator_jwt || !o->operator_where)
             rc = -ENOMEM;
     }
@@ -152,7 +146,7 @@ int opts__apply_preload(struct cfg *c, const struct conf_entry *e)
         struct opts_preload *p = &o->preloads[o->npreloads++];
         memset(p, 0, sizeof *p);
         if (!(p->key = strdup(k->key)) || !(p->jwt = strdup(tok)) ||
-            !(p->where = where_of(k->file, k->line, k->col)))
+            !(p->where = opts__where(k->file, k->line, k->col)))
             return -ENOMEM;
     }
     return 0;
@@ -160,19 +154,6 @@ int opts__apply_preload(struct cfg *c, const struct conf_entry *e)
 
 /* ---- preloaded accounts into accounts[] ---- */
 
-static int fail(char *err, size_t errlen, const char *where, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, const char *where, const char *fmt, ...)
-{
-    char why[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
-    va_end(ap);
-    snprintf(err, errlen, "%s%s%s", where ? where : "", where ? ": " : "", why);
-    return -EINVAL;
-}
 
 static int take_export(const struct jwt_export *x, struct opts_export *ox)
 {
@@ -237,7 +218,7 @@ static int take_account(struct tern_opts *o, const struct opts_preload *p, const
         return -ENOMEM;
     for (size_t i = 0; i < j->nexports; i++) {
         if (j->exports[i].token_req)
-            return fail(err, errlen, p->where, "account %s: export \"%s\" requires activation "
+            return account__fail(err, errlen, p->where, "account %s: export \"%s\" requires activation "
                         "tokens, which Tern does not support", p->key, j->exports[i].subject);
         a->nexports++;
         if ((rc = take_export(&j->exports[i], &a->exports[i])) < 0)
@@ -245,7 +226,7 @@ static int take_account(struct tern_opts *o, const struct opts_preload *p, const
     }
     for (size_t i = 0; i < j->nimports; i++) {
         if (j->imports[i].has_token)
-            return fail(err, errlen, p->where, "account %s: import \"%s\" carries an "
+            return account__fail(err, errlen, p->where, "account %s: import \"%s\" carries an "
                         "activation token, which Tern does not support", p->key,
                         j->imports[i].subject);
         a->nimports++;
@@ -263,17 +244,17 @@ static int add_preload(struct tern_opts *o, const struct jwt *op, const struct o
     char why[200];
     int rc = jwt_decode(p->jwt, strlen(p->jwt), JWT_ACCOUNT, &j, why, sizeof why);
     if (rc == -EINVAL)
-        return fail(err, errlen, p->where, "preload account error for \"%s\": %s", p->key, why);
+        return account__fail(err, errlen, p->where, "preload account error for \"%s\": %s", p->key, why);
     if (rc < 0)
         return rc;
     if (strcmp(j->sub, p->key) != 0)
-        rc = fail(err, errlen, p->where, "preload account error for \"%s\": the JWT is "
+        rc = account__fail(err, errlen, p->where, "preload account error for \"%s\": the JWT is "
                   "account %s's", p->key, j->sub);
     else if (!jwt_signed_by(op, j->iss))
-        rc = fail(err, errlen, p->where, "preload account error for \"%s\": not signed by the "
+        rc = account__fail(err, errlen, p->where, "preload account error for \"%s\": not signed by the "
                   "operator or one of its signing keys", p->key);
     else if (j->scoped_keys)
-        rc = fail(err, errlen, p->where, "preload account error for \"%s\": scoped signing "
+        rc = account__fail(err, errlen, p->where, "preload account error for \"%s\": scoped signing "
                   "keys are not supported by Tern", p->key);
     if (rc == 0) {
         struct opts_account *a = &o->accounts[o->naccounts++];
@@ -287,15 +268,15 @@ static int add_preload(struct tern_opts *o, const struct jwt *op, const struct o
 static int check_operator(struct tern_opts *o, const struct jwt *op, char *err, size_t errlen)
 {
     if (!o->resolver_memory)
-        return fail(err, errlen, NULL, "operators require an account resolver to be configured");
+        return account__fail(err, errlen, NULL, "operators require an account resolver to be configured");
     if (o->naccounts > 0)
-        return fail(err, errlen, NULL, "operators do not allow Accounts to be configured "
+        return account__fail(err, errlen, NULL, "operators do not allow Accounts to be configured "
                                        "directly");
     if (o->nusers > 0)
-        return fail(err, errlen, NULL, "operators do not allow users to be configured directly");
+        return account__fail(err, errlen, NULL, "operators do not allow users to be configured directly");
     if (o->system_account && op->system_account &&
         strcmp(o->system_account, op->system_account) != 0)
-        return fail(err, errlen, NULL, "system_account in config and operator JWT must be "
+        return account__fail(err, errlen, NULL, "system_account in config and operator JWT must be "
                                        "identical");
     if (!o->system_account && op->system_account)
         return opts__dup_into(&o->system_account, op->system_account);
@@ -306,14 +287,14 @@ int opts__finish_operator(struct tern_opts *o, char *err, size_t errlen)
 {
     if (!o->operator_jwt) {
         if (o->resolver_memory || o->npreloads)
-            return fail(err, errlen, NULL, "resolver and resolver_preload need an operator "
+            return account__fail(err, errlen, NULL, "resolver and resolver_preload need an operator "
                                            "(Tern has no other use for them)");
         return 0;
     }
     struct jwt *op = NULL;
     int rc = jwt_decode(o->operator_jwt, strlen(o->operator_jwt), JWT_OPERATOR, &op, NULL, 0);
     if (rc < 0)
-        return rc == -ENOMEM ? rc : fail(err, errlen, o->operator_where, "invalid operator");
+        return rc == -ENOMEM ? rc : account__fail(err, errlen, o->operator_where, "invalid operator");
     rc = check_operator(o, op, err, errlen);
     if (rc == 0 && !(o->accounts = calloc(o->npreloads + 1, sizeof *o->accounts)))
         rc = -ENOMEM;
@@ -328,7 +309,7 @@ int opts__finish_operator(struct tern_opts *o, char *err, size_t errlen)
         for (size_t i = 0; i < o->naccounts && !found; i++)
             found = !strcmp(o->accounts[i].name, o->system_account);
         if (!found)
-            rc = fail(err, errlen, NULL, "error resolving system account: account missing");
+            rc = account__fail(err, errlen, NULL, "error resolving system account: account missing");
     }
     jwt_free(op);
     return rc;
