@@ -8,6 +8,9 @@ config rules and error codes are 2.10's (10144-10147, 10150-10152).
 do not run against it.
 """
 
+import asyncio
+
+import nats.js.errors
 import pytest
 
 from conftest import REFERENCE, js_api as api, wait_stream_messages
@@ -101,3 +104,55 @@ async def test_transform_rules(nc, cfg, want):
     await origin(nc)
     r = await api(nc, "$JS.API.STREAM.CREATE.BAD", dict(name="BAD", **cfg))
     assert r["error"] == {"code": 400, "err_code": want[0], "description": want[1]}, r
+
+
+def kv_stream(bucket, **extra):
+    """The stream nats-py makes for a bucket, as a raw config."""
+    return dict({"name": f"KV_{bucket}", "subjects": [f"$KV.{bucket}.>"],
+                 "max_msgs_per_subject": 1, "discard": "new", "allow_rollup_hdrs": True,
+                 "deny_delete": True, "allow_direct": True}, **extra)
+
+
+async def test_key_value_bucket_sourced_from_another(nc):
+    """A bucket B that sources bucket A under its own prefix is read and
+    written through nats-py as any bucket (what nats.go's KV sources are)."""
+    js = nc.jetstream()
+    kv_a = await js.create_key_value(bucket="A")
+    await kv_a.put("k1", b"v1")
+    r = await api(nc, "$JS.API.STREAM.CREATE.KV_B", kv_stream("B", sources=[
+        {"name": "KV_A", "subject_transforms": [{"src": "$KV.A.>", "dest": "$KV.B.>"}]}]))
+    assert "error" not in r, r
+    await kv_a.put("k2", b"v2")
+    kv_b = await js.key_value("B")
+    await wait_stream_messages(nc, "KV_B", 2)
+    assert (await kv_b.get("k1")).value == b"v1"
+    assert (await kv_b.get("k2")).value == b"v2"
+    await kv_b.put("own", b"b")
+    assert sorted(await kv_b.keys()) == ["k1", "k2", "own"]
+    await kv_a.put("k1", b"v1b")
+    await wait_stream_messages(nc, "KV_B", 3)
+    assert (await kv_b.get("k1")).value == b"v1b"
+
+
+async def test_key_value_bucket_mirrored(nc):
+    """A read-only mirror bucket M of A, renamed to its own prefix."""
+    js = nc.jetstream()
+    kv_a = await js.create_key_value(bucket="A")
+    await kv_a.put("k", b"v")
+    cfg = kv_stream("M", mirror={"name": "KV_A", "subject_transforms": [
+        {"src": "$KV.A.>", "dest": "$KV.M.>"}]})
+    del cfg["subjects"]
+    r = await api(nc, "$JS.API.STREAM.CREATE.KV_M", cfg)
+    assert "error" not in r, r
+    await wait_stream_messages(nc, "KV_M", 1)
+    kv_m = await js.key_value("M")
+    assert (await kv_m.get("k")).value == b"v"
+    await kv_a.delete("k")
+    # The delete marker takes the key's place (one per subject).
+    for _ in range(500):
+        info = await api(nc, "$JS.API.STREAM.INFO.KV_M")
+        if info["state"]["last_seq"] == 2:
+            break
+        await asyncio.sleep(0.01)
+    with pytest.raises(nats.js.errors.KeyNotFoundError):
+        await kv_m.get("k")
