@@ -2,7 +2,9 @@
 each {src, dest} pair takes the origin's messages its src matches and
 stores them under dest's mapping of their subject (an empty dest keeps
 it); the mirror keeps the origin's sequences, a source renumbers; the
-config rules and error codes are 2.10's (10144-10147, 10150-10152).
+config rules and error codes are 2.10's (10144-10147, 10150-10152). A
+Key-Value bucket that sources or mirrors another this way is used through
+nats-py as any bucket.
 
 2.9.10 ignores these keys, so the tests are Tern's (2.10 behaviour) and
 do not run against it.
