@@ -20,6 +20,7 @@
 
 #include "server/jetstream/js_config.h"
 #include "server/jetstream/jetstream.h"
+#include "server/account.h"
 #include "server/server.h"
 
 static json_t *jint(uint64_t v)
@@ -47,7 +48,8 @@ static void usage_fields(json_t *o, const struct jetstream_stats *st, bool enabl
     json_object_set_new(o, "storage", jint(st->storage));
     json_object_set_new(o, "reserved_memory", jint(st->reserved_memory));
     json_object_set_new(o, "reserved_storage", jint(st->reserved_storage));
-    json_object_set_new(o, "accounts", json_integer(enabled ? 1 : 0)); /* $G only */
+    /* the one account JetStream serves */
+    json_object_set_new(o, "accounts", json_integer(enabled ? 1 : 0));
     json_object_set_new(o, "ha_assets", json_integer(0)); /* nothing replicated yet */
     json_t *api = json_object();
     json_object_set_new(api, "total", jint(st->api_total));
@@ -115,16 +117,18 @@ static json_t *stream_detail(struct server *s, const struct jetstream_stats *st,
     return e;
 }
 
-/* The only account, $G; it counts no accounts of its own. nats-server
- * shows its reservations as 2^64 - 1 (its "no limit" cast to unsigned),
+/* The one account JetStream serves (server/account.h: $G without
+ * accounts {}); it counts no accounts of its own. nats-server shows its
+ * reservations as 2^64 - 1 (its "no limit" cast to unsigned),
  * which a JSON integer here cannot hold: the account's actual
  * reservations are shown instead, the same as the server's. */
 static json_t *account_detail(struct jsz_build *b, const struct jetstream_view *v)
 {
     const struct jetstream_stats *st = v->stats;
+    const char *name = b->s->accounts->jetstream ? b->s->accounts->jetstream->name : "$G";
     json_t *a = json_object();
-    json_object_set_new(a, "name", json_string("$G"));
-    json_object_set_new(a, "id", json_string("$G"));
+    json_object_set_new(a, "name", json_string(name));
+    json_object_set_new(a, "id", json_string(name));
     usage_fields(a, st, false);
     if (b->streams) {
         json_t *arr = json_array();
