@@ -21,7 +21,6 @@
 
 #include <errno.h>
 #include <event2/event.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,30 +231,6 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 
 /* ---- start and stop ---- */
 
-/* As account_import.c's: a client no socket backs, whose deliveries call
- * on_request. Freed by sysacc_stop. */
-static struct client *internal_client(struct sysacc *sa)
-{
-    struct server *srv = sa->srv;
-    struct client *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->srv = srv;
-    c->w = srv->workers[0];
-    c->acc = sa->acc;
-    c->kind = CLIENT_KIND_INTERNAL;
-    c->fd = -1;
-    c->cid = atomic_fetch_add(&srv->next_cid, 1);
-    c->internal_deliver = on_request;
-    c->internal_flush = on_flush;
-    c->internal_arg = sa;
-    snprintf(c->ip, sizeof c->ip, "internal");
-    pthread_mutex_init(&c->out_lock, NULL);
-    pthread_mutex_init(&c->write_lock, NULL);
-    pthread_mutex_init(&c->subs_lock, NULL);
-    return c;
-}
-
 static int subscribe(struct sysacc *sa, size_t i, const char *middle, enum sysacc_ep ep)
 {
     char subject[128], sid[16];
@@ -312,8 +287,11 @@ int sysacc_start(struct server *srv, struct sysacc **out)
         goto err_after_alloc;
     }
     sa->wake_ev = event_new(srv->main_base, sa->wake_fd, EV_READ | EV_PERSIST, on_wake, sa);
-    if (!sa->wake_ev || event_add(sa->wake_ev, NULL) < 0 || !(sa->ic = internal_client(sa)) ||
-        (rc = subscribe_all(sa)) < 0)
+    if (!sa->wake_ev || event_add(sa->wake_ev, NULL) < 0)
+        goto err_after_alloc;
+    /* The subscriptions' owner; any loop may deliver to them. */
+    sa->ic = client_new_internal(srv, srv->workers[0], sa->acc, on_request, on_flush, sa);
+    if (!sa->ic || (rc = subscribe_all(sa)) < 0)
         goto err_after_alloc;
     *out = sa;
     return 0;
@@ -338,12 +316,7 @@ void sysacc_stop(struct sysacc *sa)
         next = r->next;
         free(r);
     }
-    if (sa->ic) {
-        pthread_mutex_destroy(&sa->ic->out_lock);
-        pthread_mutex_destroy(&sa->ic->write_lock);
-        pthread_mutex_destroy(&sa->ic->subs_lock);
-        free(sa->ic);
-    }
+    client_free_internal(sa->ic);
     if (sa->wake_ev)
         event_free(sa->wake_ev);
     if (sa->wake_fd >= 0)
