@@ -199,6 +199,11 @@ async def test_subsz_options(sys_server, nats_connect):
     assert [s["subject"] for s in only_a["subscriptions_list"]
             if s["subject"].startswith("probe.")] == ["probe.*"]
     assert {s["account"] for s in only_a["subscriptions_list"]} == {"A"}
+    # The same builder answers /subsz?acc= (as nats-server's handler).
+    http = sys_server.http_json("/subsz?subs=1&acc=A")
+    assert {s["account"] for s in http["subscriptions_list"]} == {"A"}
+    assert "probe.*" in {s["subject"] for s in http["subscriptions_list"]}
+    assert http["num_subscriptions"] == only_a["num_subscriptions"]
 
 
 async def test_routez_jsz_healthz_accountz(sys_server, nats_connect):
