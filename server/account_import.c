@@ -437,27 +437,6 @@ static void on_internal_flush(void *arg, struct worker *w)
     (void)w;
 }
 
-static struct client *internal_client(struct server *srv, struct account *acc)
-{
-    struct client *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->srv = srv;
-    c->w = srv->workers[0];
-    c->acc = acc;
-    c->kind = CLIENT_KIND_INTERNAL;
-    c->fd = -1;
-    c->cid = atomic_fetch_add(&srv->next_cid, 1);
-    c->internal_deliver = on_internal_deliver;
-    c->internal_flush = on_internal_flush;
-    c->internal_arg = acc;
-    snprintf(c->ip, sizeof c->ip, "internal");
-    pthread_mutex_init(&c->out_lock, NULL);
-    pthread_mutex_init(&c->write_lock, NULL);
-    pthread_mutex_init(&c->subs_lock, NULL);
-    return c;
-}
-
 static struct sub *internal_sub(struct account *acc, const char *subject, const char *sid)
 {
     struct sub *s = sub_new(acc->ic, subject, strlen(subject), NULL, 0, sid, strlen(sid));
@@ -474,7 +453,9 @@ int account_set_start(struct account_set *set, struct server *srv)
 {
     set->srv = srv;
     for (size_t i = 0; i < set->n; i++)
-        if (!(set->accs[i]->ic = internal_client(srv, set->accs[i])))
+        if (!(set->accs[i]->ic = client_new_internal(srv, srv->workers[0], set->accs[i],
+                                                     on_internal_deliver, on_internal_flush,
+                                                     set->accs[i])))
             return -ENOMEM;
     for (size_t i = 0; i < set->n; i++) {
         struct account *acc = set->accs[i];
@@ -517,13 +498,7 @@ void account_set_stop(struct account_set *set)
             drop_sub(acc->services[j].exporter, &acc->services[j].reply_sub);
     }
     for (size_t i = 0; set && i < set->n; i++) {
-        struct client *c = set->accs[i]->ic;
-        if (!c)
-            continue;
-        pthread_mutex_destroy(&c->out_lock);
-        pthread_mutex_destroy(&c->write_lock);
-        pthread_mutex_destroy(&c->subs_lock);
-        free(c);
+        client_free_internal(set->accs[i]->ic);
         set->accs[i]->ic = NULL;
     }
 }

@@ -267,6 +267,18 @@ void client_send_err(struct client *c, const char *text);
  * (protocol >= 1 and its first PONG sent, spec/client-protocol.md §3.3). */
 void client_send_async_info(struct client *c, bool ldm);
 
+/* A CLIENT_KIND_INTERNAL client (server/client_internal.c) for acc's
+ * server-side subscriptions: deliveries call deliver(arg, ...), and flush
+ * as described at internal_deliver; w is the loop named its owner. The
+ * caller owns it and frees it with client_free_internal once nothing can
+ * deliver to its subscriptions. NULL out of memory. */
+struct client *client_new_internal(struct server *srv, struct worker *w, struct account *acc,
+                                   bool (*deliver)(void *arg, struct worker *w,
+                                                   const struct sub *s,
+                                                   const struct proto_msg *m),
+                                   void (*flush)(void *arg, struct worker *w), void *arg);
+void client_free_internal(struct client *c);
+
 /* Fill a monitor record; caller holds srv->registry_lock. */
 void client_fill_record(struct client *c, struct conn_record *rec);
 

@@ -5,7 +5,9 @@
  * nats-server's Go mux would and decodes its parameters with nats-server's
  * 400 texts. Each endpoint builds a jansson object from a snapshot taken
  * under registry_lock and answers indented JSON (compact for /healthz), or
- * JSONP with ?callback=. Field names, units (nanosecond durations, RFC 3339
+ * JSONP with ?callback=. The objects come from builders that take decoded
+ * options (monitor_build.h), so the system account's requests over NATS
+ * (server/sysacc.h) get the same ones. Field names, units (nanosecond durations, RFC 3339
  * times, Go-style uptime strings) and query parameters follow
  * spec/server-cli-config.md §4; /metrics is monitor_metrics.c's. Never
  * touches a loop's private state.
@@ -31,6 +33,7 @@
 #include "server/client.h"
 #include "server/jetstream/jetstream.h"
 #include "server/log.h"
+#include "server/monitor_build.h"
 #include "server/monitor_impl.h"
 #include "server/monitor_js.h"
 #include "server/monitor_url.h"
@@ -74,6 +77,11 @@ int64_t monitor__secs_between(const struct timespec *a, const struct timespec *b
     return (int64_t)(b->tv_sec - a->tv_sec);
 }
 
+json_t *monitor_json_time(const struct timespec *ts)
+{
+    return monitor__jtime(ts);
+}
+
 json_t *monitor__jtime(const struct timespec *ts)
 {
     char buf[64];
@@ -81,18 +89,12 @@ json_t *monitor__jtime(const struct timespec *ts)
     return json_string(buf);
 }
 
-static int64_t rss_bytes(void)
+int64_t monitor__rss_bytes(void)
 {
     struct procstat ps;
     if (procstat_read(&ps) < 0)
         return 0;
     return (int64_t)ps.rss * sysconf(_SC_PAGESIZE);
-}
-
-static void serve_json(struct evhttp_request *req, struct monitor *m, bool compact,
-                       const struct monitor_url_query *q, json_t *(*build)(struct monitor *m))
-{
-    monitor__reply_json(req, 200, build(m), compact, q);
 }
 
 json_t *monitor__header_object(struct monitor *m)
@@ -141,7 +143,7 @@ static json_t *ws_varz(struct server *s)
     return o;
 }
 
-json_t *monitor__varz(struct monitor *m)
+json_t *monitor_varz(struct monitor *m)
 {
     struct server *s = m->srv;
     struct server_counters ctr;
@@ -206,7 +208,7 @@ json_t *monitor__varz(struct monitor *m)
     json_object_set_new(o, "start", monitor__jtime(&s->start_time));
     json_object_set_new(o, "now", monitor__jtime(&now));
     json_object_set_new(o, "uptime", json_string(up));
-    json_object_set_new(o, "mem", json_integer(rss_bytes()));
+    json_object_set_new(o, "mem", json_integer(monitor__rss_bytes()));
     json_object_set_new(o, "cores", json_integer(cores));
     json_object_set_new(o, "gomaxprocs", json_integer(s->nworkers));
     json_object_set_new(o, "cpu", json_real(m->cpu_pct));
@@ -236,7 +238,7 @@ static void on_varz(struct monitor *m, struct evhttp_request *req,
                     const struct monitor_url_query *q)
 {
     m->req_varz++;
-    serve_json(req, m, false, q, monitor__varz);
+    monitor__reply_json(req, 200, monitor_varz(m), false, q);
 }
 
 /* ---- subscription lists (/connz, /routez) ---- */
@@ -265,18 +267,20 @@ void monitor__sub_detail(void *arg, const struct sub *s)
 
 /* ---- /healthz, /subsz, /routez, /accountz, / ---- */
 
-static json_t *healthz(struct monitor *m)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "status", json_string("ok"));
-    return o;
-}
-
-/* The subject index's figures, nats-server's SublistStats fields. */
-static void sublist_fields(struct monitor *m, json_t *o)
+/* The subject index's figures, nats-server's SublistStats fields: every
+ * account's, or only those of the account named acc (none when it does
+ * not exist, as nats-server sums the accounts that match). */
+static void sublist_fields(struct monitor *m, const char *acc, size_t acc_len, json_t *o)
 {
     struct sublist_stats st;
-    account_set_sublist_stats(m->srv->accounts, &st);
+    if (!acc_len) {
+        account_set_sublist_stats(m->srv->accounts, &st);
+    } else {
+        memset(&st, 0, sizeof st);
+        struct account *a = account_find(m->srv->accounts, acc, acc_len);
+        if (a)
+            sublist_get_stats(a->sublist, &st);
+    }
     json_object_set_new(o, "num_subscriptions", json_integer((json_int_t)st.count));
     json_object_set_new(o, "num_cache", json_integer(0));
     json_object_set_new(o, "num_inserts", json_integer((json_int_t)st.inserts));
@@ -289,27 +293,39 @@ static void sublist_fields(struct monitor *m, json_t *o)
 
 struct subs_walk {
     struct monitor__sub_detail_ctx d;
-    const char *test;          /* borrowed: ?test=, or NULL */
+    const char *test;          /* borrowed: the test subject, or NULL */
     size_t test_len;
+    const char *acc;           /* borrowed: the account filter */
+    size_t acc_len;            /* 0: none */
 };
 
 static void sub_if_matches(void *arg, const struct sub *s)
 {
     struct subs_walk *w = arg;
+    if (w->acc_len && (!s->acc || strlen(s->acc->name) != w->acc_len ||
+                       memcmp(s->acc->name, w->acc, w->acc_len) != 0))
+        return;
     if (!w->test || subject_match(s->subject, strlen(s->subject), w->test, w->test_len))
         monitor__sub_detail(&w->d, s);
 }
 
-/* ?subs=true: every client subscription (those ?test= would receive),
- * paged by offset and limit; "total" is the page's size, as nats-server
- * counts it. Without subs, or with an empty page, only the figures. */
-static json_t *subsz(struct monitor *m, bool subs, int64_t offset, int64_t limit,
-                     const char *test, size_t test_len)
+/* With subs, every client subscription (those test would receive), paged
+ * by offset and limit; "total" is the page's size, as nats-server counts
+ * it. */
+json_t *monitor_subsz(struct monitor *m, const struct monitor_subsz_opts *o, char *err,
+                      size_t errlen)
 {
+    const char *test = o->test_len ? o->test : NULL;
+    if (test && !subject_valid_literal(test, o->test_len)) {
+        snprintf(err, errlen, "invalid test subject, must be valid publish subject: %.*s",
+                 (int)(o->test_len > 600 ? 600 : o->test_len), test);
+        return NULL;
+    }
+    int64_t offset = o->offset < 0 ? 0 : o->offset, limit = o->limit <= 0 ? 1024 : o->limit;
     json_t *all = json_array();
-    if (subs) {
+    if (o->subs) {
         struct server *s = m->srv;
-        struct subs_walk w = { { all, 0 }, test, test_len };
+        struct subs_walk w = { { all, 0 }, test, o->test_len, o->acc, o->acc_len };
         pthread_mutex_lock(&s->registry_lock);
         for (struct client *c = s->clients; c; c = c->reg_next) {
             w.d.cid = c->cid;
@@ -320,28 +336,23 @@ static json_t *subsz(struct monitor *m, bool subs, int64_t offset, int64_t limit
     size_t n = json_array_size(all);
     size_t lo = (size_t)offset < n ? (size_t)offset : n;
     size_t hi = (uint64_t)limit < n - lo ? lo + (size_t)limit : n;
-    if (lo == hi) {
-        json_decref(all);
-        json_t *o = json_object();
-        sublist_fields(m, o);
-        return o;
+    json_t *res = monitor__header_object(m);
+    sublist_fields(m, o->acc, o->acc_len, res);
+    json_object_set_new(res, "total", json_integer((json_int_t)(hi - lo)));
+    json_object_set_new(res, "offset", json_integer(offset));
+    json_object_set_new(res, "limit", json_integer(limit));
+    if (lo < hi) {
+        json_t *page = json_array();
+        for (size_t i = lo; i < hi; i++)
+            json_array_append(page, json_array_get(all, i));
+        json_object_set_new(res, "subscriptions_list", page);
     }
-    json_t *page = json_array();
-    for (size_t i = lo; i < hi; i++)
-        json_array_append(page, json_array_get(all, i));
     json_decref(all);
-    json_t *o = monitor__header_object(m);
-    sublist_fields(m, o);
-    json_object_set_new(o, "total", json_integer((json_int_t)(hi - lo)));
-    json_object_set_new(o, "offset", json_integer(offset));
-    json_object_set_new(o, "limit", json_integer(limit));
-    json_object_set_new(o, "subscriptions_list", page);
-    return o;
+    return res;
 }
 
-/* subs: 0 none, 1 subjects ("subscriptions_list"), 2 detail
- * ("subscriptions_list_detail"): what each peer announced over its route. */
-static json_t *routez(struct monitor *m, int subs)
+/* What each peer announced over its route: subjects or detail objects. */
+json_t *monitor_routez(struct monitor *m, enum monitor_subs subs)
 {
     json_t *o = monitor__header_object(m);
     json_t *arr = json_array();
@@ -374,11 +385,11 @@ static json_t *routez(struct monitor *m, int subs)
         json_object_set_new(r, "in_bytes", json_integer((json_int_t)rs[i].in_bytes));
         json_object_set_new(r, "out_bytes", json_integer((json_int_t)rs[i].out_bytes));
         json_object_set_new(r, "subscriptions", json_integer((json_int_t)rs[i].subs));
-        if (subs == 1) {
+        if (subs == MONITOR_SUBS_LIST) {
             json_t *list = json_array();
             cluster_route_each_sub(m->srv->cluster, rs[i].rid, monitor__sub_name, list);
             json_object_set_new(r, "subscriptions_list", list);
-        } else if (subs == 2) {
+        } else if (subs == MONITOR_SUBS_DETAIL) {
             struct monitor__sub_detail_ctx d = { json_array(), rs[i].rid };
             cluster_route_each_sub(m->srv->cluster, rs[i].rid, monitor__sub_detail, &d);
             json_object_set_new(r, "subscriptions_list_detail", d.arr);
@@ -391,10 +402,18 @@ static json_t *routez(struct monitor *m, int subs)
     return o;
 }
 
-static json_t *accountz(struct monitor *m)
+/* An account that does not exist is refused, as nats-server refuses it.
+ * Its details are not built: the list answers for each. */
+json_t *monitor_accountz(struct monitor *m, const char *acc, size_t acc_len, char *err,
+                         size_t errlen)
 {
-    json_t *o = monitor__header_object(m);
     const struct account_set *set = m->srv->accounts;
+    if (acc_len && !account_find(set, acc, acc_len)) {
+        snprintf(err, errlen, "Account %.*s does not exist", (int)(acc_len > 600 ? 600 : acc_len),
+                 acc);
+        return NULL;
+    }
+    json_t *o = monitor__header_object(m);
     json_object_set_new(o, "system_account", json_string(set->system->name));
     json_t *accs = json_array();
     for (size_t i = 0; i < set->n; i++)
@@ -430,6 +449,19 @@ int monitor__health(struct monitor *m, bool enabled_only, const char **err)
     return 200;
 }
 
+json_t *monitor_healthz(struct monitor *m, bool js_enabled_only)
+{
+    json_t *o = json_object();
+    const char *err = NULL;
+    if (monitor__health(m, js_enabled_only, &err) == 200) {
+        json_object_set_new(o, "status", json_string("ok"));
+    } else {
+        json_object_set_new(o, "status", json_string("unavailable"));
+        json_object_set_new(o, "error", json_string(err));
+    }
+    return o;
+}
+
 static void on_healthz(struct monitor *m, struct evhttp_request *req,
                        const struct monitor_url_query *q)
 {
@@ -445,43 +477,36 @@ static void on_healthz(struct monitor *m, struct evhttp_request *req,
         !monitor__decode_bool(req, q, "js-server-only", &server_only))
         return;
     enabled_only |= js_enabled;
-    json_t *o = healthz(m);
-    const char *err = NULL;
-    int code = monitor__health(m, enabled_only, &err);
-    if (code != 200) {
-        json_object_set_new(o, "status", json_string("unavailable"));
-        json_object_set_new(o, "error", json_string(err));
-    }
+    json_t *o = monitor_healthz(m, enabled_only);
+    int code = json_object_get(o, "error") ? 503 : 200;
     monitor__reply_json(req, code, o, true, q);
 }
 
+/* Without subscriptions in the page, nats-server's handler shows only the
+ * figures. */
 static void on_subsz(struct monitor *m, struct evhttp_request *req,
                      const struct monitor_url_query *q)
 {
-    bool subs = false;
-    int64_t offset = 0, limit = 0;
+    struct monitor_subsz_opts o = { 0 };
     m->req_subsz++;
-    if (!monitor__decode_bool(req, q, "subs", &subs) ||
-        !monitor__decode_int(req, q, "offset", &offset) ||
-        !monitor__decode_int(req, q, "limit", &limit))
+    if (!monitor__decode_bool(req, q, "subs", &o.subs) ||
+        !monitor__decode_int(req, q, "offset", &o.offset) ||
+        !monitor__decode_int(req, q, "limit", &o.limit))
         return;
-    size_t tlen = 0;
-    const char *test = monitor_url_get(q, "test", &tlen);
-    if (test && !tlen)
-        test = NULL;
-    if (test && !subject_valid_literal(test, tlen)) {
-        char quoted[600], err[700];
-        snprintf(quoted, sizeof quoted, "%.*s", (int)tlen, test);
-        snprintf(err, sizeof err, "invalid test subject, must be valid publish subject: %s",
-                 quoted);
+    o.test = monitor_url_get(q, "test", &o.test_len);
+    o.acc = monitor_url_get(q, "acc", &o.acc_len);
+    char err[700];
+    json_t *res = monitor_subsz(m, &o, err, sizeof err);
+    if (!res) {
         monitor__reply_text(req, 400, err);
         return;
     }
-    /* ?acc= is not checked: the figures are the server's, every account's. */
-    monitor__reply_json(req, 200,
-                        subsz(m, subs, offset < 0 ? 0 : offset, limit <= 0 ? 1024 : limit, test,
-                              tlen),
-                        false, q);
+    if (!json_object_get(res, "subscriptions_list")) {
+        static const char *const header[] = { "server_id", "now", "total", "offset", "limit" };
+        for (size_t i = 0; i < sizeof header / sizeof header[0]; i++)
+            json_object_del(res, header[i]);
+    }
+    monitor__reply_json(req, 200, res, false, q);
 }
 
 static void on_routez(struct monitor *m, struct evhttp_request *req,
@@ -491,16 +516,27 @@ static void on_routez(struct monitor *m, struct evhttp_request *req,
     if (!monitor__decode_subs(req, q, &subs))
         return;
     m->req_routez++;
-    monitor__reply_json(req, 200, routez(m, subs), false, q);
+    monitor__reply_json(req, 200, monitor_routez(m, (enum monitor_subs)subs), false, q);
 }
 
-static bool js_leader(struct monitor *m)
+bool monitor_js_leader(struct monitor *m)
 {
     struct jetstream_stats st = { 0 };
     if (!m->srv->jetstream)
         return false;
     jetstream_get_stats(m->srv->jetstream, &st);
     return !st.clustered || strcmp(st.leader, m->srv->server_id) == 0;
+}
+
+/* consumers implies streams, which implies accounts (nats-server's Jsz);
+ * the config details are not built. */
+json_t *monitor_jsz(struct monitor *m, bool accounts, bool streams, bool consumers)
+{
+    streams |= consumers;
+    accounts |= streams;
+    json_t *o = monitor__header_object(m);
+    monitor_js_jsz(m->srv, o, accounts, streams, consumers);
+    return o;
 }
 
 static void on_jsz(struct monitor *m, struct evhttp_request *req,
@@ -517,33 +553,25 @@ static void on_jsz(struct monitor *m, struct evhttp_request *req,
         !monitor__decode_int(req, q, "limit", &limit) ||
         !monitor__decode_bool(req, q, "leader-only", &leader))
         return;
-    if (leader && !js_leader(m)) {
+    if (leader && !monitor_js_leader(m)) {
         monitor__reply_text(req, 400, "filtered response: not leader");
         return;
     }
-    /* consumers implies streams, which implies accounts (nats-server's
-     * Jsz); the config details are not built. */
-    streams |= consumers;
-    accounts |= streams;
-    json_t *o = monitor__header_object(m);
-    monitor_js_jsz(m->srv, o, accounts, streams, consumers);
-    monitor__reply_json(req, 200, o, false, q);
+    monitor__reply_json(req, 200, monitor_jsz(m, accounts, streams, consumers), false, q);
 }
 
-/* ?acc= names an account: one that does not exist is nats-server's 400.
- * Their details are not built: the list answers for each. */
 static void on_accountz(struct monitor *m, struct evhttp_request *req,
                         const struct monitor_url_query *q)
 {
-    size_t n;
+    size_t n = 0;
     const char *acc = monitor_url_get(q, "acc", &n);
-    if (acc && n && !account_find(m->srv->accounts, acc, n)) {
-        char err[700];
-        snprintf(err, sizeof err, "Account %.*s does not exist", (int)(n > 600 ? 600 : n), acc);
+    char err[700];
+    json_t *o = monitor_accountz(m, acc, n, err, sizeof err);
+    if (!o) {
         monitor__reply_text(req, 400, err);
         return;
     }
-    serve_json(req, m, false, q, accountz);
+    monitor__reply_json(req, 200, o, false, q);
 }
 
 void monitor__on_root(struct monitor *m, struct evhttp_request *req)
@@ -643,6 +671,23 @@ err_after_alloc:
     return NULL;
 }
 
+struct monitor *monitor_new_headless(struct server *s)
+{
+    struct monitor *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->srv = s;
+    /* nats-server's /varz without a monitoring port: its host is the
+     * client host unless http is given an address. */
+    const char *host = s->opts.http_host ? s->opts.http_host : s->client_host;
+    snprintf(m->host, sizeof m->host, "%s", host);
+    if (monitor__cpu_start(m) < 0) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
 int monitor_port(const struct monitor *m)
 {
     return m->port;
@@ -659,6 +704,7 @@ void monitor_stop(struct monitor *m)
         return;
     monitor__cpu_stop(m);
     monitor__clusterz_stop(m);
-    evhttp_free(m->http);
+    if (m->http)
+        evhttp_free(m->http);
     free(m);
 }

@@ -31,6 +31,7 @@
 #include "cluster/route.h"
 #include "server/jetstream/jetstream.h"
 #include "server/log.h"
+#include "server/monitor_build.h"
 #include "server/monitor_impl.h"
 #include "server/peer_varz.h"
 #include "server/server.h"
@@ -301,7 +302,7 @@ static void add_self(struct answer *a)
     if (!n)
         return;
     n->self = n->figures = true;
-    json_t *v = monitor__varz(a->m);
+    json_t *v = monitor_varz(a->m);
     peer_varz_from_json(v, &n->v);
     json_decref(v);
 }

@@ -3,8 +3,10 @@
  * connection's figures from a snapshot taken under registry_lock, sorted
  * and paged as nats-server's query parameters ask (auth, subs, offset,
  * limit, cid, state, sort, acc), each decoded and refused as nats-server
- * 2.9.10 decodes and refuses it. user and mqtt_client are read by
- * nats-server but not filtered on here. Main thread only.
+ * 2.9.10 decodes and refuses it. The builder (monitor_build.h) takes the
+ * decoded options, so the system account's CONNZ request gets the same
+ * object. user and mqtt_client are read by nats-server but not filtered
+ * on here. Main thread only.
  */
 #include <arpa/inet.h>
 #include <event2/http.h>
@@ -16,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "server/client.h"
+#include "server/monitor_build.h"
 #include "server/monitor_impl.h"
 #include "server/monitor_url.h"
 #include "server/server.h"
@@ -23,15 +26,16 @@
 #include "server/sublist.h"
 #include "server/ws.h"
 
-enum conn_state { CONN_OPEN, CONN_CLOSED, CONN_ANY };
-
+/* The options checked and with their defaults in place. */
 struct connz_query {
-    enum conn_state state;
-    int subs;              /* 0 none, 1 list, 2 detail */
+    int state;             /* enum monitor_conn_state */
+    enum monitor_subs subs;
     bool auth;
     long offset, limit;
     uint64_t cid;          /* 0 = all */
-    const char *sort;
+    const char *sort;      /* static: one of sorts[] */
+    const char *acc;       /* borrowed; only this account's connections */
+    size_t acc_len;        /* 0: every account's */
 };
 
 struct conn_row {
@@ -41,16 +45,20 @@ struct conn_row {
     json_t *subs;          /* owned until moved into the reply */
 };
 
-/* acc: only that account's connections; NULL for all. */
-static size_t collect_rows(struct server *s, const struct connz_query *cq, const char *acc,
-                           struct conn_row **out)
+static bool in_account(const char *name, const struct connz_query *cq)
+{
+    return !cq->acc_len ||
+           (strlen(name) == cq->acc_len && memcmp(name, cq->acc, cq->acc_len) == 0);
+}
+
+static size_t collect_rows(struct server *s, const struct connz_query *cq, struct conn_row **out)
 {
     size_t cap = 64, n = 0;
     struct conn_row *rows = malloc(cap * sizeof *rows);
     if (!rows)
         return 0;
     pthread_mutex_lock(&s->registry_lock);
-    if (cq->state != CONN_CLOSED) {
+    if (cq->state == MONITOR_CONN_OPEN || cq->state == MONITOR_CONN_ANY) {
         for (struct client *c = s->clients; c; c = c->reg_next) {
             if (cq->cid && c->cid != cq->cid)
                 continue;
@@ -62,7 +70,7 @@ static size_t collect_rows(struct server *s, const struct connz_query *cq, const
             }
             struct conn_row *r = &rows[n];
             client_fill_record(c, &r->rec);
-            if (acc && strcmp(r->rec.account, acc) != 0)
+            if (!in_account(r->rec.account, cq))
                 continue;
             n++;
             r->closed = false;
@@ -70,21 +78,21 @@ static size_t collect_rows(struct server *s, const struct connz_query *cq, const
             r->last.tv_sec = (time_t)(ns / 1000000000);
             r->last.tv_nsec = (long)(ns % 1000000000);
             r->subs = NULL;
-            if (cq->subs == 1) {
+            if (cq->subs == MONITOR_SUBS_LIST) {
                 r->subs = json_array();
                 client_each_sub(c, monitor__sub_name, r->subs);
-            } else if (cq->subs == 2) {
+            } else if (cq->subs == MONITOR_SUBS_DETAIL) {
                 struct monitor__sub_detail_ctx d = { json_array(), c->cid };
                 client_each_sub(c, monitor__sub_detail, &d);
                 r->subs = d.arr;
             }
         }
     }
-    if (cq->state != CONN_OPEN) {
+    if (cq->state == MONITOR_CONN_CLOSED || cq->state == MONITOR_CONN_ANY) {
         for (size_t i = 0; i < s->closed_count; i++) {
             size_t idx = (s->closed_next + s->closed_cap - s->closed_count + i) % s->closed_cap;
             if ((cq->cid && s->closed[idx].cid != cq->cid) ||
-                (acc && strcmp(s->closed[idx].account, acc) != 0))
+                !in_account(s->closed[idx].account, cq))
                 continue;
             if (n == cap) {
                 struct conn_row *nr = realloc(rows, (cap *= 2) * sizeof *rows);
@@ -175,58 +183,136 @@ static json_t *conn_json(const struct conn_row *r, const struct connz_query *cq,
     return o;
 }
 
-/* Fill cq from the query in nats-server's order (auth, subs, offset,
- * limit, cid, state, then the sort and its state). False when refused:
- * the 400 with nats-server's text has gone out. */
-static bool read_connz_query(struct evhttp_request *req, const struct monitor_url_query *q,
-                             struct connz_query *cq)
+/* nats-server's sort options; all but cid and start sort descending. */
+static const char *const sorts[] = { "cid", "start", "subs", "pending", "msgs_to", "msgs_from",
+                                     "bytes_to", "bytes_from", "last", "idle", "uptime",
+                                     "stop", "reason", "rtt" };
+
+/* o checked as nats-server's Connz checks it, its defaults filled in. */
+static bool check_opts(const struct monitor_connz_opts *o, struct connz_query *cq, char *err,
+                       size_t errlen)
 {
     memset(cq, 0, sizeof *cq);
-    cq->sort = "cid";
-    int64_t offset = 0, limit = 0;
+    cq->sort = sorts[0];
+    if (o->sort_len) {
+        cq->sort = NULL;
+        for (size_t i = 0; i < sizeof sorts / sizeof sorts[0] && !cq->sort; i++)
+            if (strlen(sorts[i]) == o->sort_len && memcmp(o->sort, sorts[i], o->sort_len) == 0)
+                cq->sort = sorts[i];
+        if (!cq->sort) {
+            snprintf(err, errlen, "invalid sorting option: %.*s",
+                     (int)(o->sort_len > 600 ? 600 : o->sort_len), o->sort);
+            return false;
+        }
+    }
+    if ((!strcmp(cq->sort, "stop") || !strcmp(cq->sort, "reason")) &&
+        o->state != MONITOR_CONN_CLOSED) {
+        snprintf(err, errlen, "sort by %s only valid on closed connections", cq->sort);
+        return false;
+    }
+    cq->state = o->state;
+    cq->subs = o->subs;
+    cq->auth = o->auth;
+    cq->offset = o->offset < 0 ? 0 : (long)o->offset;
+    cq->limit = o->limit <= 0 ? 1024 : (long)o->limit;
+    cq->cid = o->cid;
+    if (cq->cid)
+        cq->limit = 1; /* one connection asked for, as nats-server says */
+    cq->acc = o->acc;
+    cq->acc_len = o->acc_len;
+    return true;
+}
+
+/* An account that does not exist: nats-server's empty, id-less list. */
+static json_t *unknown_account(struct monitor *m, const struct connz_query *cq)
+{
+    bool sys = cq->acc_len == 4 && memcmp(cq->acc, "$SYS", 4) == 0;
+    json_t *o = json_object();
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    json_object_set_new(o, "server_id", json_string(sys ? m->srv->server_id : ""));
+    json_object_set_new(o, "now", monitor__jtime(&now));
+    json_object_set_new(o, "num_connections", json_integer(0));
+    json_object_set_new(o, "total", json_integer(0));
+    json_object_set_new(o, "offset", json_integer(cq->offset));
+    json_object_set_new(o, "limit", json_integer(cq->limit));
+    json_object_set_new(o, "connections", sys ? json_array() : json_null());
+    return o;
+}
+
+json_t *monitor_connz(struct monitor *m, const struct monitor_connz_opts *o, char *err,
+                      size_t errlen)
+{
+    struct connz_query cq;
+    if (!check_opts(o, &cq, err, errlen))
+        return NULL;
+    if (cq.acc_len && !account_find(m->srv->accounts, cq.acc, cq.acc_len))
+        return unknown_account(m, &cq);
+    struct conn_row *rows = NULL;
+    size_t n = collect_rows(m->srv, &cq, &rows);
+    sort_key = cq.sort; /* qsort has no context argument; main thread only */
+    qsort(rows, n, sizeof *rows, cmp_rows);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    json_t *conns = json_array();
+    for (size_t i = 0; i < n; i++) {
+        bool in_page = i >= (size_t)cq.offset && json_array_size(conns) < (size_t)cq.limit;
+        if (in_page) {
+            json_t *c = conn_json(&rows[i], &cq, &now);
+            if (rows[i].subs)
+                json_object_set_new(c, cq.subs == MONITOR_SUBS_DETAIL
+                                           ? "subscriptions_list_detail"
+                                           : "subscriptions_list",
+                                    rows[i].subs);
+            json_array_append_new(conns, c);
+        } else if (rows[i].subs) {
+            json_decref(rows[i].subs);
+        }
+    }
+    free(rows);
+    json_t *res = monitor__header_object(m);
+    json_object_set_new(res, "num_connections", json_integer((json_int_t)json_array_size(conns)));
+    json_object_set_new(res, "total", json_integer((json_int_t)n));
+    json_object_set_new(res, "offset", json_integer(cq.offset));
+    json_object_set_new(res, "limit", json_integer(cq.limit));
+    json_object_set_new(res, "connections", conns);
+    return res;
+}
+
+/* Fill o from the query in nats-server's order (auth, subs, offset,
+ * limit, cid, state, sort, acc); the sort's own checks are the
+ * builder's. False when refused: the 400 with nats-server's text has gone
+ * out. */
+static bool read_connz_query(struct evhttp_request *req, const struct monitor_url_query *q,
+                             struct monitor_connz_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    int subs = 0;
     size_t n;
     const char *v;
     char err[700];
-    if (!monitor__decode_bool(req, q, "auth", &cq->auth) ||
-        !monitor__decode_subs(req, q, &cq->subs) ||
-        !monitor__decode_int(req, q, "offset", &offset) ||
-        !monitor__decode_int(req, q, "limit", &limit))
+    if (!monitor__decode_bool(req, q, "auth", &o->auth) ||
+        !monitor__decode_subs(req, q, &subs) ||
+        !monitor__decode_int(req, q, "offset", &o->offset) ||
+        !monitor__decode_int(req, q, "limit", &o->limit))
         return false;
-    if (monitor_url_uint64(q, "cid", &cq->cid, err, sizeof err) < 0)
+    o->subs = (enum monitor_subs)subs;
+    if (monitor_url_uint64(q, "cid", &o->cid, err, sizeof err) < 0)
         goto refuse;
     if ((v = monitor_url_get(q, "state", &n)) && n) {
         if (!strcasecmp(v, "open") && n == 4)
-            cq->state = CONN_OPEN;
+            o->state = MONITOR_CONN_OPEN;
         else if (!strcasecmp(v, "closed") && n == 6)
-            cq->state = CONN_CLOSED;
+            o->state = MONITOR_CONN_CLOSED;
         else if ((!strcasecmp(v, "any") || !strcasecmp(v, "all")) && n == 3)
-            cq->state = CONN_ANY;
+            o->state = MONITOR_CONN_ANY;
         else {
             snprintf(err, sizeof err, "Error decoding state for %.*s", (int)(n > 600 ? 600 : n), v);
             goto refuse;
         }
     }
-    if ((v = monitor_url_get(q, "sort", &n)) && n) {
-        static const char *ok[] = { "cid", "start", "subs", "pending", "msgs_to", "msgs_from",
-                                    "bytes_to", "bytes_from", "last", "idle", "uptime",
-                                    "stop", "reason", "rtt" };
-        bool found = false;
-        for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-            found |= strlen(ok[i]) == n && strcmp(v, ok[i]) == 0;
-        if (!found) {
-            snprintf(err, sizeof err, "invalid sorting option: %.*s", (int)(n > 600 ? 600 : n), v);
-            goto refuse;
-        }
-        cq->sort = v;
-    }
-    if ((!strcmp(cq->sort, "stop") || !strcmp(cq->sort, "reason")) && cq->state != CONN_CLOSED) {
-        snprintf(err, sizeof err, "sort by %s only valid on closed connections", cq->sort);
-        goto refuse;
-    }
-    cq->offset = offset < 0 ? 0 : (long)offset;
-    cq->limit = limit <= 0 ? 1024 : (long)limit;
-    if (cq->cid)
-        cq->limit = 1; /* one connection asked for, as nats-server says */
+    o->sort = monitor_url_get(q, "sort", &o->sort_len);
+    o->acc = monitor_url_get(q, "acc", &o->acc_len);
     return true;
 refuse:
     monitor__reply_text(req, 400, err);
@@ -236,56 +322,15 @@ refuse:
 void monitor__on_connz(struct monitor *m, struct evhttp_request *req,
                        const struct monitor_url_query *q)
 {
-    struct connz_query cq;
-    if (!read_connz_query(req, q, &cq))
+    struct monitor_connz_opts o;
+    if (!read_connz_query(req, q, &o))
         return;
+    char err[700];
+    json_t *res = monitor_connz(m, &o, err, sizeof err);
+    if (!res) {
+        monitor__reply_text(req, 400, err);
+        return;
+    }
     m->req_connz++;
-    /* ?acc= shows one account's connections; one that does not exist
-     * gets nats-server's empty, id-less list. */
-    size_t alen;
-    const char *acc = monitor_url_get(q, "acc", &alen);
-    if (acc && !alen)
-        acc = NULL;
-    if (acc && !account_find(m->srv->accounts, acc, alen)) {
-        json_t *o = json_object();
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        json_object_set_new(o, "server_id", json_string(strcmp(acc, "$SYS") ? "" : m->srv->server_id));
-        json_object_set_new(o, "now", monitor__jtime(&now));
-        json_object_set_new(o, "num_connections", json_integer(0));
-        json_object_set_new(o, "total", json_integer(0));
-        json_object_set_new(o, "offset", json_integer(cq.offset));
-        json_object_set_new(o, "limit", json_integer(cq.limit));
-        json_object_set_new(o, "connections", strcmp(acc, "$SYS") ? json_null() : json_array());
-        monitor__reply_json(req, 200, o, false, q);
-        return;
-    }
-    struct conn_row *rows = NULL;
-    size_t n = collect_rows(m->srv, &cq, acc, &rows);
-    sort_key = cq.sort; /* qsort has no context argument; main thread only */
-    qsort(rows, n, sizeof *rows, cmp_rows);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    json_t *conns = json_array();
-    for (size_t i = 0; i < n; i++) {
-        bool in_page = i >= (size_t)cq.offset && json_array_size(conns) < (size_t)cq.limit;
-        if (in_page) {
-            json_t *o = conn_json(&rows[i], &cq, &now);
-            if (rows[i].subs)
-                json_object_set_new(o, cq.subs == 2 ? "subscriptions_list_detail"
-                                                    : "subscriptions_list", rows[i].subs);
-            json_array_append_new(conns, o);
-        } else if (rows[i].subs) {
-            json_decref(rows[i].subs);
-        }
-    }
-    free(rows);
-    json_t *o = monitor__header_object(m);
-    json_object_set_new(o, "num_connections", json_integer((json_int_t)json_array_size(conns)));
-    json_object_set_new(o, "total", json_integer((json_int_t)n));
-    json_object_set_new(o, "offset", json_integer(cq.offset));
-    json_object_set_new(o, "limit", json_integer(cq.limit));
-    json_object_set_new(o, "connections", conns);
-    monitor__reply_json(req, 200, o, false, q);
+    monitor__reply_json(req, 200, res, false, q);
 }
-

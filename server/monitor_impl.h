@@ -19,10 +19,11 @@
 struct event;
 struct server;
 
-/* Owned by the server (monitor_start / monitor_stop); main thread only. */
+/* Owned by the server (monitor_start / monitor_stop), or, headless, by
+ * server/sysacc.c (monitor_new_headless); main thread only. */
 struct monitor {
     struct server *srv;        /* borrowed */
-    struct evhttp *http;       /* owned */
+    struct evhttp *http;       /* owned; NULL when headless */
     int port;
     bool https;                /* TLS on every connection (s->tls) */
     char host[64];
@@ -36,6 +37,9 @@ struct monitor {
     /* /clusterz: peers seen and answers in progress (monitor_clusterz.c). */
     struct monitor__clusterz *cz; /* owned; NULL until the first request */
 };
+
+/* The resident set size in bytes (0 when unknown), /varz "mem". */
+int64_t monitor__rss_bytes(void);
 
 /* Formatting: RFC 3339 with nanoseconds, Go-style uptime ("1d2h3m4s"). */
 void monitor__fmt_time(char *out, size_t cap, const struct timespec *ts);
@@ -88,9 +92,6 @@ void monitor__dispatch(struct evhttp_request *req, void *arg);
 /* monitor_connz.c */
 void monitor__on_connz(struct monitor *m, struct evhttp_request *req,
                        const struct monitor_url_query *q);
-
-/* /varz's object (monitor.c; new reference). */
-json_t *monitor__varz(struct monitor *m);
 
 /* monitor_clusterz.c: /clusterz, the web console's cluster view, and the
  * end of its answers in progress (at monitor_stop, before evhttp_free). */

@@ -122,16 +122,16 @@ static json_t *stream_detail(struct server *s, const struct jetstream_stats *st,
     return e;
 }
 
-/* The one account JetStream serves ($G without accounts {}); it counts
- * no accounts of its own. nats-server
- * shows its reservations as 2^64 - 1 (its "no limit" cast to unsigned),
+/* The one account JetStream serves (server/account.h: $G without
+ * accounts {}); it counts no accounts of its own. nats-server shows its
+ * reservations as 2^64 - 1 (its "no limit" cast to unsigned),
  * which a JSON integer here cannot hold: the account's actual
  * reservations are shown instead, the same as the server's. */
 static json_t *account_detail(struct jsz_build *b, const struct jetstream_view *v)
 {
     const struct jetstream_stats *st = v->stats;
-    json_t *a = json_object();
     const char *name = js_account_name(b->s);
+    json_t *a = json_object();
     json_object_set_new(a, "name", json_string(name));
     json_object_set_new(a, "id", json_string(name));
     usage_fields(a, st, false);

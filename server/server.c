@@ -31,6 +31,7 @@
 #include "server/reclaim.h"
 #include "server/account.h"
 #include "server/sublist.h"
+#include "server/sysacc.h"
 #include "server/tls.h"
 #include "server/ws.h"
 #include "server/version.h"
@@ -500,6 +501,9 @@ int server_init(struct server *s, struct tern_opts *opts, int argc, char **argv)
      * told of them with the rest of the interest. */
     if (account_set_start(s->accounts, s) < 0)
         return -ENOMEM;
+    int src = sysacc_start(s, &s->sysacc);
+    if (src < 0)
+        return src;
     /* JetStream first: a clustered node's raft state is then in its very
      * first route INFO, so no peer mistakes it for a node without
      * JetStream while the group forms. */
@@ -561,6 +565,8 @@ void server_destroy(struct server *s)
     s->jetstream = NULL;
     cluster_free(s->cluster); /* after the loops: closing routes use it */
     monitor_stop(s->monitor);
+    sysacc_stop(s->sysacc); /* after the loops, which call into it */
+    s->sysacc = NULL;
     account_set_stop(s->accounts);
     for (int i = 0; i < s->nworkers; i++)
         worker_free(s->workers[i]);

@@ -34,6 +34,7 @@ struct url_ref;
 struct jetstream;
 struct tls_ctx;
 struct ws_server;
+struct sysacc;
 
 /* What /connz shows of a connection, kept after it closes. */
 struct conn_record {
@@ -82,6 +83,8 @@ struct server {
                                        index (server/account.h); fixed at start */
     struct reclaim *reclaim;        /* owned */
     struct monitor *monitor;        /* owned; NULL when -m is off */
+    struct sysacc *sysacc;          /* owned: the system account's
+                                       requests (server/sysacc.h) */
     struct cluster *cluster;        /* owned; NULL when clustering is off */
     struct jetstream *jetstream;    /* owned; NULL when JetStream is off */
     _Atomic(struct auth *) auth;    /* owned reference; swapped on reload */

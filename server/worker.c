@@ -110,6 +110,26 @@ void worker_close_one(struct worker *w)
     pthread_mutex_unlock(&w->inbox_lock);
 }
 
+int worker_post(struct worker *w, void (*fn)(struct worker *w, void *arg), void *arg)
+{
+    pthread_mutex_lock(&w->inbox_lock);
+    int rc = grow((void **)&w->jobs, &w->cap_jobs, w->njobs + 1, sizeof *w->jobs);
+    if (rc == 0) {
+        w->jobs[w->njobs++] = (struct worker_job){ fn, arg };
+        arm_wake(w);
+    }
+    pthread_mutex_unlock(&w->inbox_lock);
+    return rc;
+}
+
+/* A stopped loop runs no more jobs: each is told (w NULL) to let go. */
+static void run_jobs(struct worker *w, struct worker_job *jobs, size_t n, bool stop)
+{
+    for (size_t i = 0; i < n; i++)
+        jobs[i].fn(stop ? NULL : w, jobs[i].arg);
+    free(jobs);
+}
+
 void worker_note_output(struct worker *w, struct client *c)
 {
     if (grow((void **)&w->pending, &w->cap_pending, w->npending + 1,
@@ -177,6 +197,8 @@ static void drain_inbox(struct worker *w)
     size_t naccepts = w->naccepts;
     struct client **flushes = w->flushes;
     size_t nflushes = w->nflushes;
+    struct worker_job *jobs = w->jobs;
+    size_t njobs = w->njobs;
     bool stop = w->stop;
     bool announce_ldm = w->announce_ldm;
     bool announce_info = w->announce_info;
@@ -190,6 +212,8 @@ static void drain_inbox(struct worker *w)
     w->naccepts = w->cap_accepts = 0;
     w->flushes = NULL;
     w->nflushes = w->cap_flushes = 0;
+    w->jobs = NULL;
+    w->njobs = w->cap_jobs = 0;
     w->wake_armed = false;
     pthread_mutex_unlock(&w->inbox_lock);
 
@@ -207,6 +231,7 @@ static void drain_inbox(struct worker *w)
                       accepts[i].addrlen, accepts[i].kind, accepts[i].route_url);
     }
     free(accepts);
+    run_jobs(w, jobs, njobs, stop);
     if (announce_ldm || announce_info || announce_route_info)
         for (struct client *c = w->clients; c; c = c->loop_next) {
             if (c->kind == CLIENT_KIND_CLIENT && (announce_ldm || announce_info))
@@ -366,6 +391,7 @@ void worker_free(struct worker *w)
         close(w->accepts[i].fd);
     for (size_t i = 0; i < w->nflushes; i++)
         atomic_fetch_sub(&w->flushes[i]->holds, 1);
+    run_jobs(w, w->jobs, w->njobs, true);
     free(w->accepts);
     free(w->flushes);
     free(w->pending);

@@ -4,10 +4,11 @@
  * A connection belongs to exactly one worker for its whole life; only that
  * worker reads or writes its socket, runs its timers and frees it. Other
  * threads talk to a worker through its inbox (new sockets, connections with
- * output to flush, stop), guarded by inbox_lock and announced with one
- * eventfd write. Output produced while handling events is flushed once at
- * the end of each loop iteration, so a publisher's whole read batch costs
- * one write per subscriber and one wakeup per other loop.
+ * output to flush, functions to run there, stop), guarded by inbox_lock
+ * and announced with one eventfd write. Output produced while handling
+ * events is flushed once at the end of each loop iteration, so a
+ * publisher's whole read batch costs one write per subscriber and one
+ * wakeup per other loop.
  */
 #ifndef TERN_SERVER_WORKER_H
 #define TERN_SERVER_WORKER_H
@@ -30,6 +31,12 @@ struct sublist_cache;
 
 /* Bytes read from a socket per read call: one parse batch. */
 #define WORKER_READBUF (256 * 1024)
+
+/* A function posted to a loop (worker_post); arg is the poster's. */
+struct worker_job {
+    void (*fn)(struct worker *w, void *arg);
+    void *arg;
+};
 
 struct worker_accept {
     int fd;
@@ -58,6 +65,8 @@ struct worker {
     size_t naccepts, cap_accepts;
     struct client **flushes;        /* guarded by inbox_lock; each holds a ref */
     size_t nflushes, cap_flushes;
+    struct worker_job *jobs;        /* guarded by inbox_lock; owned array (worker_post) */
+    size_t njobs, cap_jobs;
     bool stop;                      /* guarded by inbox_lock */
     bool announce_ldm;              /* guarded: send the lame-duck INFO */
     bool announce_info;             /* guarded: connect_urls changed */
@@ -98,6 +107,14 @@ void worker_announce_route_info(struct worker *w);
  * 0 or -ENOMEM (fd closed). */
 int worker_add_socket(struct worker *w, int fd, const struct sockaddr *sa, socklen_t len,
                       enum client_kind kind, int route_url);
+
+/* Any thread: run fn(w, arg) on w's loop thread at its next wakeup, jobs
+ * in the order posted, outside any delivery (so fn may deliver with the
+ * loop's own match cache). fn is called exactly once: on the loop; or,
+ * when the loop stops before running it, with w NULL (on the stopping loop
+ * or in worker_free), so that it can release arg. Never after
+ * worker_free. 0, or -ENOMEM (fn is not called). */
+int worker_post(struct worker *w, void (*fn)(struct worker *w, void *arg), void *arg);
 
 /* Loop thread: client c has new output; flush it at the end of this
  * iteration (directly when c is ours, else through c's worker inbox). */

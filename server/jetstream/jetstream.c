@@ -566,23 +566,9 @@ static int make_root(struct js *js, const struct tern_opts *o)
 
 static struct client *internal_client(struct js *js)
 {
-    struct client *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->srv = js->srv;
-    c->w = js->w;
-    c->acc = js->srv->accounts->jetstream; /* its subscriptions are there */
-    c->kind = CLIENT_KIND_INTERNAL;
-    c->fd = -1;
-    c->cid = atomic_fetch_add(&js->srv->next_cid, 1);
-    c->internal_deliver = on_internal_deliver;
-    c->internal_flush = on_internal_flush;
-    c->internal_arg = js;
-    snprintf(c->ip, sizeof c->ip, "internal");
-    pthread_mutex_init(&c->out_lock, NULL);
-    pthread_mutex_init(&c->write_lock, NULL);
-    pthread_mutex_init(&c->subs_lock, NULL);
-    return c;
+    /* its subscriptions are in the account JetStream serves */
+    return client_new_internal(js->srv, js->w, js->srv->accounts->jetstream,
+                               on_internal_deliver, on_internal_flush, js);
 }
 
 /* ---- monitoring figures (js_stats.c) ---- */
@@ -788,12 +774,7 @@ void jetstream_free(struct jetstream *j)
     if (js->in_fd >= 0)
         close(js->in_fd);
     worker_free(js->w);
-    if (js->ic) {
-        pthread_mutex_destroy(&js->ic->out_lock);
-        pthread_mutex_destroy(&js->ic->write_lock);
-        pthread_mutex_destroy(&js->ic->subs_lock);
-        free(js->ic);
-    }
+    client_free_internal(js->ic);
     free(js->root);
     free(js->domain);
     free(js->scratch);
