@@ -340,17 +340,24 @@ static int apply_local(struct js *js, const struct jscmd *cmd, struct js_result 
     if (rc < 0 && js_result_ok(res))
         js_err_set(&res->err, 10023, NULL);
     after_apply(js, cmd, res);
+    if (res->republish && (st = js_stream_by_id(js, res->stream_id)))
+        js_propose_republish(js, st, &cmd->pub, res);
+    return rc;
+}
+
+void js_propose_republish(struct js *js, struct js_stream *st, const struct jscmd_publish *p,
+                          const struct js_result *res)
+{
     /* The copy is built now, while the command's bytes live, and sent once
      * the message is durable: after the sync here, after the entry with a
      * log (js_republish.c). Only the node that republishes builds it; a
      * follower remembers it briefly, in case the leader died with it. */
-    if (!res->republish || !(st = js_stream_by_id(js, res->stream_id)))
-        return rc;
+    if (!res->republish || !js->prop)
+        return;
     if (js->prop->log.propose ? js->prop->as == JS_APPLY_LEADING : js->active)
-        js_republish_queue(st, &cmd->pub, res);
+        js_republish_queue(st, p, res);
     else if (js->prop->log.propose && js->prop->as == JS_APPLY_FOLLOWING)
         js_republish_remember(st, res);
-    return rc;
 }
 
 static struct jscmd_bytes consumer_named(const struct jscmd *cmd)

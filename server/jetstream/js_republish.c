@@ -9,7 +9,8 @@
  *
  * Who sends, and when. The copy is a side effect, so it never happens in
  * the apply (js_fsm.h): the apply only says, in the result, that a message
- * was stored on such a stream and what came before it on its subject; the
+ * was stored on such a stream (a client's, or a copy its sources stored
+ * inside another command's apply) and what came before it on its subject; the
  * proposer (js_propose.c) queues the copy here when this node is the one
  * that republishes, and sends the queue when the message is durable. One
  * node: the serving one, after the group commit's fdatasync, just before

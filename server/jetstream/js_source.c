@@ -20,6 +20,7 @@
 
 #include "server/jetstream/js_internal.h"
 #include "server/jetstream/js_mirror.h"
+#include "server/jetstream/js_propose.h"
 #include "server/log.h"
 
 #define SOURCE_HDR "Nats-Stream-Source"
@@ -231,6 +232,10 @@ static int copy_one(struct js *js, struct js_stream *st, struct js_source_link *
     struct js_result r;
     memset(&r, 0, sizeof r);
     rc = js_apply_publish(js, st, &p, &r);
+    /* A copy is a stored message like any: republished (once, by the
+     * node that republishes) when the stream says so. */
+    if (rc == 0 && js_result_ok(&r))
+        js_propose_republish(js, st, &p, &r);
     free(hdr);
     free(renamed);
     return rc;

@@ -262,3 +262,28 @@ async def test_a_restarted_member_does_not_republish_its_log_again(nodes):
         await quiet(sub, got, 0.5)
         assert {s: len(v) for s, v in got.items()} == {21: 1}, name
     await close_all(nc, *(c for c, _ in subs.values()))
+
+
+async def test_sourced_copies_republished_once(nodes):
+    """Copies a source stores are republished like the stream's own
+    messages: once each, by the serving node, not by every replica."""
+    nc, js = await republish_stream(nodes, "ORIG")  # ORIG republishes too: rp.orig.>
+    r = await retry(lambda: nc.request(
+        "$JS.API.STREAM.CREATE.AGG",
+        json.dumps({"name": "AGG", "subjects": ["agg.>"], "num_replicas": 3,
+                    "sources": [{"name": "ORIG"}],
+                    "republish": {"src": ">", "dest": "agg-rp.>"}}).encode(),
+        timeout=2))
+    assert "error" not in json.loads(r.data), r.data
+    subs = await listeners(nodes, "agg-rp.>")
+    for i in range(20):
+        await publish_until_acked(js, f"orig.k{i}", f"v{i}".encode(), f"src{i}")
+    seqs = set(range(1, 21))
+    for name, (_, sub) in subs.items():
+        got = {}
+        await collect(sub, got, seqs)
+        await quiet(sub, got, 0.3)
+        assert {s: len(v) for s, v in got.items()} == {s: 1 for s in seqs}, name
+        for s, [(subject, hdrs, data)] in got.items():
+            assert hdrs["Nats-Stream"] == "AGG" and subject == f"agg-rp.orig.k{s - 1}"
+    await close_all(nc, *(c for c, _ in subs.values()))

@@ -9,6 +9,7 @@ consumed from a work queue. Cycles and sources of another domain are
 refused by Tern. (2.10's subject_transforms of an origin: test_49.)
 """
 
+import asyncio
 import base64
 
 import pytest
@@ -192,3 +193,30 @@ async def test_many_shared_origins_are_checked_quickly(nc):
                                                     "sources": [{"name": "D59"}]}, timeout=2)
     assert r["error"] == error(500, 10052, "detected cycle")
     # (nothing is published: each message would reach D59 once per path)
+
+
+async def test_sourced_copies_are_republished(nc):
+    """A copy a source stores is a stored message of the stream: republished
+    as any, once, with the stream's own sequence."""
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name="A", subjects=["a.>"]))
+    r = await api(nc, "$JS.API.STREAM.CREATE.S",
+                  {"name": "S", "subjects": ["s.>"], "sources": [{"name": "A"}],
+                   "republish": {"src": ">", "dest": "rp.>"}})
+    assert "error" not in r, r
+    got = []
+
+    async def cb(msg):
+        got.append((msg.subject, msg.headers.get("Nats-Stream"),
+                    msg.headers.get("Nats-Sequence")))
+    await nc.subscribe("rp.>", cb=cb)
+    await nc.flush()
+    await js.publish("a.1", b"x")
+    await js.publish("s.own", b"y")
+    await wait_stream_messages(nc, "S", 2)
+    for _ in range(300):
+        if len(got) >= 2:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # a second copy of either would be here by now
+    assert sorted(got) == [("rp.a.1", "S", "1"), ("rp.s.own", "S", "2")], got
