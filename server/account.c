@@ -47,6 +47,7 @@ static struct account *add_account(struct account_set *set, const char *name)
     }
     a->index = (uint32_t)set->n;
     a->js_max_memory = a->js_max_store = a->js_max_streams = a->js_max_consumers = -1;
+    a->js_max_ack_pending = a->js_mem_max_stream_bytes = a->js_disk_max_stream_bytes = -1;
     a->set = set;
     set->accs[set->n++] = a;
     return a;
@@ -130,6 +131,10 @@ struct account_set *account_set_new(const struct tern_opts *o)
         a->js_max_store = o->accounts[i].js_max_store;
         a->js_max_streams = o->accounts[i].js_max_streams;
         a->js_max_consumers = o->accounts[i].js_max_consumers;
+        a->js_max_ack_pending = o->accounts[i].js_max_ack_pending;
+        a->js_mem_max_stream_bytes = o->accounts[i].js_mem_max_stream_bytes;
+        a->js_disk_max_stream_bytes = o->accounts[i].js_disk_max_stream_bytes;
+        a->js_max_bytes_required = o->accounts[i].js_max_bytes_required;
         if (a->jetstream)
             set->jetstream = a;
     }

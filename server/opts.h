@@ -72,6 +72,9 @@ struct opts_account {
     /* jetstream { max_mem, max_file, max_streams, max_consumers }: the
      * account's own limits; -1 = none */
     int64_t js_max_memory, js_max_store, js_max_streams, js_max_consumers;
+    /* ... max_ack_pending, memory_/store_max_stream_bytes: -1 = none */
+    int64_t js_max_ack_pending, js_mem_max_stream_bytes, js_disk_max_stream_bytes;
+    bool js_max_bytes_required;   /* every stream must set max_bytes */
     struct opts_export *exports;  /* owned array */
     size_t nexports;
     struct opts_import *imports;  /* owned array */

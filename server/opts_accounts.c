@@ -234,12 +234,23 @@ static int parse_js_limits(struct cfg *c, const struct conf_entry *k, struct opt
     int rc = 0;
     for (size_t i = 0; i < k->val->u.map.n && rc == 0; i++) {
         const struct conf_entry *f = &k->val->u.map.items[i];
-        int64_t *field = opts__key_is(f, "max_mem max_memory")           ? &a->js_max_memory
-                         : opts__key_is(f, "max_file max_store max_disk") ? &a->js_max_store
-                         : opts__key_is(f, "max_streams")                 ? &a->js_max_streams
-                         : opts__key_is(f, "max_consumers")               ? &a->js_max_consumers
-                                                                          : NULL;
-        if (field) {
+        /* nats-server's names for each */
+        int64_t *field =
+            opts__key_is(f, "max_mem max_memory mem memory")             ? &a->js_max_memory
+            : opts__key_is(f, "max_file max_store max_disk store disk")  ? &a->js_max_store
+            : opts__key_is(f, "max_streams streams")                     ? &a->js_max_streams
+            : opts__key_is(f, "max_consumers consumers")                 ? &a->js_max_consumers
+            : opts__key_is(f, "max_ack_pending")                         ? &a->js_max_ack_pending
+            : opts__key_is(f, "mem_max_stream_bytes memory_max_stream_bytes")
+                ? &a->js_mem_max_stream_bytes
+            : opts__key_is(f, "disk_max_stream_bytes store_max_stream_bytes")
+                ? &a->js_disk_max_stream_bytes
+                : NULL;
+        if (opts__key_is(f, "max_bytes_required max_stream_bytes max_bytes")) {
+            rc = f->val->type == CONF_BOOL ? 0 : opts__type_err(c, f, "bool");
+            if (rc == 0)
+                a->js_max_bytes_required = f->val->u.b;
+        } else if (field) {
             rc = opts__as_int(c, f, field);
             if (rc == 0 && *field < -1)
                 rc = ent_err(c, f, "%s must be -1 (no limit) or more", f->key);
@@ -309,6 +320,7 @@ static int parse_account(struct cfg *c, const struct conf_entry *e, struct opts_
 {
     a->jetstream = -1;
     a->js_max_memory = a->js_max_store = a->js_max_streams = a->js_max_consumers = -1;
+    a->js_max_ack_pending = a->js_mem_max_stream_bytes = a->js_disk_max_stream_bytes = -1;
     if (!(a->name = strdup(e->key)) || !(a->where = opts__where(e->file, e->line, e->col)))
         return -ENOMEM;
     if (e->val->type != CONF_MAP)
@@ -388,6 +400,10 @@ static bool account_same(const struct opts_account *a, const struct opts_account
     if (!str_same(a->name, b->name) || a->jetstream != b->jetstream ||
         a->js_max_memory != b->js_max_memory || a->js_max_store != b->js_max_store ||
         a->js_max_streams != b->js_max_streams || a->js_max_consumers != b->js_max_consumers ||
+        a->js_max_ack_pending != b->js_max_ack_pending ||
+        a->js_mem_max_stream_bytes != b->js_mem_max_stream_bytes ||
+        a->js_disk_max_stream_bytes != b->js_disk_max_stream_bytes ||
+        a->js_max_bytes_required != b->js_max_bytes_required ||
         a->nexports != b->nexports || a->nimports != b->nimports)
         return false;
     for (size_t i = 0; i < a->nexports; i++)

@@ -202,6 +202,21 @@ static void subj_collect_free(struct subj_collect *c)
     free(c->v);
 }
 
+/* The JetStream account's rules for a stream's max_bytes (accounts {}
+ * jetstream { max_bytes_required, memory_/store_max_stream_bytes }), as
+ * nats-server checks them when it adds or updates the stream. */
+static int account_stream_limits(const struct js *js, const struct js_stream_config *cfg,
+                                 struct js_err *e)
+{
+    if (js->acc_max_bytes_required && cfg->max_bytes <= 0)
+        return js_err_set(e, 10113, NULL);
+    int64_t most = cfg->storage == JS_STORAGE_MEMORY ? js->acc_mem_max_stream_bytes
+                                                     : js->acc_disk_max_stream_bytes;
+    if (most > 0 && cfg->max_bytes > most)
+        return js_err_set(e, 10122, NULL);
+    return 0;
+}
+
 /* ---- endpoints ---- */
 
 static void account_info(struct js *js, const struct js_inmsg *m)
@@ -218,10 +233,12 @@ static void account_info(struct js *js, const struct js_inmsg *m)
                  ",\"storage\":%" PRIu64 ",\"streams\":%zu,\"consumers\":%" PRIu64
                  ",\"limits\":{\"max_memory\":%" PRId64 ",\"max_storage\":%" PRId64
                  ",\"max_streams\":%" PRId64 ",\"max_consumers\":%" PRId64
-                 ",\"max_ack_pending\":-1,\"memory_max_stream_bytes\":-1,"
-                 "\"storage_max_stream_bytes\":-1,\"max_bytes_required\":false},",
+                 ",\"max_ack_pending\":%" PRId64 ",\"memory_max_stream_bytes\":%" PRId64
+                 ",\"storage_max_stream_bytes\":%" PRId64 ",\"max_bytes_required\":%s},",
                  t.memory, t.storage, js->nstreams, t.consumers, js->acc_max_memory,
-                 js->acc_max_store, js->acc_max_streams, js->acc_max_consumers);
+                 js->acc_max_store, js->acc_max_streams, js->acc_max_consumers,
+                 js->acc_max_ack_pending, js->acc_mem_max_stream_bytes,
+                 js->acc_disk_max_stream_bytes, js->acc_max_bytes_required ? "true" : "false");
     if (js->domain) {
         jtext_str(&b, "\"domain\":");
         jtext_quoted(&b, js->domain, strlen(js->domain));
@@ -280,6 +297,11 @@ static void stream_create_or_update(struct js *js, const struct js_inmsg *m, con
     if (unsupported) {
         js_stream_config_free(&cfg);
         js_err_set(&e, 10052, "stream %s is not supported yet", unsupported);
+        js_reply_error(js, m, type, &e);
+        return;
+    }
+    if (account_stream_limits(js, &cfg, &e) < 0) {
+        js_stream_config_free(&cfg);
         js_reply_error(js, m, type, &e);
         return;
     }

@@ -141,6 +141,16 @@ static int apply_consumer_limits(const struct js_stream *st, const struct js_inm
                                  struct js_consumer_config *cfg, struct js_err *e)
 {
     int64_t inactive, max_ack;
+    /* The account's max_ack_pending first, as nats-server: the default
+     * is at most it, and more is refused. */
+    int64_t acc = st->js->acc_max_ack_pending;
+    if (acc > 0) {
+        if (!request_sets(m, "max_ack_pending") && cfg->max_ack_pending > acc)
+            cfg->max_ack_pending = acc;
+        else if (cfg->max_ack_pending > acc)
+            return js_err_set(e, 10121, "consumer max ack pending exceeds system limit of "
+                              "%" PRId64, acc);
+    }
     js_stream_config_consumer_limits(&st->cfg, &inactive, &max_ack);
     if (max_ack > 0) {
         if (!request_sets(m, "max_ack_pending"))

@@ -194,6 +194,8 @@ struct js {
      * storage past them is 10002, streams and consumers past them 10027
      * and 10026; -1 = none */
     int64_t acc_max_memory, acc_max_store, acc_max_streams, acc_max_consumers;
+    int64_t acc_max_ack_pending, acc_mem_max_stream_bytes, acc_disk_max_stream_bytes;
+    bool acc_max_bytes_required;
 
     struct js_stage *stages;       /* owned array, one per loop (by worker
                                       index): each loop thread's own */

@@ -315,6 +315,51 @@ accounts {
 """
 
 
+STREAM_LIMITS = """
+accounts {
+  M: {
+    users: [{user: m, password: m}]
+    jetstream: { max_ack_pending: 100, memory_max_stream_bytes: 2048,
+                 store_max_stream_bytes: 4096, max_stream_bytes: true }
+  }
+}
+"""
+
+
+async def test_account_stream_and_consumer_limits(server_factory, nats_connect):
+    """max_bytes_required (10113), the most a stream's max_bytes may be
+    (10122), the account's max_ack_pending (the default is at most it,
+    more is 10121), as nats-py's own account-limits test uses them."""
+    srv = server_factory.start(config=STREAM_LIMITS, jetstream=True)
+    nc = await nats_connect(f"nats://m:m@127.0.0.1:{srv.port}")
+
+    async def api(subject, body):
+        return json.loads((await nc.request(subject, json.dumps(body).encode(),
+                                            timeout=2)).data)
+
+    limits = (await api("$JS.API.INFO", {}))["limits"]
+    assert (limits["max_ack_pending"], limits["memory_max_stream_bytes"],
+            limits["storage_max_stream_bytes"], limits["max_bytes_required"]) == (
+        100, 2048, 4096, True)
+    r = await api("$JS.API.STREAM.CREATE.X", {"name": "X", "subjects": ["x"]})
+    assert r["error"] == {"code": 400, "err_code": 10113, "description":
+                          "account requires a stream config to have max bytes set"}
+    r = await api("$JS.API.STREAM.CREATE.X", {"name": "X", "subjects": ["x"],
+                                              "max_bytes": 65536})
+    assert r["error"] == {"code": 400, "err_code": 10122, "description":
+                          "stream max bytes exceeds account limit max stream bytes"}
+    r = await api("$JS.API.STREAM.CREATE.X", {"name": "X", "subjects": ["x"],
+                                              "max_bytes": 4096})
+    assert "error" not in r, r
+    r = await api("$JS.API.CONSUMER.CREATE.X.c1", {"stream_name": "X", "config": {
+        "name": "c1", "ack_policy": "explicit"}})
+    assert r["config"]["max_ack_pending"] == 100, r
+    r = await api("$JS.API.CONSUMER.CREATE.X.c2", {"stream_name": "X", "config": {
+        "name": "c2", "ack_policy": "explicit", "max_ack_pending": 101}})
+    assert r["error"] == {"code": 400, "err_code": 10121, "description":
+                          "consumer max ack pending exceeds system limit of 100"}
+
+
 async def test_account_jetstream_limits(server_factory, nats_connect):
     srv = server_factory.start(config=LIMITS, jetstream=True)
     nc = await nats_connect(f"nats://l:l@127.0.0.1:{srv.port}")

@@ -437,8 +437,8 @@ START_TEST(accounts_block)
                               " B: { jetstream: enabled }\n}\n"),
                      "f:4:2: JetStream is enabled for accounts \"A\" and \"B\": Tern's JetStream "
                      "serves one account");
-    ck_assert_str_eq(conf_err("accounts {\n A: { jetstream: { max_ack_pending: 1 } }\n}\n"),
-                     "f:2:20: account JetStream \"max_ack_pending\" is not supported by Tern");
+    ck_assert_str_eq(conf_err("accounts {\n A: { jetstream: { cluster_traffic: owner } }\n}\n"),
+                     "f:2:20: account JetStream \"cluster_traffic\" is not supported by Tern");
     ck_assert_int_eq(run_conf("accounts {\n A: { jetstream: { max_mem: 1M, max_file: 64K, "
                               "max_streams: 2, max_consumers: 0 } }\n}\n"), 0);
     ck_assert_int_eq(o.accounts[0].jetstream, 1);
