@@ -172,11 +172,16 @@ static void process_waiting(struct js_consumer *c, bool eos)
     event_add(c->rt.pull_ev, &tv);
 }
 
+/* A timer fires while nothing could be delivered (an expiry or a
+ * heartbeat is due): as nats-server's, that pass is the end of what the
+ * stream has now, so a no_wait request that got something (and lingers
+ * only because it gave an expires) ends with its 408, even when it is max
+ * ack pending that holds the rest back. */
 static void on_pull_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    process_waiting(arg, false);
+    process_waiting(arg, true);
 }
 
 int js_pull_init(struct js_consumer *c)

@@ -654,3 +654,31 @@ async def test_consumer_info_counters(nc, js):
     info = await sub.consumer_info()
     assert info.ack_floor.stream_seq == 5 and info.ack_floor.consumer_seq == 6
     assert info.num_ack_pending == 0 and info.num_redelivered == 0
+
+
+async def test_no_wait_with_expires_ends_once_nothing_more_can_come(js_server, nats_connect):
+    """A no_wait request that gave an expires lingers until something is
+    delivered; once it got messages and nothing more can come now (here
+    max_ack_pending holds the rest back) it ends with 408 at the next timer
+    tick (its heartbeat), as nats-server's — not with heartbeats until it
+    expires. nats-py's fetch(n, heartbeat=...) relies on it."""
+    nc = await nats_connect(js_server)
+    js = nc.jetstream()
+    await js.add_stream(name="NW", subjects=["nw.>"])
+    await js.add_consumer("NW", durable_name="d", max_ack_pending=2, ack_policy="explicit")
+    for i in range(5):
+        await js.publish(f"nw.{i}", b"x")
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox)
+    await nc.publish("$JS.API.CONSUMER.MSG.NEXT.NW.d",
+                     json.dumps({"batch": 5, "expires": 2_000_000_000,
+                                 "idle_heartbeat": 100_000_000, "no_wait": True}).encode(),
+                     reply=inbox)
+    got = []
+    while True:
+        m = await sub.next_msg(timeout=1.5)
+        status = (m.headers or {}).get("Status")
+        got.append(status or m.subject)
+        if status == "408":
+            break
+    assert got == ["nw.0", "nw.1", "408"], got
