@@ -809,7 +809,8 @@ void client_fill_record(struct client *c, struct conn_record *rec)
     snprintf(rec->lang, sizeof rec->lang, "%s", c->lang ? c->lang : "");
     snprintf(rec->version, sizeof rec->version, "%s", c->version ? c->version : "");
     const char *user = c->user ? auth_user_name(c->user) : NULL;
-    snprintf(rec->user, sizeof rec->user, "%s", user ? user : "");
+    /* a JWT user goes by its public key, as in nats-server's /connz */
+    snprintf(rec->user, sizeof rec->user, "%s", user ? user : c->jwt_user);
     snprintf(rec->account, sizeof rec->account, "%s", c->acc ? c->acc->name : "$G");
     snprintf(rec->tls_version, sizeof rec->tls_version, "%s", c->tls_version);
     snprintf(rec->tls_cipher, sizeof rec->tls_cipher, "%s", c->tls_cipher);

@@ -135,6 +135,9 @@ struct client {
     /* The payload limit the JWTs set (< 0 = the server's), which INFO
      * then announces; written by the loop, read by any (async INFO). */
     _Atomic int64_t jwt_max_payload;
+    char jwt_user[57];                /* the user JWT's public key ("" for
+                                         none); written under
+                                         srv->registry_lock (/connz reads it) */
     struct account *jwt_counted;      /* borrowed: the account whose
                                          jwt_conns counts this connection */
     bool deny_filter;          /* set once a SUB overlapped a deny entry:

@@ -169,6 +169,9 @@ static int authenticate_jwt(struct client *c, const struct auth_jwt *trust,
         atomic_store(&c->jwt_max_payload, login.max_payload);
     }
     join_account(c, login.account);
+    pthread_mutex_lock(&c->srv->registry_lock);
+    snprintf(c->jwt_user, sizeof c->jwt_user, "%s", login.user);
+    pthread_mutex_unlock(&c->srv->registry_lock);
     /* The account JWT's "conn" limit: nats-server's own error, not an
      * authorization violation. */
     if (atomic_fetch_add(&c->acc->jwt_conns, 1) >= login.max_conn && login.max_conn >= 0) {

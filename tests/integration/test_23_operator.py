@@ -498,3 +498,14 @@ async def test_jetstream_limits_from_the_account_jwt(server_factory, trust, nats
                                       json.dumps({"name": "S3", "subjects": ["s3"]}).encode(),
                                       timeout=2)).data)
     assert r["error"]["err_code"] == 10027, r
+
+
+async def test_connz_names_the_jwt_user_and_account(server_factory, trust, nats_connect):
+    srv = server_factory.start(config=trust.config(), monitor=True)
+    creds, ukp, _ = trust.user()
+    await nats_connect(srv, user_credentials=str(creds), name="jwt-client")
+    conns = [c for c in srv.http_json("/connz?auth=1")["connections"]
+             if c.get("name") == "jwt-client"]
+    assert len(conns) == 1
+    assert conns[0]["authorized_user"] == pub(ukp)
+    assert conns[0]["account"] == pub(trust.a)
