@@ -84,6 +84,19 @@ async def js_api(nc, subject, body=b"", timeout=2):
     return json.loads(msg.data)
 
 
+async def stored_messages(nc, stream, upto):
+    """The messages 1..upto a stream holds (gaps skipped), as nats-py's
+    get_msg returns them, each with its sequence: [(seq, msg)]."""
+    js = nc.jetstream()
+    out = []
+    for seq in range(1, upto + 1):
+        try:
+            out.append((seq, await js.get_msg(stream, seq)))
+        except Exception:
+            continue
+    return out
+
+
 async def wait_stream_messages(nc, stream, count, timeout=15):
     """Poll STREAM.INFO until the stream holds count messages (copies made
     by mirrors and sources arrive after the publish returns); its info."""

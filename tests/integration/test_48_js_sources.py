@@ -15,7 +15,7 @@ import base64
 import pytest
 from nats.js.api import ConsumerConfig, RetentionPolicy, StreamConfig, StreamSource
 
-from conftest import REFERENCE, js_api as api, wait_stream_messages
+from conftest import REFERENCE, js_api as api, stored_messages, wait_stream_messages
 
 
 def error(code, err_code, description):
@@ -29,15 +29,8 @@ async def nc(js_server, nats_connect):
 
 async def sourced(nc, stream, upto):
     """(subject, data, Nats-Stream-Source or None) of messages 1..upto."""
-    js = nc.jetstream()
-    out = []
-    for seq in range(1, upto + 1):
-        try:
-            m = await js.get_msg(stream, seq)
-        except Exception:
-            continue
-        out.append((m.subject, m.data, (m.headers or {}).get("Nats-Stream-Source")))
-    return out
+    return [(m.subject, m.data, (m.headers or {}).get("Nats-Stream-Source"))
+            for _, m in await stored_messages(nc, stream, upto)]
 
 
 async def test_sources_aggregate_with_their_origin_in_a_header(nc):

@@ -15,7 +15,7 @@ import asyncio
 import nats.js.errors
 import pytest
 
-from conftest import REFERENCE, js_api as api, wait_stream_messages
+from conftest import REFERENCE, js_api as api, stored_messages, wait_stream_messages
 
 pytestmark = pytest.mark.skipif(REFERENCE, reason="2.10 feature; nats-server 2.9.10 "
                                 "ignores subject_transforms of an origin")
@@ -27,15 +27,7 @@ async def nc(js_server, nats_connect):
 
 
 async def stored(nc, stream, upto):
-    js = nc.jetstream()
-    out = []
-    for seq in range(1, upto + 1):
-        try:
-            m = await js.get_msg(stream, seq)
-        except Exception:
-            continue
-        out.append((seq, m.subject, m.data))
-    return out
+    return [(seq, m.subject, m.data) for seq, m in await stored_messages(nc, stream, upto)]
 
 
 async def origin(nc):
