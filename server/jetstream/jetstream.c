@@ -782,6 +782,7 @@ void jetstream_free(struct jetstream *j)
     free(js->root);
     free(js->domain);
     free(js->scratch);
+    free(js->derived);
     pthread_mutex_destroy(&js->in_lock);
     js_stats_destroy(&j->stats);
     free(j->store_dir);
@@ -825,5 +826,6 @@ void js_engine_close(struct js *js)
     js_propose_free(js);
     free(js->root);
     free(js->scratch);
+    free(js->derived);
     free(js);
 }

@@ -90,6 +90,7 @@ static int apply_publish(struct js *js, const struct jscmd_publish *p, struct js
 
 int js_fsm_apply(struct js *js, const struct jscmd *cmd, struct js_result *res)
 {
+    js->nderived = 0;
     memset(res, 0, sizeof *res);
     res->op = cmd->op;
     struct js_stream *st;
@@ -248,5 +249,6 @@ void js_fsm_replica_close(struct js *js)
     js_streams_close(js);
     js_propose_free(js);
     free(js->root);
+    free(js->derived);
     free(js);
 }

@@ -243,6 +243,11 @@ struct js {
     struct js_repub *repub_tail;   /* borrowed: its last entry */
     struct js_repub_recent *repub_recent; /* owned: what a follower applied
                                       lately, for a takeover (js_republish.c) */
+    /* Copies the streams' sources stored inside the current apply on a
+     * stream with republish: part of that apply's result, reset by
+     * js_fsm_apply, read by the proposer after it (js_propose.c). */
+    struct js_result *derived;     /* owned array */
+    size_t nderived, cap_derived;
     char *scratch;                 /* owned: js_send joins headers and payload
                                       here (deliver_publish copies it out) */
     size_t scratch_cap;
@@ -380,6 +385,9 @@ void js_republish_close(struct js_stream *st);
  * queued; nothing when p's subject is not under the republish source. */
 void js_republish_queue(struct js_stream *st, const struct jscmd_publish *p,
                         const struct js_result *res);
+/* The same for a message read back from st's store (a copy its sources
+ * stored inside another command's apply). */
+void js_republish_queue_stored(struct js_stream *st, const struct js_result *res);
 /* Send the queued copies of stream stream_id (0: of every stream), in the
  * order they were stored / forget them unsent (a failed sync). */
 void js_republish_send(struct js *js, uint64_t stream_id);

@@ -324,6 +324,24 @@ static void after_apply(struct js *js, const struct jscmd *cmd, const struct js_
 
 /* Apply cmd here, with what the runtime does around it (single node: at
  * once; replicated: when the log delivers it, on every member). */
+/* The copy is built now, while the command's bytes live (p; NULL: read
+ * back from st's store), and sent once the message is durable: after the
+ * sync here, after the entry with a log (js_republish.c). Only the node
+ * that republishes builds it; a follower remembers it briefly, in case the
+ * leader died with it. */
+static void republish(struct js *js, struct js_stream *st, const struct jscmd_publish *p,
+                      const struct js_result *res)
+{
+    if (js->prop->log.propose ? js->prop->as == JS_APPLY_LEADING : js->active) {
+        if (p)
+            js_republish_queue(st, p, res);
+        else
+            js_republish_queue_stored(st, res);
+    } else if (js->prop->log.propose && js->prop->as == JS_APPLY_FOLLOWING) {
+        js_republish_remember(st, res);
+    }
+}
+
 static int apply_local(struct js *js, const struct jscmd *cmd, struct js_result *res)
 {
     struct js_stream *st = NULL;
@@ -341,23 +359,14 @@ static int apply_local(struct js *js, const struct jscmd *cmd, struct js_result 
         js_err_set(&res->err, 10023, NULL);
     after_apply(js, cmd, res);
     if (res->republish && (st = js_stream_by_id(js, res->stream_id)))
-        js_propose_republish(js, st, &cmd->pub, res);
+        republish(js, st, &cmd->pub, res);
+    /* Copies the streams' sources stored in this apply, read back from
+     * their stores (the origin's bytes are the command's no longer). */
+    for (size_t i = 0; i < js->nderived; i++)
+        if ((st = js_stream_by_id(js, js->derived[i].stream_id)))
+            republish(js, st, NULL, &js->derived[i]);
+    js->nderived = 0;
     return rc;
-}
-
-void js_propose_republish(struct js *js, struct js_stream *st, const struct jscmd_publish *p,
-                          const struct js_result *res)
-{
-    /* The copy is built now, while the command's bytes live, and sent once
-     * the message is durable: after the sync here, after the entry with a
-     * log (js_republish.c). Only the node that republishes builds it; a
-     * follower remembers it briefly, in case the leader died with it. */
-    if (!res->republish || !js->prop)
-        return;
-    if (js->prop->log.propose ? js->prop->as == JS_APPLY_LEADING : js->active)
-        js_republish_queue(st, p, res);
-    else if (js->prop->log.propose && js->prop->as == JS_APPLY_FOLLOWING)
-        js_republish_remember(st, res);
 }
 
 static struct jscmd_bytes consumer_named(const struct jscmd *cmd)

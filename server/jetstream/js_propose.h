@@ -87,14 +87,6 @@ void js_propose_done(struct js *js, void *ctx, int status, const struct js_resul
 /* Replies that could not be queued or sent since start (monitoring, logs). */
 uint64_t js_propose_lost(const struct js *js);
 
-/* A message apply stored in st (res says so, res->republish), from the
- * publish p: queued for republish when this node republishes, remembered
- * by a follower (js_republish.c). Called for client publishes and for the
- * copies a stream's sources store inside another command's apply. */
-struct jscmd_publish;
-struct js_result;
-void js_propose_republish(struct js *js, struct js_stream *st, const struct jscmd_publish *p,
-                          const struct js_result *res);
 
 /* Rendering of API results (js_api.c): the reply for an API command's
  * result, sent to reply. */

@@ -176,6 +176,15 @@ void js_republish_queue(struct js_stream *st, const struct jscmd_publish *p,
                p->data.ptr ? p->data.ptr : "", p->data.len, res->seq, res->last_subj_seq);
 }
 
+void js_republish_queue_stored(struct js_stream *st, const struct js_result *res)
+{
+    struct store_msg m = { 0 };
+    if (store_load(st->store, res->seq, &m) == 0)
+        queue_copy(st, m.subject, m.subject_len, m.hdr, m.hdr_len, m.data ? m.data : "",
+                   m.data_len, res->seq, res->last_subj_seq);
+    store_msg_free(&m);
+}
+
 /* ---- taking over from a leader that died ---- */
 
 /* How far back a new leader republishes again what it applied as a

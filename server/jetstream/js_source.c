@@ -20,7 +20,6 @@
 
 #include "server/jetstream/js_internal.h"
 #include "server/jetstream/js_mirror.h"
-#include "server/jetstream/js_propose.h"
 #include "server/log.h"
 
 #define SOURCE_HDR "Nats-Stream-Source"
@@ -203,6 +202,22 @@ static int source_header(const struct store_msg *m, const char *origin, char **o
     return 0;
 }
 
+/* Out of memory the copy is not republished: the apply itself goes on. */
+static void note_derived(struct js *js, const struct js_result *r)
+{
+    if (js->nderived == js->cap_derived) {
+        size_t cap = js->cap_derived ? js->cap_derived * 2 : 8;
+        struct js_result *n = realloc(js->derived, cap * sizeof *n);
+        if (!n) {
+            LOG_ERROR("JetStream: out of memory noting a sourced copy to republish");
+            return;
+        }
+        js->derived = n;
+        js->cap_derived = cap;
+    }
+    js->derived[js->nderived++] = *r;
+}
+
 static int copy_one(struct js *js, struct js_stream *st, struct js_source_link *l,
                     const struct store_msg *m)
 {
@@ -232,10 +247,12 @@ static int copy_one(struct js *js, struct js_stream *st, struct js_source_link *
     struct js_result r;
     memset(&r, 0, sizeof r);
     rc = js_apply_publish(js, st, &p, &r);
-    /* A copy is a stored message like any: republished (once, by the
-     * node that republishes) when the stream says so. */
-    if (rc == 0 && js_result_ok(&r))
-        js_propose_republish(js, st, &p, &r);
+    /* A copy is a stored message like any: republished when the stream
+     * says so. The apply only notes it; the proposer sends (js_fsm.h). */
+    if (rc == 0 && js_result_ok(&r) && r.republish) {
+        r.stream_id = st->id; /* js_apply_publish leaves it to its caller */
+        note_derived(js, &r);
+    }
     free(hdr);
     free(renamed);
     return rc;
