@@ -65,6 +65,7 @@ static int link_stream(struct account *exporter, struct account *importer,
     memset(l, 0, sizeof *l);
     if (!(l->subject = strdup(im->subject)))
         return -ENOMEM;
+    l->subject_len = strlen(l->subject);
     l->to = importer;
     exporter->nstreams_out++;
     return account__compile(im->subject, im->to, im->prefix, &l->map);
@@ -83,6 +84,7 @@ static int link_service(const struct tern_opts *o, struct account *importer,
     const char *local = im->to ? im->to : im->subject;
     if (!(l->local = strdup(local)))
         return -ENOMEM;
+    l->local_len = strlen(local);
     l->exporter = exporter;
     importer->nservices++;
     const struct opts_export *x =

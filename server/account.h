@@ -48,6 +48,7 @@ struct account_responses;
 struct account_stream_link {
     struct account *to;          /* borrowed: the importer */
     char *subject;               /* owned: the pattern in the exporter */
+    size_t subject_len;
     struct submap *map;          /* owned; NULL = subject unchanged */
 };
 
@@ -55,6 +56,7 @@ struct account_stream_link {
 struct account_service_link {
     struct account *exporter;    /* borrowed */
     char *local;                 /* owned: the pattern published here */
+    size_t local_len;
     struct submap *map;          /* owned: local -> exporter's subject; NULL = same */
     enum opts_response_type response_type;
     int64_t threshold_ms;

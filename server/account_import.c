@@ -292,7 +292,7 @@ size_t account_import_publish(struct worker *w, struct account *acc, const struc
     size_t delivered = 0;
     for (size_t i = 0; i < acc->nstreams_out; i++) {
         const struct account_stream_link *l = &acc->streams_out[i];
-        if (!subject_match(l->subject, strlen(l->subject), m->subject.ptr, m->subject.len))
+        if (!subject_match(l->subject, l->subject_len, m->subject.ptr, m->subject.len))
             continue;
         struct proto_msg copy;
         char *subject;
@@ -303,7 +303,7 @@ size_t account_import_publish(struct worker *w, struct account *acc, const struc
     }
     for (size_t i = 0; i < acc->nservices; i++) {
         const struct account_service_link *l = &acc->services[i];
-        if (subject_match(l->local, strlen(l->local), m->subject.ptr, m->subject.len))
+        if (subject_match(l->local, l->local_len, m->subject.ptr, m->subject.len))
             delivered += send_request(w, acc, l, m);
     }
     return delivered;
@@ -315,7 +315,7 @@ size_t account_import_deliver_as(struct worker *w, struct account *acc,
     size_t delivered = 0;
     for (size_t i = 0; i < acc->nstreams_out; i++) {
         const struct account_stream_link *l = &acc->streams_out[i];
-        if (!subject_match(l->subject, strlen(l->subject), to, tolen))
+        if (!subject_match(l->subject, l->subject_len, to, tolen))
             continue;
         char *mapped = NULL;
         size_t len = tolen;

@@ -106,46 +106,48 @@ static void go_duration(int64_t ns, char *out, size_t cap)
     snprintf(out + n, cap - n, "s");
 }
 
-/* The request's "action" (2.10): "" create or update, "create", "update";
- * anything else does not decode, 10025 as Go's decoder makes it. */
-static int request_action(const struct js_inmsg *m, uint8_t *action, struct js_err *e)
+/* What a create request says beyond its config, read once: 2.10's
+ * "action" ("" create or update, "create", "update"; anything else does
+ * not decode, 10025 as Go's decoder makes it), and whether the config
+ * names max_ack_pending and inactive_threshold itself (a default the
+ * parser put in is not the client's). */
+struct create_request {
+    uint8_t action;
+    bool sets_max_ack_pending;
+    bool sets_inactive_threshold;
+};
+
+static int read_create_request(const struct js_inmsg *m, struct create_request *q,
+                               struct js_err *e)
 {
     json_t *o = json_loadb(m->data, m->data_len, 0, NULL);
     const json_t *a = json_object_get(o, "action");
+    const json_t *cfg = json_object_get(o, "config");
     const char *s = json_string_value(a);
     int rc = 0;
-    *action = JSCMD_ACTION_CREATE_OR_UPDATE;
+    q->action = JSCMD_ACTION_CREATE_OR_UPDATE;
     if (s && !strcmp(s, "create"))
-        *action = JSCMD_ACTION_CREATE;
+        q->action = JSCMD_ACTION_CREATE;
     else if (s && !strcmp(s, "update"))
-        *action = JSCMD_ACTION_UPDATE;
+        q->action = JSCMD_ACTION_UPDATE;
     else if (a && !json_is_null(a) && (!s || *s))
         rc = js_err_set(e, 10025, NULL);
+    q->sets_max_ack_pending = json_integer_value(json_object_get(cfg, "max_ack_pending")) != 0;
+    q->sets_inactive_threshold =
+        json_integer_value(json_object_get(cfg, "inactive_threshold")) != 0;
     json_decref(o);
     return rc;
 }
 
-/* Whether the request's config names a key with a non-zero value (a
- * default put in by the parser is not the client's). */
-static bool request_sets(const struct js_inmsg *m, const char *key)
-{
-    json_t *o = json_loadb(m->data, m->data_len, 0, NULL);
-    json_int_t v = json_integer_value(json_object_get(json_object_get(o, "config"), key));
-    json_decref(o);
-    return v != 0;
-}
-
-/* 2.10's consumer_limits of the stream: the defaults of a consumer that
- * sets neither, and the most one may set (10121, 10153). */
-static int apply_consumer_limits(const struct js_stream *st, const struct js_inmsg *m,
+/* The account's max_ack_pending, then 2.10's consumer_limits of the
+ * stream: the defaults of a consumer that sets neither, and the most one
+ * may set (10121, 10153), in nats-server's order. */
+static int apply_consumer_limits(const struct js_stream *st, const struct create_request *q,
                                  struct js_consumer_config *cfg, struct js_err *e)
 {
-    int64_t inactive, max_ack;
-    /* The account's max_ack_pending first, as nats-server: the default
-     * is at most it, and more is refused. */
-    int64_t acc = st->js->acc_max_ack_pending;
+    int64_t inactive, max_ack, acc = st->js->acc_max_ack_pending;
     if (acc > 0) {
-        if (!request_sets(m, "max_ack_pending") && cfg->max_ack_pending > acc)
+        if (!q->sets_max_ack_pending && cfg->max_ack_pending > acc)
             cfg->max_ack_pending = acc;
         else if (cfg->max_ack_pending > acc)
             return js_err_set(e, 10121, "consumer max ack pending exceeds system limit of "
@@ -153,20 +155,21 @@ static int apply_consumer_limits(const struct js_stream *st, const struct js_inm
     }
     js_stream_config_consumer_limits(&st->cfg, &inactive, &max_ack);
     if (max_ack > 0) {
-        if (!request_sets(m, "max_ack_pending"))
+        if (!q->sets_max_ack_pending)
             cfg->max_ack_pending = cfg->ack_policy == JS_ACK_NONE ? 0 : max_ack;
         else if (cfg->max_ack_pending > max_ack)
             return js_err_set(e, 10121, "consumer max ack pending exceeds system limit of "
                               "%" PRId64, max_ack);
     }
     if (inactive > 0) {
-        char d[48];
-        go_duration(inactive, d, sizeof d);
-        if (!request_sets(m, "inactive_threshold"))
+        if (!q->sets_inactive_threshold) {
             cfg->inactive_threshold = inactive;
-        else if (cfg->inactive_threshold > inactive)
+        } else if (cfg->inactive_threshold > inactive) {
+            char d[48];
+            go_duration(inactive, d, sizeof d);
             return js_err_set(e, 10153, "consumer inactive threshold exceeds system limit of %s",
                               d);
+        }
     }
     return 0;
 }
@@ -222,9 +225,9 @@ static void api_create(struct js *js, const struct js_inmsg *m, const struct pro
         js_err_set(&e, 10059, NULL);
         goto err;
     }
-    uint8_t action;
-    if (js_consumer_config_check(&cfg, direct, &e) < 0 || request_action(m, &action, &e) < 0 ||
-        apply_consumer_limits(st, m, &cfg, &e) < 0)
+    struct create_request q;
+    if (js_consumer_config_check(&cfg, direct, &e) < 0 || read_create_request(m, &q, &e) < 0 ||
+        apply_consumer_limits(st, &q, &cfg, &e) < 0)
         goto err;
     /* The remaining admission (existing consumer, 10026, the work-queue
      * rules) is apply's, against the state where the command lands. */
@@ -255,7 +258,7 @@ static void api_create(struct js *js, const struct js_inmsg *m, const struct pro
         .deliver_seen = { ods, strlen(ods) },
         .deliver_bound = *ods && js_has_interest(js, ods, strlen(ods)),
         .acct_consumers = js->acc_max_consumers > 0 ? (uint64_t)js->acc_max_consumers : 0,
-        .action = action,
+        .action = q.action,
     };
     js_propose(js, &cmd, m->reply, m->reply ? m->reply_len : 0);
     free(json);
