@@ -46,8 +46,7 @@ static struct account *add_account(struct account_set *set, const char *name)
         return NULL;
     }
     a->index = (uint32_t)set->n;
-    a->js_max_memory = a->js_max_store = a->js_max_streams = a->js_max_consumers = -1;
-    a->js_max_ack_pending = a->js_mem_max_stream_bytes = a->js_disk_max_stream_bytes = -1;
+    a->js_limits = OPTS_JS_NO_LIMITS;
     a->set = set;
     set->accs[set->n++] = a;
     return a;
@@ -129,14 +128,7 @@ struct account_set *account_set_new(const struct tern_opts *o)
         if (!a)
             goto fail;
         a->jetstream = o->jetstream && o->accounts[i].jetstream == 1;
-        a->js_max_memory = o->accounts[i].js_max_memory;
-        a->js_max_store = o->accounts[i].js_max_store;
-        a->js_max_streams = o->accounts[i].js_max_streams;
-        a->js_max_consumers = o->accounts[i].js_max_consumers;
-        a->js_max_ack_pending = o->accounts[i].js_max_ack_pending;
-        a->js_mem_max_stream_bytes = o->accounts[i].js_mem_max_stream_bytes;
-        a->js_disk_max_stream_bytes = o->accounts[i].js_disk_max_stream_bytes;
-        a->js_max_bytes_required = o->accounts[i].js_max_bytes_required;
+        a->js_limits = o->accounts[i].js;
         if (a->jetstream)
             set->jetstream = a;
     }

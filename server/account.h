@@ -70,10 +70,7 @@ struct account {
     uint32_t index;              /* its slot in each loop's cache table */
     struct sublist *sublist;     /* owned */
     bool jetstream;              /* the JetStream engine serves this account */
-    /* its jetstream { } limits (opts_account's); -1 = none */
-    int64_t js_max_memory, js_max_store, js_max_streams, js_max_consumers;
-    int64_t js_max_ack_pending, js_mem_max_stream_bytes, js_disk_max_stream_bytes;
-    bool js_max_bytes_required;
+    struct opts_js_limits js_limits;  /* its jetstream { } limits */
     struct account_stream_link *streams_out;   /* owned array */
     size_t nstreams_out;
     struct account_service_link *services;     /* owned array */

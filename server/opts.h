@@ -65,16 +65,21 @@ struct opts_import {
     char *prefix;                 /* owned; streams only; NULL = none */
 };
 
+/* An account's own JetStream limits (accounts {} jetstream { }, or its
+ * JWT's); -1 = none. The one shape for the options, the account and the
+ * engine. */
+struct opts_js_limits {
+    int64_t max_memory, max_store, max_streams, max_consumers;
+    int64_t max_ack_pending, mem_max_stream_bytes, disk_max_stream_bytes;
+    bool max_bytes_required;      /* every stream must set max_bytes */
+};
+#define OPTS_JS_NO_LIMITS ((struct opts_js_limits){ -1, -1, -1, -1, -1, -1, -1, false })
+
 /* One entry of the accounts {} block. */
 struct opts_account {
     char *name;                   /* owned */
     int jetstream;                /* -1 not said, 0 disabled, 1 enabled */
-    /* jetstream { max_mem, max_file, max_streams, max_consumers }: the
-     * account's own limits; -1 = none */
-    int64_t js_max_memory, js_max_store, js_max_streams, js_max_consumers;
-    /* ... max_ack_pending, memory_/store_max_stream_bytes: -1 = none */
-    int64_t js_max_ack_pending, js_mem_max_stream_bytes, js_disk_max_stream_bytes;
-    bool js_max_bytes_required;   /* every stream must set max_bytes */
+    struct opts_js_limits js;     /* its jetstream { } limits */
     struct opts_export *exports;  /* owned array */
     size_t nexports;
     struct opts_import *imports;  /* owned array */

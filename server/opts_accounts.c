@@ -236,20 +236,20 @@ static int parse_js_limits(struct cfg *c, const struct conf_entry *k, struct opt
         const struct conf_entry *f = &k->val->u.map.items[i];
         /* nats-server's names for each */
         int64_t *field =
-            opts__key_is(f, "max_mem max_memory mem memory")             ? &a->js_max_memory
-            : opts__key_is(f, "max_file max_store max_disk store disk")  ? &a->js_max_store
-            : opts__key_is(f, "max_streams streams")                     ? &a->js_max_streams
-            : opts__key_is(f, "max_consumers consumers")                 ? &a->js_max_consumers
-            : opts__key_is(f, "max_ack_pending")                         ? &a->js_max_ack_pending
+            opts__key_is(f, "max_mem max_memory mem memory")             ? &a->js.max_memory
+            : opts__key_is(f, "max_file max_store max_disk store disk")  ? &a->js.max_store
+            : opts__key_is(f, "max_streams streams")                     ? &a->js.max_streams
+            : opts__key_is(f, "max_consumers consumers")                 ? &a->js.max_consumers
+            : opts__key_is(f, "max_ack_pending")                         ? &a->js.max_ack_pending
             : opts__key_is(f, "mem_max_stream_bytes memory_max_stream_bytes")
-                ? &a->js_mem_max_stream_bytes
+                ? &a->js.mem_max_stream_bytes
             : opts__key_is(f, "disk_max_stream_bytes store_max_stream_bytes")
-                ? &a->js_disk_max_stream_bytes
+                ? &a->js.disk_max_stream_bytes
                 : NULL;
         if (opts__key_is(f, "max_bytes_required max_stream_bytes max_bytes")) {
             rc = f->val->type == CONF_BOOL ? 0 : opts__type_err(c, f, "bool");
             if (rc == 0)
-                a->js_max_bytes_required = f->val->u.b;
+                a->js.max_bytes_required = f->val->u.b;
         } else if (field) {
             rc = opts__as_int(c, f, field);
             if (rc == 0 && *field < -1)
@@ -319,8 +319,7 @@ static int take_users(struct cfg *c, const struct conf_entry *k, const char *acc
 static int parse_account(struct cfg *c, const struct conf_entry *e, struct opts_account *a)
 {
     a->jetstream = -1;
-    a->js_max_memory = a->js_max_store = a->js_max_streams = a->js_max_consumers = -1;
-    a->js_max_ack_pending = a->js_mem_max_stream_bytes = a->js_disk_max_stream_bytes = -1;
+    a->js = OPTS_JS_NO_LIMITS;
     if (!(a->name = strdup(e->key)) || !(a->where = opts__where(e->file, e->line, e->col)))
         return -ENOMEM;
     if (e->val->type != CONF_MAP)
@@ -395,15 +394,20 @@ static bool import_same(const struct opts_import *a, const struct opts_import *b
            str_same(a->prefix, b->prefix);
 }
 
+static bool js_limits_same(const struct opts_js_limits *a, const struct opts_js_limits *b)
+{
+    return a->max_memory == b->max_memory && a->max_store == b->max_store &&
+           a->max_streams == b->max_streams && a->max_consumers == b->max_consumers &&
+           a->max_ack_pending == b->max_ack_pending &&
+           a->mem_max_stream_bytes == b->mem_max_stream_bytes &&
+           a->disk_max_stream_bytes == b->disk_max_stream_bytes &&
+           a->max_bytes_required == b->max_bytes_required;
+}
+
 static bool account_same(const struct opts_account *a, const struct opts_account *b)
 {
     if (!str_same(a->name, b->name) || a->jetstream != b->jetstream ||
-        a->js_max_memory != b->js_max_memory || a->js_max_store != b->js_max_store ||
-        a->js_max_streams != b->js_max_streams || a->js_max_consumers != b->js_max_consumers ||
-        a->js_max_ack_pending != b->js_max_ack_pending ||
-        a->js_mem_max_stream_bytes != b->js_mem_max_stream_bytes ||
-        a->js_disk_max_stream_bytes != b->js_disk_max_stream_bytes ||
-        a->js_max_bytes_required != b->js_max_bytes_required ||
+        !js_limits_same(&a->js, &b->js) ||
         a->nexports != b->nexports || a->nimports != b->nimports)
         return false;
     for (size_t i = 0; i < a->nexports; i++)

@@ -202,10 +202,11 @@ static int take_account(struct tern_opts *o, const struct opts_preload *p, const
     int rc;
     a->jetstream = j->jetstream ? 1 : -1;
     /* The JWT's JetStream limits are the account's own (opts_account) */
-    a->js_max_memory = j->js_mem;
-    a->js_max_store = j->js_disk;
-    a->js_max_streams = j->js_streams;
-    a->js_max_consumers = j->js_consumers;
+    a->js = OPTS_JS_NO_LIMITS;
+    a->js.max_memory = j->js_mem;
+    a->js.max_store = j->js_disk;
+    a->js.max_streams = j->js_streams;
+    a->js.max_consumers = j->js_consumers;
     if ((rc = opts__dup_into(&a->name, p->key)) < 0 ||
         (rc = opts__dup_into(&a->where, p->where)) < 0)
         return rc;

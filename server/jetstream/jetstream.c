@@ -670,14 +670,7 @@ int jetstream_start(struct server *s, int slot, struct jetstream **out)
     js->max_memory = s->opts.max_memory_store > 0 ? s->opts.max_memory_store : -1;
     js->max_store = s->opts.max_file_store > 0 ? s->opts.max_file_store : -1;
     const struct account *acc = s->accounts->jetstream;
-    js->acc_max_memory = acc->js_max_memory;
-    js->acc_max_store = acc->js_max_store;
-    js->acc_max_streams = acc->js_max_streams;
-    js->acc_max_consumers = acc->js_max_consumers;
-    js->acc_max_ack_pending = acc->js_max_ack_pending;
-    js->acc_mem_max_stream_bytes = acc->js_mem_max_stream_bytes;
-    js->acc_disk_max_stream_bytes = acc->js_disk_max_stream_bytes;
-    js->acc_max_bytes_required = acc->js_max_bytes_required;
+    js->acc = acc->js_limits;
     js->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)js ^ 0x9E3779B97F4A7C15ULL;
     pthread_mutex_init(&js->in_lock, NULL);
     js_stats_init(&j->stats);
@@ -798,8 +791,7 @@ int js_engine_open(const char *root, const struct js_env *env, struct js **out)
         return -ENOMEM;
     js->env = *env;
     js->max_memory = js->max_store = -1;
-    js->acc_max_memory = js->acc_max_store = js->acc_max_streams = js->acc_max_consumers = -1;
-    js->acc_max_ack_pending = js->acc_mem_max_stream_bytes = js->acc_disk_max_stream_bytes = -1;
+    js->acc = OPTS_JS_NO_LIMITS;
     js->cluster_size = 1;
     js->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)js;
     js->in_fd = -1;

@@ -208,10 +208,10 @@ static void subj_collect_free(struct subj_collect *c)
 static int account_stream_limits(const struct js *js, const struct js_stream_config *cfg,
                                  struct js_err *e)
 {
-    if (js->acc_max_bytes_required && cfg->max_bytes <= 0)
+    if (js->acc.max_bytes_required && cfg->max_bytes <= 0)
         return js_err_set(e, 10113, NULL);
-    int64_t most = cfg->storage == JS_STORAGE_MEMORY ? js->acc_mem_max_stream_bytes
-                                                     : js->acc_disk_max_stream_bytes;
+    int64_t most = cfg->storage == JS_STORAGE_MEMORY ? js->acc.mem_max_stream_bytes
+                                                     : js->acc.disk_max_stream_bytes;
     if (most > 0 && cfg->max_bytes > most)
         return js_err_set(e, 10122, NULL);
     return 0;
@@ -235,10 +235,10 @@ static void account_info(struct js *js, const struct js_inmsg *m)
                  ",\"max_streams\":%" PRId64 ",\"max_consumers\":%" PRId64
                  ",\"max_ack_pending\":%" PRId64 ",\"memory_max_stream_bytes\":%" PRId64
                  ",\"storage_max_stream_bytes\":%" PRId64 ",\"max_bytes_required\":%s},",
-                 t.memory, t.storage, js->nstreams, t.consumers, js->acc_max_memory,
-                 js->acc_max_store, js->acc_max_streams, js->acc_max_consumers,
-                 js->acc_max_ack_pending, js->acc_mem_max_stream_bytes,
-                 js->acc_disk_max_stream_bytes, js->acc_max_bytes_required ? "true" : "false");
+                 t.memory, t.storage, js->nstreams, t.consumers, js->acc.max_memory,
+                 js->acc.max_store, js->acc.max_streams, js->acc.max_consumers,
+                 js->acc.max_ack_pending, js->acc.mem_max_stream_bytes,
+                 js->acc.disk_max_stream_bytes, js->acc.max_bytes_required ? "true" : "false");
     if (js->domain) {
         jtext_str(&b, "\"domain\":");
         jtext_quoted(&b, js->domain, strlen(js->domain));
@@ -310,7 +310,7 @@ static void stream_create_or_update(struct js *js, const struct js_inmsg *m, con
     /* Reservations fit in the server's limit and the account's. */
     bool mem = cfg.storage == JS_STORAGE_MEMORY;
     int64_t limit = mem ? js->max_memory : js->max_store;
-    int64_t acc_limit = mem ? js->acc_max_memory : js->acc_max_store;
+    int64_t acc_limit = mem ? js->acc.max_memory : js->acc.max_store;
     if (acc_limit > 0 && (limit <= 0 || acc_limit < limit))
         limit = acc_limit;
     js_stream_config_free(&cfg);
@@ -324,7 +324,7 @@ static void stream_create_or_update(struct js *js, const struct js_inmsg *m, con
         .config = bytes_of(json),
         .created_ns = (uint64_t)js_clock(js),
         .acct_max = limit > 0 ? (uint64_t)limit : 0,
-        .acct_streams = js->acc_max_streams > 0 ? (uint64_t)js->acc_max_streams : 0,
+        .acct_streams = js->acc.max_streams > 0 ? (uint64_t)js->acc.max_streams : 0,
     };
     js_propose(js, &cmd, m->reply, m->reply ? m->reply_len : 0);
     free(json);

@@ -145,7 +145,7 @@ static int read_create_request(const struct js_inmsg *m, struct create_request *
 static int apply_consumer_limits(const struct js_stream *st, const struct create_request *q,
                                  struct js_consumer_config *cfg, struct js_err *e)
 {
-    int64_t inactive, max_ack, acc = st->js->acc_max_ack_pending;
+    int64_t inactive, max_ack, acc = st->js->acc.max_ack_pending;
     if (acc > 0) {
         if (!q->sets_max_ack_pending && cfg->max_ack_pending > acc)
             cfg->max_ack_pending = acc;
@@ -257,7 +257,7 @@ static void api_create(struct js *js, const struct js_inmsg *m, const struct pro
         .created_ns = (uint64_t)js_clock(js),
         .deliver_seen = { ods, strlen(ods) },
         .deliver_bound = *ods && js_has_interest(js, ods, strlen(ods)),
-        .acct_consumers = js->acc_max_consumers > 0 ? (uint64_t)js->acc_max_consumers : 0,
+        .acct_consumers = js->acc.max_consumers > 0 ? (uint64_t)js->acc.max_consumers : 0,
         .action = q.action,
     };
     js_propose(js, &cmd, m->reply, m->reply ? m->reply_len : 0);

@@ -222,8 +222,7 @@ int js_fsm_replica_open(const char *root, struct js **out)
     if (!js)
         return -ENOMEM;
     js->max_memory = js->max_store = -1;
-    js->acc_max_memory = js->acc_max_store = js->acc_max_streams = js->acc_max_consumers = -1;
-    js->acc_max_ack_pending = js->acc_mem_max_stream_bytes = js->acc_disk_max_stream_bytes = -1;
+    js->acc = OPTS_JS_NO_LIMITS;
     js->root = strdup(root);
     int rc = js->root ? js_streams_init(js) : -ENOMEM;
     /* A proposer without a loop, so that committed raft entries can reach

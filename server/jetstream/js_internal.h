@@ -20,6 +20,7 @@
 
 #include "server/jetstream/jetstream.h"
 #include "server/jetstream/js_config.h"
+#include "server/opts.h"
 #include "server/jetstream/js_fsm.h"
 #include "server/kmap.h"
 #include "server/store/store.h"
@@ -190,12 +191,10 @@ struct js {
     struct client *ic;             /* owned: the internal client */
     char *root;                    /* owned: <store_dir>/jetstream/$G/streams */
     int64_t max_memory, max_store; /* -1 = unlimited */
-    /* The JetStream account's own limits (accounts {} jetstream { }):
-     * storage past them is 10002, streams and consumers past them 10027
-     * and 10026; -1 = none */
-    int64_t acc_max_memory, acc_max_store, acc_max_streams, acc_max_consumers;
-    int64_t acc_max_ack_pending, acc_mem_max_stream_bytes, acc_disk_max_stream_bytes;
-    bool acc_max_bytes_required;
+    /* The JetStream account's own limits (accounts {} jetstream { }, or
+     * its JWT's): storage past them is 10002, streams and consumers past
+     * them 10027 and 10026, and so on (js_api.c, js_consumer_api.c) */
+    struct opts_js_limits acc;
 
     struct js_stage *stages;       /* owned array, one per loop (by worker
                                       index): each loop thread's own */

@@ -668,7 +668,7 @@ void js_propose_publish(struct js *js, struct js_stream *st, const struct js_inm
     size_t hl = m->hdr_len, vl;
     bool mem = st->cfg.storage == JS_STORAGE_MEMORY;
     int64_t limit = mem ? js->max_memory : js->max_store;
-    int64_t acc_limit = mem ? js->acc_max_memory : js->acc_max_store;
+    int64_t acc_limit = mem ? js->acc.max_memory : js->acc.max_store;
     struct jscmd cmd = {
         .op = JSCMD_PUBLISH,
         .pub = {

@@ -442,10 +442,10 @@ START_TEST(accounts_block)
     ck_assert_int_eq(run_conf("accounts {\n A: { jetstream: { max_mem: 1M, max_file: 64K, "
                               "max_streams: 2, max_consumers: 0 } }\n}\n"), 0);
     ck_assert_int_eq(o.accounts[0].jetstream, 1);
-    ck_assert_int_eq(o.accounts[0].js_max_memory, 1000000);
-    ck_assert_int_eq(o.accounts[0].js_max_store, 64000);
-    ck_assert_int_eq(o.accounts[0].js_max_streams, 2);
-    ck_assert_int_eq(o.accounts[0].js_max_consumers, -1);
+    ck_assert_int_eq(o.accounts[0].js.max_memory, 1000000);
+    ck_assert_int_eq(o.accounts[0].js.max_store, 64000);
+    ck_assert_int_eq(o.accounts[0].js.max_streams, 2);
+    ck_assert_int_eq(o.accounts[0].js.max_consumers, -1);
     ck_assert_str_eq(conf_err("accounts {\n A: { exports: [{stream: \"x\"}] }\n"
                               " A2: { imports: [{stream: {account: A2, subject: \"x\"}}] }\n}\n"),
                      "f:1:1: Error adding stream import \"x\": an account cannot import from "
