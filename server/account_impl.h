@@ -52,5 +52,10 @@ size_t account_import_publish(struct worker *w, struct account *acc, const struc
  * the importers of a stream that covers `to` receive it too. */
 size_t account_import_deliver_as(struct worker *w, struct account *acc,
                                  const struct proto_msg *m, const char *to, size_t tolen);
+/* Whether an account importing acc's streams listens on subject (mapped
+ * as the import maps it), on w's caches: a push consumer delivering
+ * there has somebody to deliver to. */
+bool account_import_interest(struct worker *w, struct account *acc, const char *subject,
+                             size_t len);
 
 #endif

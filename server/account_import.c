@@ -39,6 +39,7 @@
 #include "server/server.h"
 #include "server/sublist.h"
 #include "server/subs.h"
+#include "server/worker.h"
 
 #define RESPONSE_BUCKETS 1024
 #define TOKEN_CHARS 11            /* 62^11 > 2^64 */
@@ -325,6 +326,26 @@ size_t account_import_deliver_as(struct worker *w, struct account *acc,
         free(mapped);
     }
     return delivered;
+}
+
+bool account_import_interest(struct worker *w, struct account *acc, const char *subject,
+                             size_t len)
+{
+    for (size_t i = 0; i < acc->nstreams_out; i++) {
+        const struct account_stream_link *l = &acc->streams_out[i];
+        if (!subject_match(l->subject, l->subject_len, subject, len))
+            continue;
+        char *mapped = NULL;
+        size_t mlen = len;
+        if (l->map && submap_apply(l->map, subject, len, &mapped, &mlen) < 0)
+            continue;
+        const struct sublist_result *r =
+            sublist_cache_match(worker_cache(w, l->to), mapped ? mapped : subject, mlen);
+        free(mapped);
+        if (r && (r->npsubs || r->nqgroups))
+            return true;
+    }
+    return false;
 }
 
 /* ---- the internal subscriptions ---- */

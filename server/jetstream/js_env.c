@@ -20,6 +20,7 @@
 #include "server/server.h"
 #include "server/subs.h"
 #include "server/account.h"
+#include "server/account_impl.h"
 #include "server/sublist.h"
 #include "server/worker.h"
 
@@ -44,9 +45,13 @@ static size_t route_publish(void *arg, const struct proto_msg *m, const char *to
 static bool index_interest(void *arg, const char *subject, size_t len)
 {
     struct js *js = arg;
-    const struct sublist_result *r =
-        sublist_cache_match(worker_cache(js->w, js->srv->accounts->jetstream), subject, len);
-    return r && (r->npsubs || r->nqgroups);
+    struct account *acc = js->srv->accounts->jetstream;
+    const struct sublist_result *r = sublist_cache_match(worker_cache(js->w, acc), subject, len);
+    if (r && (r->npsubs || r->nqgroups))
+        return true;
+    /* or an account that imports it as a stream (deliver_publish_as
+     * copies there) */
+    return acc->nstreams_out && account_import_interest(js->w, acc, subject, len);
 }
 
 static struct sub *index_subscribe(void *arg, const char *subject, const char *sid,

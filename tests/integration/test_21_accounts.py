@@ -395,3 +395,26 @@ async def test_account_jetstream_limits(server_factory, nats_connect):
     assert r["error"] == {"code": 400, "err_code": 10002,
                           "description": "resource limits exceeded for account"}, r
     assert 50 < k < 70
+
+
+async def test_push_consumer_delivers_into_an_importing_account(acc_server, nats_connect):
+    """A push consumer of A whose deliver subject only B listens on (through
+    a stream import) has somebody to deliver to: B gets the messages."""
+    a, b = [await nats_connect(url(acc_server, u)) for u in "ab"]
+    got = []
+
+    async def cb(msg):
+        got.append((msg.subject, msg.data))
+    await b.subscribe("from_a.feed.push", cb=cb)
+    await settle(b)
+    js = a.jetstream()
+    await js.add_stream(name="PUSHED", subjects=["pushed.>"])
+    await js.add_consumer("PUSHED", durable_name="p", deliver_subject="feed.push",
+                          ack_policy="none")
+    for i in range(3):
+        await js.publish(f"pushed.{i}", b"%d" % i)
+    for _ in range(300):
+        if len(got) == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert got == [(f"pushed.{i}", b"%d" % i) for i in range(3)]
